@@ -1,0 +1,26 @@
+"""Shared fixtures. Real services live in tests/services.py; keep this file small."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# tests/ is not a package: make `import services` work from here and from test modules alike.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from services import (  # noqa: E402,F401  (re-exported fixtures)
+    SERVICE_FIXTURES,
+    debian_rootfs,
+    dockerd,
+    java_rootfs,
+    registry_factory,
+)
+
+
+def pytest_collection_modifyitems(items):
+    # A test that uses a real service is a services test, whether or not it says so.
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
