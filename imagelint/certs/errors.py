@@ -1,0 +1,147 @@
+"""The exact words each runtime prints for each failure, so users can grep their logs.
+
+Sources: trust-stores.md §4.4 (OpenSSL 3 X509_verify_cert_error_string) and §4.5 (client lines),
+each cross-checked against the real clients in tests/test_trust_clients.py.
+OpenSSL 1.x spells 18/19 "self signed" without the hyphen: match with `self[- ]signed`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .load import CertRecord
+from .verify import STRICT_OPENSSL_TEXT, ChainError
+
+OPENSSL_TEXT = {
+    2: "unable to get issuer certificate",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    25: "path length constraint exceeded",
+    26: "unsupported certificate purpose",
+    62: "hostname mismatch",
+    79: "invalid CA certificate",
+    **STRICT_OPENSSL_TEXT,
+}
+
+# Node's err.code is the X509_V_ERR_ constant without its prefix.
+NODE_CODE = {
+    2: "UNABLE_TO_GET_ISSUER_CERT",
+    9: "CERT_NOT_YET_VALID",
+    10: "CERT_HAS_EXPIRED",
+    18: "DEPTH_ZERO_SELF_SIGNED_CERT",
+    19: "SELF_SIGNED_CERT_IN_CHAIN",
+    20: "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    21: "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    25: "PATH_LENGTH_EXCEEDED",
+    26: "INVALID_PURPOSE",
+    79: "INVALID_CA",
+}
+
+JAVA_PKIX_BUILD = ("javax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+                   "sun.security.provider.certpath.SunCertPathBuilderException: "
+                   "unable to find valid certification path to requested target")
+JAVA_VALIDITY = ("PKIX path validation failed: java.security.cert.CertPathValidatorException: "
+                 "validity check failed")
+JAVA_NOT_CA = ("PKIX path validation failed: java.security.cert.CertPathValidatorException: "
+               "basic constraints check failed: this is not a CA certificate")
+GO_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
+GO_TLS_PREFIX = "tls: failed to verify certificate: "
+PYTHON_PREFIX = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+
+
+def _go_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hostname_texts(leaf: CertRecord, host: str, why: str) -> dict[str, str]:
+    dns = ", ".join(leaf.dns_names)
+    node_alt = ", ".join([f"DNS:{d}" for d in leaf.dns_names] + [f"IP Address:{i}" for i in leaf.ip_addresses])
+    is_ip = why == "no-ip-san" or (why == "no-san-match" and _is_ip(host))
+    if is_ip:
+        go = (f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
+              if why == "no-ip-san" else f"x509: certificate is valid for {', '.join(leaf.ip_addresses)}, not {host}")
+        java = (f"No subject alternative names matching IP address {host} found" if leaf.ip_addresses
+                else "No subject alternative names present")
+        node = f"Hostname/IP does not match certificate's altnames: IP: {host} is not in the cert's list: {', '.join(leaf.ip_addresses)}"
+    else:
+        if why == "cn-only":
+            go = "x509: certificate relies on legacy Common Name field, use SANs instead"
+        else:
+            go = f"x509: certificate is valid for {dns or leaf.common_name}, not {host}"
+        java = f"No subject alternative DNS name matching {host} found." if leaf.dns_names else f"No name matching {host} found"
+        node = (f"Hostname/IP does not match certificate's altnames: Host: {host}. is not in the cert's altnames: {node_alt}"
+                if leaf.dns_names or leaf.ip_addresses else
+                f"Hostname/IP does not match certificate's altnames: Host: {host}. is not cert's CN: {leaf.common_name}")
+    curl = f"SSL: no alternative certificate subject name matches target host name '{host}'"
+    return {
+        "openssl": "hostname mismatch",
+        "python": f"{PYTHON_PREFIX}Hostname mismatch, certificate is not valid for '{host}'.",
+        "curl": curl,
+        "node": node,
+        "java": java,
+        "go": go,
+    }
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def error_texts(runtime: str, error: ChainError, host: str | None, at: datetime) -> tuple[str, dict[str, str]]:
+    """(the line this runtime prints, {client: line} for the clients it stands for)."""
+    if error.reason == "hostname-mismatch" and host:
+        texts = hostname_texts(error.cert, host, error.detail)
+        if runtime == "openssl":
+            return texts["openssl"], {k: texts[k] for k in ("openssl", "python", "curl")}
+        if runtime == "python-requests":
+            return texts["python"], {"python": texts["python"]}
+        if runtime == "node":
+            return texts["node"], {"node": "ERR_TLS_CERT_ALTNAME_INVALID: " + texts["node"]}
+        if runtime == "java":
+            return texts["java"], {"java": texts["java"]}
+        return texts["go"], {"go": GO_TLS_PREFIX + texts["go"]}
+
+    code = error.openssl_code
+    text = OPENSSL_TEXT.get(code, "certificate verify failed")
+    if runtime == "openssl":
+        return text, {
+            "openssl": f"error {code} at {error.depth} depth lookup: {text}",
+            "python": PYTHON_PREFIX + text,
+            "curl": f"curl: (60) SSL certificate problem: {text}",
+        }
+    if runtime == "python-requests":
+        return PYTHON_PREFIX + text, {"python": PYTHON_PREFIX + text}
+    if runtime == "node":
+        return f"{NODE_CODE.get(code, code)}: {text}", {"node": f"{NODE_CODE.get(code, code)}: {text}"}
+    if runtime == "java":
+        if error.reason in ("expired", "not-yet-valid"):
+            line = JAVA_VALIDITY
+        elif error.reason == "issuer-not-ca":
+            line = JAVA_NOT_CA
+        else:
+            line = JAVA_PKIX_BUILD
+        return line, {"java": line}
+    if runtime == "go":
+        if error.reason == "expired":
+            line = (f"x509: certificate has expired or is not yet valid: current time {_go_time(at)} "
+                    f"is after {_go_time(error.cert.not_after)}")
+        elif error.reason == "not-yet-valid":
+            line = (f"x509: certificate has expired or is not yet valid: current time {_go_time(at)} "
+                    f"is before {_go_time(error.cert.not_before)}")
+        elif error.reason == "issuer-not-ca":
+            line = "x509: certificate is not authorized to sign other certificates"
+        elif error.reason == "path-length-exceeded":
+            line = "x509: too many intermediates for path length constraint"
+        else:
+            line = GO_UNKNOWN_AUTHORITY
+        return line, {"go": GO_TLS_PREFIX + line}
+    return text, {}

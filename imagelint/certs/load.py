@@ -1,0 +1,330 @@
+"""Read certificates out of whatever bytes a trust store or a cert file holds.
+
+Formats: PEM (many blocks, CRLF, UTF-8 BOM), DER, PKCS#7, OpenSSL `TRUSTED CERTIFICATE`,
+JKS/JCEKS (pyjks), PKCS#12 (Java 18+ password-less cacerts, or `changeit`).
+Private keys are detected and reported by type only: their bytes never leave this module.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----", re.DOTALL)
+PRIVATE_KEY_LABELS = {
+    b"PRIVATE KEY": "pkcs8",
+    b"RSA PRIVATE KEY": "rsa",
+    b"EC PRIVATE KEY": "ec",
+    b"DSA PRIVATE KEY": "dsa",
+    b"ENCRYPTED PRIVATE KEY": "pkcs8-encrypted",
+    b"OPENSSH PRIVATE KEY": "openssh",
+}
+UTF8_BOM = b"\xef\xbb\xbf"
+JKS_MAGIC = b"\xfe\xed\xfe\xed"
+JCEKS_MAGIC = b"\xce\xce\xce\xce"
+# Passwords a default Java store may carry: none (JDK 18+ cacerts), "changeit" (everything else).
+JAVA_STORE_PASSWORDS = (None, b"changeit", b"")
+
+
+@dataclass(frozen=True)
+class CertRecord:
+    """One certificate, summarised. `cert` is the cryptography object (for path building)."""
+
+    subject: str
+    issuer: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool | None  # None: no basicConstraints extension at all
+    path_length: int | None
+    key_usage: tuple[str, ...] | None  # None: no keyUsage extension
+    self_signed: bool
+    key_type: str
+    key_bits: int | None
+    signature_hash: str | None
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    common_name: str | None
+    has_ski: bool
+    has_aki: bool
+    bc_critical: bool
+    version: int
+    source: str = ""
+    index: int = 0
+    container: str = "pem"  # pem | der | pkcs7 | trusted-pem | jks | jceks | pkcs12
+    alias: str | None = None
+    cert: Any = field(default=None, compare=False, repr=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return self.common_name or self.subject or "(empty subject)"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "fingerprint_sha256": self.fingerprint_sha256,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "is_ca": self.is_ca,
+            "self_signed": self.self_signed,
+            "source": self.source,
+        }
+
+
+@dataclass
+class LoadResult:
+    certificates: list[CertRecord] = field(default_factory=list)
+    private_keys: list[str] = field(default_factory=list)  # key types, never key bytes
+    notes: list[str] = field(default_factory=list)  # "bom", "crlf", "trusted-certificate", "der", ...
+    container: str = "unknown"
+
+
+def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str = "pem",
+                     alias: str | None = None) -> CertRecord:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    def ext(oid):
+        try:
+            return cert.extensions.get_extension_for_oid(oid)
+        except x509.ExtensionNotFound:
+            return None
+        except ValueError:  # malformed extensions: treat as absent rather than crash a scan
+            return None
+
+    bc = ext(ExtensionOID.BASIC_CONSTRAINTS)
+    ku = ext(ExtensionOID.KEY_USAGE)
+    san = ext(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    key_usage = None
+    if ku is not None:
+        names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                 "key_agreement", "key_cert_sign", "crl_sign")
+        key_usage = tuple(n for n in names if getattr(ku.value, n))
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key_type, key_bits = "rsa", key.key_size
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key_type, key_bits = f"ec-{key.curve.name}", key.curve.key_size
+    elif isinstance(key, dsa.DSAPublicKey):
+        key_type, key_bits = "dsa", key.key_size
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key_type, key_bits = "ed25519", 256
+    elif isinstance(key, ed448.Ed448PublicKey):
+        key_type, key_bits = "ed448", 448
+    else:
+        key_type, key_bits = type(key).__name__, None
+    try:
+        sig_hash = cert.signature_hash_algorithm
+        signature_hash = sig_hash.name if sig_hash is not None else None
+    except Exception:  # UnsupportedAlgorithm for exotic OIDs
+        signature_hash = "unknown"
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    dns_names: tuple[str, ...] = ()
+    ips: tuple[str, ...] = ()
+    if san is not None:
+        dns_names = tuple(san.value.get_values_for_type(x509.DNSName))
+        ips = tuple(str(ip) for ip in san.value.get_values_for_type(x509.IPAddress))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return CertRecord(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=None if bc is None else bool(bc.value.ca),
+        path_length=None if bc is None else bc.value.path_length,
+        key_usage=key_usage,
+        self_signed=_is_self_signed(cert),
+        key_type=key_type,
+        key_bits=key_bits,
+        signature_hash=signature_hash,
+        dns_names=dns_names,
+        ip_addresses=ips,
+        common_name=str(cns[0].value) if cns else None,
+        has_ski=ext(ExtensionOID.SUBJECT_KEY_IDENTIFIER) is not None,
+        has_aki=ext(ExtensionOID.AUTHORITY_KEY_IDENTIFIER) is not None,
+        bc_critical=bool(bc is not None and bc.critical),
+        version=cert.version.value + 1,
+        source=source,
+        index=index,
+        container=container,
+        alias=alias,
+        cert=cert,
+    )
+
+
+def _is_self_signed(cert: Any) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+        return True
+    except Exception:
+        return False
+
+
+def _der_sequence_length(data: bytes) -> int | None:
+    """Total length of the DER SEQUENCE at the start of `data` (tag + length + content)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(data[2:2 + count], "big")
+
+
+def _load_der_certs(der: bytes) -> list[Any]:
+    from cryptography import x509
+
+    return [x509.load_der_x509_certificate(der)]
+
+
+def load_certificates(data: bytes, source: str = "", passwords: tuple = JAVA_STORE_PASSWORDS) -> LoadResult:
+    """Every certificate in `data`, whatever the container. Never raises on garbage."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # Real stores hold a few legacy roots (e.g. negative serials); they are still roots.
+        warnings.simplefilter("ignore")
+        return _load_any(data, source, passwords)
+
+
+def _load_any(data: bytes, source: str, passwords: tuple) -> LoadResult:
+    result = LoadResult()
+    if data.startswith(UTF8_BOM):
+        result.notes.append("bom")
+    if b"-----BEGIN " in data:
+        _load_pem(data, source, result)
+        return result
+    if data.startswith(JKS_MAGIC) or data.startswith(JCEKS_MAGIC):
+        _load_java_keystore(data, source, passwords, result)
+        return result
+    if data[:1] == b"\x30":
+        _load_binary(data, source, passwords, result)
+    return result
+
+
+def _load_pem(data: bytes, source: str, result: LoadResult) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    result.container = "pem"
+    if b"\r\n" in data:
+        result.notes.append("crlf")
+    index = 0
+    for match in PEM_BLOCK.finditer(data):
+        label, body = match.group(1), match.group(2)
+        if label in PRIVATE_KEY_LABELS:
+            result.private_keys.append(PRIVATE_KEY_LABELS[label])
+            continue
+        try:
+            der = base64.b64decode(b"".join(body.split()), validate=False)
+        except (binascii.Error, ValueError):
+            result.notes.append("bad-base64")
+            continue
+        try:
+            if label == b"CERTIFICATE":
+                certs, container = [x509.load_der_x509_certificate(der)], "pem"
+            elif label == b"TRUSTED CERTIFICATE":
+                # OpenSSL trust format: the certificate followed by X509_CERT_AUX trust settings.
+                length = _der_sequence_length(der)
+                certs = [x509.load_der_x509_certificate(der[:length])] if length else []
+                container = "trusted-pem"
+                if "trusted-certificate" not in result.notes:
+                    result.notes.append("trusted-certificate")
+            elif label == b"PKCS7":
+                certs, container = pkcs7.load_der_pkcs7_certificates(der), "pkcs7"
+            else:
+                continue
+        except ValueError:
+            result.notes.append("unparsable-certificate")
+            continue
+        for cert in certs:
+            result.certificates.append(record_from_cert(cert, source, index, container))
+            index += 1
+
+
+def _load_binary(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    length = _der_sequence_length(data)
+    try:
+        cert = x509.load_der_x509_certificate(data[:length] if length else data)
+        result.container = "der"
+        result.notes.append("der")
+        result.certificates.append(record_from_cert(cert, source, 0, "der"))
+        return
+    except ValueError:
+        pass
+    try:
+        certs = pkcs7.load_der_pkcs7_certificates(data)
+        result.container = "pkcs7"
+        for i, cert in enumerate(certs):
+            result.certificates.append(record_from_cert(cert, source, i, "pkcs7"))
+        return
+    except ValueError:
+        pass
+    _load_pkcs12(data, source, passwords, result)
+
+
+def _load_pkcs12(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    for password in passwords:
+        try:
+            store = pkcs12.load_pkcs12(data, password)
+        except (ValueError, TypeError):
+            continue
+        result.container = "pkcs12"
+        if store.key is not None:
+            result.private_keys.append("pkcs12-key")
+        certs = ([store.cert] if store.cert is not None else []) + list(store.additional_certs)
+        for i, item in enumerate(certs):
+            alias = item.friendly_name.decode("utf-8", "replace") if item.friendly_name else None
+            result.certificates.append(record_from_cert(item.certificate, source, i, "pkcs12", alias))
+        return
+    result.notes.append("unreadable-keystore")
+
+
+def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
+    import jks
+    from cryptography import x509
+
+    container = "jks" if data.startswith(JKS_MAGIC) else "jceks"
+    result.container = container
+    store = None
+    for password in passwords:
+        try:
+            # No password: pyjks skips the integrity check, which is what the JVM does for trust stores.
+            store = jks.KeyStore.loads(data, password.decode() if password is not None else "",
+                                       try_decrypt_keys=False)
+            break
+        except Exception:
+            continue
+    if store is None:
+        result.notes.append("unreadable-keystore")
+        return
+    index = 0
+    for alias, entry in sorted(store.certs.items()):
+        try:
+            cert = x509.load_der_x509_certificate(entry.cert)
+        except ValueError:
+            result.notes.append("unparsable-certificate")
+            continue
+        result.certificates.append(record_from_cert(cert, source, index, container, alias))
+        index += 1
+    for _alias in store.private_keys:
+        result.private_keys.append(f"{container}-private-key")
+    for _alias in getattr(store, "secret_keys", {}):
+        result.private_keys.append(f"{container}-secret-key")
