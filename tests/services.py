@@ -199,6 +199,8 @@ def _start_dockerd(root: Path, storage_driver: str) -> Dockerd:
         "dockerd", f"--storage-driver={storage_driver}", "--iptables=false", "--bridge=none",
         "--ip-forward=false", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
         "--host", f"unix://{sock}", "--pidfile", str(root / "dockerd.pid"),
+        # If a system containerd is running, dockerd shares it: keep our containers apart from anyone else's.
+        f"--containerd-namespace={root.name}", f"--containerd-plugins-namespace={root.name}-plugins",
     ]
     with open(root / "dockerd.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
