@@ -1,0 +1,300 @@
+"""Byte streams for layer blobs: digest verification, compression sniffing and bomb caps.
+
+Everything here is a forward-only `read(n)` stream, so a layer flows from the archive or the
+network through decompression into the tar reader without ever being held whole.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import zlib
+from typing import BinaryIO, Callable
+
+from ..findings import ImagelintError
+from .limits import Limits
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+CHUNK = 1024 * 1024
+
+
+class RawStream(io.RawIOBase):
+    """Base for the streams below: implements readinto() on top of _read(n)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while chunk := self._read(CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        return self._read(size)
+
+    def _read(self, size: int) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FileSlice(RawStream):
+    """`length` bytes at `offset` of an open file descriptor, read with pread: many slices
+    of one archive can be read at once from different threads."""
+
+    def __init__(self, fd: int, offset: int, length: int, what: str):
+        self.fd, self.pos, self.end, self.what = fd, offset, offset + length, what
+
+    def _read(self, size: int) -> bytes:
+        size = min(size, self.end - self.pos)
+        if size <= 0:
+            return b""
+        data = os.pread(self.fd, size, self.pos)
+        if not data:
+            raise ImagelintError(f"{self.what}: archive is truncated")
+        self.pos += len(data)
+        return data
+
+
+def parse_digest(digest: str, what: str) -> tuple[str, str]:
+    algorithm, _, hex_digest = (digest or "").partition(":")
+    if algorithm not in ("sha256", "sha512") or not hex_digest or any(
+            c not in "0123456789abcdef" for c in hex_digest):
+        raise ImagelintError(f"{what}: unsupported or malformed digest {digest!r}")
+    return algorithm, hex_digest
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def verify_bytes(data: bytes, expected: str, what: str) -> bytes:
+    algorithm, hex_digest = parse_digest(expected, what)
+    actual = hashlib.new(algorithm, data).hexdigest()
+    if actual != hex_digest:
+        raise ImagelintError(f"{what}: digest mismatch (expected {expected}, got {algorithm}:{actual})")
+    return data
+
+
+class VerifyingStream(RawStream):
+    """Hashes what passes through; at end of stream the digest must match `expected`."""
+
+    def __init__(self, inner: BinaryIO, expected: str, what: str, on_bytes: Callable[[int], None] | None = None):
+        algorithm, self.expected_hex = parse_digest(expected, what)
+        self.inner, self.expected, self.what, self.on_bytes = inner, expected, what, on_bytes
+        self.hash = hashlib.new(algorithm)
+        self.done = False
+        self.count = 0
+
+    def _read(self, size: int) -> bytes:
+        if self.done:
+            return b""
+        data = self.inner.read(size)
+        if data:
+            self.hash.update(data)
+            self.count += len(data)
+            if self.on_bytes:
+                self.on_bytes(len(data))
+            return data
+        self.done = True
+        actual = self.hash.hexdigest()
+        if actual != self.expected_hex:
+            raise ImagelintError(
+                f"{self.what}: digest mismatch (expected {self.expected}, got "
+                f"{self.expected.split(':')[0]}:{actual}); the blob is corrupt or was tampered with")
+        return b""
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+        super().close()
+
+
+class CountingStream(RawStream):
+    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None] | None = None):
+        self.inner, self.count, self.on_bytes = inner, 0, on_bytes
+
+    def _read(self, size: int) -> bytes:
+        data = self.inner.read(size)
+        self.count += len(data)
+        if data and self.on_bytes:
+            self.on_bytes(len(data))
+        return data
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+        super().close()
+
+
+class PeekStream(RawStream):
+    """Lets the first bytes be looked at without consuming them."""
+
+    def __init__(self, inner: BinaryIO):
+        self.inner, self.head = inner, b""
+
+    def peek(self, size: int) -> bytes:
+        while len(self.head) < size:
+            more = self.inner.read(size - len(self.head))
+            if not more:
+                break
+            self.head += more
+        return self.head[:size]
+
+    def _read(self, size: int) -> bytes:
+        if self.head:
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        return self.inner.read(size)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+        super().close()
+
+
+def detect_compression(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+class GzipStream(RawStream):
+    """Multi-member gzip with zlib directly: one forward pass, no seeking."""
+
+    def __init__(self, inner: BinaryIO, what: str):
+        self.inner, self.what = inner, what
+        self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.in_member = False
+        self.pending = b""
+        self.eof = False
+
+    def _read(self, size: int) -> bytes:
+        while not self.pending and not self.eof:
+            data = self.decomp.unconsumed_tail or self.inner.read(256 * 1024)
+            if not data:
+                if self.in_member:
+                    raise ImagelintError(f"{self.what}: gzip stream is truncated")
+                self.eof = True
+                break
+            if not self.in_member:
+                if not data.strip(b"\x00"):
+                    continue  # zero padding after the last member
+                self.in_member = True
+            self._feed(data)
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self.pending += self.decomp.decompress(data, CHUNK)
+        except zlib.error as exc:
+            raise ImagelintError(f"{self.what}: corrupt gzip data ({exc})") from None
+        if self.decomp.eof:
+            rest = self.decomp.unused_data
+            self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self.in_member = False
+            if rest.strip(b"\x00"):
+                self.in_member = True
+                self._feed(rest)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+        super().close()
+
+
+class ZstdStream(RawStream):
+    def __init__(self, inner: BinaryIO, what: str):
+        import zstandard  # only zstd layers need it
+
+        self.what = what
+        self.reader = zstandard.ZstdDecompressor().stream_reader(inner, read_across_frames=True,
+                                                                  read_size=256 * 1024)
+        self.error = zstandard.ZstdError
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self.reader.read(size)
+        except self.error as exc:
+            raise ImagelintError(f"{self.what}: corrupt or truncated zstd data ({exc})") from None
+
+    def close(self) -> None:
+        self.reader.close()
+        super().close()
+
+
+class BudgetStream(RawStream):
+    """Counts decompressed bytes against the image-wide total and the layer's expansion ratio."""
+
+    def __init__(self, inner: BinaryIO, compressed: CountingStream | None, limits: Limits, budget: "Budget",
+                 what: str, on_bytes: Callable[[int], None] | None = None):
+        self.inner, self.compressed, self.limits, self.budget, self.what = inner, compressed, limits, budget, what
+        self.on_bytes = on_bytes
+        self.count = 0
+
+    def _read(self, size: int) -> bytes:
+        data = self.inner.read(size)
+        if data:
+            self.count += len(data)
+            self.budget.spend(len(data), self.what)
+            if self.compressed is not None and self.count > self.limits.ratio_floor_bytes:
+                ratio = self.count / max(self.compressed.count, 1)
+                if ratio > self.limits.max_expansion_ratio:
+                    raise ImagelintError(
+                        f"{self.what}: decompression bomb: expands more than "
+                        f"{self.limits.max_expansion_ratio:g}x ({self.count} bytes from {self.compressed.count}); "
+                        "raise the expansion-ratio limit if this image is trusted")
+            if self.on_bytes:
+                self.on_bytes(len(data))
+        return data
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+        super().close()
+
+
+class Budget:
+    """Uncompressed bytes shared by all layers of an image (thread-safe)."""
+
+    def __init__(self, limits: Limits):
+        self.limits, self.used = limits, 0
+        self.lock = threading.Lock()
+
+    def spend(self, amount: int, what: str) -> None:
+        with self.lock:
+            self.used += amount
+            over = self.used > self.limits.max_total_bytes
+        if over:
+            raise ImagelintError(
+                f"{what}: decompression bomb: the image expands beyond {self.limits.max_total_bytes} bytes; "
+                "raise the total-size limit if this image is trusted")
+
+
+def decompressed(raw: BinaryIO, limits: Limits, budget: Budget, what: str,
+                 on_bytes: Callable[[int], None] | None = None,
+                 on_raw_bytes: Callable[[int], None] | None = None) -> BinaryIO:
+    """The uncompressed layer tar from a stored blob, whatever its compression (sniffed, not trusted)."""
+    counted = CountingStream(raw, on_raw_bytes)
+    peek = PeekStream(counted)
+    kind = detect_compression(peek.peek(4))
+    if kind == "gzip":
+        inner: BinaryIO = GzipStream(peek, what)
+    elif kind == "zstd":
+        inner = ZstdStream(peek, what)
+    else:
+        return BudgetStream(peek, None, limits, budget, what, on_bytes)
+    return BudgetStream(inner, counted, limits, budget, what, on_bytes)
