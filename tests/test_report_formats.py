@@ -607,3 +607,40 @@ def test_the_validators_are_not_vacuous():
     diagnostic["location"]["range"]["start"]["line"] = "4"
     diagnostic["severity"] = "FATAL"
     assert len(list(rdf_validator().iter_errors(diagnostic))) == 2
+
+
+# --- checkstyle --------------------------------------------------------------------------------
+
+
+def test_checkstyle_parses():
+    report = make_report(sample_findings() + [suppressed_finding()], [InputError("bad", "binary <file>", 2)])
+    root = ET.fromstring(render("checkstyle", report))
+    files = {f.get("name"): f for f in root.findall("file")}
+    assert set(files) == {"Dockerfile", "bad"}
+    errors = files["Dockerfile"].findall("error")
+    assert [(e.get("line"), e.get("column"), e.get("severity"), e.get("source")) for e in errors] == [
+        ("3", "1", "warning", "imagelint.IL010"),
+        ("4", "1", "warning", "imagelint.IL003"),
+        ("6", "5", "error", "imagelint.IL001"),
+    ]
+    assert files["bad"].find("error").get("message") == "binary <file>"
+
+
+# --- scale -------------------------------------------------------------------------------------
+
+
+def test_large_files_with_many_fixes_render_in_linear_time():
+    import time
+
+    line = "RUN curl -fsSLk https://example.com/x -o /tmp/x\n"
+    text = line * 100_000  # about 5 MB
+    findings = []
+    for i in range(0, 100_000, 10):
+        start = i * len(line) + line.index("-fsSLk")
+        fix = Fix("Remove -k", Applicability.UNSAFE, [Edit(start, start + 6, "-fsSL")])
+        findings.append(Finding("IL003", Severity.WARNING, "insecure-cmd", "Dockerfile", "curl -k", line=i + 1, end_line=i + 1, column=10, end_column=16, fix=fix))
+    report = make_report(findings, sources={"Dockerfile": text})
+    for fmt in FORMATS:
+        started = time.perf_counter()
+        render(fmt, report)
+        assert time.perf_counter() - started < 10, fmt

@@ -27,6 +27,7 @@ FORMATS = {
     "gitlab": "gitlab",
     "junit": "junit",
     "rdjsonl": "rdjsonl",
+    "checkstyle": "checkstyle",
 }
 
 

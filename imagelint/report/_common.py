@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import quote
 
-from ..findings import Applicability, Severity
+from ..findings import Applicability, Edit, Severity
 
 if TYPE_CHECKING:
-    from ..findings import Edit, Finding
+    from ..findings import Finding
     from . import Report
 
 RULES_URI = "https://imagelint.dev/rules/"
@@ -173,6 +173,13 @@ def fix_line_span(finding: Finding, index: SourceIndex) -> LineSpan:
     start = index.line_start(first)
     end = max(index.content_end(last), furthest_end)
     return LineSpan(start, end, first, index.line_of(end) if end > index.content_end(last) else last)
+
+
+def fixed_span_text(index: SourceIndex, span: LineSpan, edits: Iterable[Edit]) -> str:
+    """The span's text after the edits (all inside it): only the span is copied, never the file,
+    so a large Dockerfile with many fixes stays linear."""
+    shifted = [Edit(e.start - span.start, e.end - span.start, e.text) for e in edits]
+    return apply_edits(index.text[span.start : span.end], shifted)
 
 
 def applicable_fix(finding: Finding):

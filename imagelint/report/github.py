@@ -34,7 +34,7 @@ def render(report: Report, *, color: bool = False) -> str:
             region = finding_region(finding, indexes.get(finding.path))
             properties += [("file", relative_path(finding.path)), ("line", str(region.start_line)), ("endLine", str(region.end_line))]
             # GitHub honours columns only on single-line annotations.
-            if region.end_line == region.start_line:
+            if region.end_line == region.start_line and region.end_column > region.start_column:
                 properties += [("col", str(region.start_column)), ("endColumn", str(region.end_column))]
         else:
             where = f"{report.image}:{finding.path}" if report.image else finding.path

@@ -14,10 +14,10 @@ from . import INFORMATION_URI, TOOL_NAME
 from ._common import (
     SourceIndex,
     SourceIndexes,
-    apply_edits,
     applicable_fix,
     finding_region,
     fix_line_span,
+    fixed_span_text,
     help_uri,
     is_source_path,
     relative_path,
@@ -61,11 +61,9 @@ def diagnostic(report: Report, finding: Finding, index: SourceIndex | None) -> d
     fix = applicable_fix(finding) if index is not None else None
     if fix is not None:
         span = fix_line_span(finding, index)
-        fixed = apply_edits(index.text, fix.edits)
-        growth = len(fixed) - len(index.text)
         suggestion_range = _byte_range(index, span.start, span.end)
         location["range"] = suggestion_range
-        data["suggestions"] = [{"range": dict(suggestion_range), "text": fixed[span.start : span.end + growth]}]
+        data["suggestions"] = [{"range": dict(suggestion_range), "text": fixed_span_text(index, span, fix.edits)}]
     else:
         region = finding_region(finding, index)
         if index is None:

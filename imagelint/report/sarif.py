@@ -16,11 +16,11 @@ from . import INFORMATION_URI, TOOL_NAME
 from ._common import (
     SourceIndex,
     SourceIndexes,
-    apply_edits,
     applicable_fix,
     finding_region,
     fingerprints,
     fix_line_span,
+    fixed_span_text,
     help_uri,
     is_source_path,
     path_uri,
@@ -59,12 +59,10 @@ def render(report: Report, *, color: bool = False) -> str:
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
-    if any(is_source_path(report, f.path) for f in findings) or report.artifact_kind == "file":
-        run["originalUriBaseIds"] = {
-            SRCROOT: {"description": {"text": "The directory imagelint was run from."}}
-        }
+    run["originalUriBaseIds"] = {SRCROOT: {"description": {"text": "The directory imagelint was run from."}}}
     log = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=True, default=str) + "\n"
+    # No indent: json's C encoder only runs without one, and SARIF logs can be large.
+    return json.dumps(log, ensure_ascii=True, default=str, separators=(",", ":")) + "\n"
 
 
 def _rules(report: Report) -> tuple[list[dict[str, Any]], dict[str, int]]:
@@ -118,9 +116,6 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
     region = _region_dict(finding, index if on_file else None)
     if fix is not None:
         span = fix_line_span(finding, index)
-        fixed_text = apply_edits(index.text, fix.edits)
-        # The fixed text of the span: the original span shifted by what the edits added or removed.
-        growth = len(fixed_text) - len(index.text)
         deleted = _offsets_region(index, span.start, span.end)
         _widen_to_lines(region, deleted)
         fixes = [
@@ -132,7 +127,7 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
                         "replacements": [
                             {
                                 "deletedRegion": deleted,
-                                "insertedContent": {"text": fixed_text[span.start : span.end + growth]},
+                                "insertedContent": {"text": fixed_span_text(index, span, fix.edits)},
                             }
                         ],
                     }
