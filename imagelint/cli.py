@@ -1,0 +1,205 @@
+"""The command line: wiring and exit codes only. Each command imports what it needs when it runs.
+
+Exit codes: 0 nothing at or above the fail level; 1 findings (or, for fix, files changed/left);
+2 usage error or an input that could not be read or parsed; 3 internal error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    name="imagelint",
+    help="Find and fix TLS trust-store problems in Dockerfiles and container images.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"imagelint {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Find and fix TLS trust-store problems in Dockerfiles and container images."""
+
+
+def _fail(message: str) -> "typer.Exit":
+    typer.echo(f"imagelint: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _split_ids(values: Optional[List[str]]) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip().upper() for v in value.split(",") if v.strip())
+    return out
+
+
+def _build_args(values: Optional[List[str]]) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        if "=" not in value:
+            # `--build-arg NAME` takes the value from the environment, as docker build does.
+            if value in os.environ:
+                out[value] = os.environ[value]
+            continue
+        k, _, v = value.partition("=")
+        out[k] = v
+    return out
+
+
+def _use_color(no_color: bool, output: Optional[str]) -> bool:
+    return not no_color and output is None and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _emit(text: str, output: Optional[str]) -> None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise _fail(f"{output}: cannot write: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+        if text and not text.endswith("\n"):
+            sys.stdout.write("\n")
+
+
+def _load_config(config: Optional[str]):
+    if not config:
+        return None
+    from pathlib import Path
+
+    from .config import load_config_file
+    from .findings import ImagelintError
+
+    try:
+        return load_config_file(Path(config))
+    except ImagelintError as exc:
+        raise _fail(f"{exc.path}: {exc}")
+
+
+def _exit_code(findings, errors, fail_level) -> int:
+    if errors:
+        return 2
+    if any(f.suppression is None and f.severity >= fail_level for f in findings):
+        return 1
+    return 0
+
+
+@app.command()
+def lint(
+    paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
+    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", help="K=V, as for docker build."),
+    target: Optional[str] = typer.Option(None, "--target", help="The stage that is shipped (default: last)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
+    context: Optional[str] = typer.Option(None, "--context", help="Build context directory (default: the Dockerfile's)."),
+    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
+    no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+) -> None:
+    """Lint Dockerfiles for TLS trust-store problems."""
+    from .findings import Severity
+    from .lint import LintOptions, lint_paths
+    from .report import Report, render
+
+    if format not in FORMATS:
+        raise _fail(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    cfg = _load_config(config)
+    try:
+        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else None)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    options = LintOptions(_split_ids(select), _split_ids(ignore), _build_args(build_arg), target, cfg, context)
+    result = lint_paths(list(paths), options, stdin_name=stdin_filename)
+    if level is None:
+        level = Severity.INFO
+        if cfg is None and result.files_checked:
+            from pathlib import Path
+
+            from .config import find_config
+
+            first = next((p for p in paths if p != "-"), ".")
+            discovered = find_config(Path(first))
+            if discovered.fail_level:
+                level = discovered.fail_level
+    from .catalogue import load_catalogue
+
+    report = Report(result.findings, result.errors, load_catalogue(), result.sources, __version__, "file", result.files_checked)
+    _emit(render(format, report, color=_use_color(no_color, output)), output)
+    for error in result.errors:
+        if format != "text":
+            typer.echo(f"imagelint: {error}", err=True)
+    raise typer.Exit(_exit_code(result.findings, result.errors, level))
+
+
+@app.command()
+def rules(
+    ids: Optional[List[str]] = typer.Argument(None, help="Rule ids to explain (default: list all)."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json"),
+) -> None:
+    """List the rules, or explain some of them with their examples."""
+    import json
+
+    from .catalogue import load_catalogue
+
+    docs = load_catalogue()
+    wanted = _split_ids(ids)
+    for rid in wanted:
+        if rid not in docs:
+            raise _fail(f"unknown rule {rid}")
+    if format == "json":
+        selected = [docs[r] for r in (wanted or sorted(docs))]
+        typer.echo(json.dumps([
+            {"id": d.id, "name": d.name, "title": d.title, "category": d.category, "severity": str(d.severity),
+             "kind": d.kind, "fix": d.fix, "references": d.references} for d in selected
+        ], indent=2))
+        return
+    if not wanted:
+        width = max(len(d.name) for d in docs.values())
+        for d in sorted(docs.values(), key=lambda d: d.id):
+            typer.echo(f"{d.id}  {d.name:<{width}}  {str(d.severity):<7}  {d.kind:<10}  {d.category:<24}  {d.title}")
+        return
+    for i, rid in enumerate(wanted):
+        d = docs[rid]
+        if i:
+            typer.echo("\n" + "-" * 72 + "\n")
+        typer.echo(f"{d.id} {d.name}: {d.title}")
+        typer.echo(f"category: {d.category}   severity: {d.severity}   kind: {d.kind}   fix: {d.fix}\n")
+        typer.echo(d.body.strip())
+
+
+def main() -> None:
+    """Console entry point: one line for user errors, exit 3 for internal errors."""
+    from .findings import ImagelintError
+
+    try:
+        app(standalone_mode=True)
+    except ImagelintError as exc:  # pragma: no cover - commands convert these themselves
+        typer.echo(f"imagelint: error: {exc.as_input_error()}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

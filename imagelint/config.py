@@ -1,0 +1,129 @@
+"""Configuration: `.imagelint.toml` or `[tool.imagelint]` in pyproject.toml, found by walking up.
+
+Keys (all optional):
+  select = ["IL1", "IL201"]        rule ids or prefixes to enable (default: all)
+  ignore = ["IL113"]               rule ids or prefixes to disable
+  fail-level = "warning"           error | warning | info
+  cert-expiry-days = 30            warn when a certificate expires within this many days
+  exclude = ["vendor/**"]          path globs skipped when discovering Dockerfiles
+  [severity]                       per-rule severity overrides, e.g. IL110 = "error"
+  [per-path-ignores]               glob -> rule ids, e.g. "test/**" = ["IL110"]
+  [build-args]                     default --build-arg values
+"""
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .findings import ImagelintError, Severity
+
+_KEYS = {"select", "ignore", "fail-level", "cert-expiry-days", "exclude", "severity", "per-path-ignores", "build-args", "extend-ignore"}
+
+
+@dataclass
+class Config:
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    fail_level: Severity | None = None
+    cert_expiry_days: int = 30
+    exclude: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    per_path_ignores: dict[str, list[str]] = field(default_factory=dict)
+    build_args: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None
+
+    def enabled(self, rule: str, path: str | None = None, select: list[str] | None = None, ignore: list[str] | None = None) -> bool:
+        sel = select if select else self.select
+        if sel and not any(rule.startswith(p) for p in sel):
+            return False
+        if any(rule.startswith(p) for p in (ignore or []) + self.ignore):
+            return False
+        if path is not None and self.per_path_ignores:
+            rel = self._relative(path)
+            for pattern, rules in self.per_path_ignores.items():
+                if fnmatch.fnmatch(rel, pattern) and any(rule.startswith(p) for p in rules):
+                    return False
+        return True
+
+    def _relative(self, path: str) -> str:
+        if self.source is None:
+            return path
+        try:
+            return str(Path(path).resolve().relative_to(self.source.parent.resolve()))
+        except ValueError:
+            return path
+
+
+def _from_table(table: dict, source: Path) -> Config:
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise ImagelintError(f"unknown configuration key {sorted(unknown)[0]!r}", path=str(source))
+    try:
+        cfg = Config(
+            select=list(table.get("select", [])),
+            ignore=list(table.get("ignore", [])) + list(table.get("extend-ignore", [])),
+            fail_level=Severity.parse(table["fail-level"]) if "fail-level" in table else None,
+            cert_expiry_days=int(table.get("cert-expiry-days", 30)),
+            exclude=list(table.get("exclude", [])),
+            severity={k: Severity.parse(v) for k, v in table.get("severity", {}).items()},
+            per_path_ignores={k: list(v) for k, v in table.get("per-path-ignores", {}).items()},
+            build_args={k: str(v) for k, v in table.get("build-args", {}).items()},
+            source=source,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ImagelintError(f"invalid configuration: {exc}", path=str(source)) from None
+    return cfg
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ImagelintError(f"cannot read configuration: {exc.strerror}", path=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ImagelintError(f"invalid TOML: {exc}", path=str(path)) from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("imagelint", {})
+    return _from_table(data, path)
+
+
+_cache: dict[Path, Config] = {}
+
+
+def find_config(start: Path) -> Config:
+    """The nearest .imagelint.toml or pyproject.toml with [tool.imagelint], walking up from start."""
+    directory = start if start.is_dir() else start.parent
+    directory = directory.resolve()
+    visited = []
+    for candidate_dir in (directory, *directory.parents):
+        if candidate_dir in _cache:
+            cfg = _cache[candidate_dir]
+            break
+        visited.append(candidate_dir)
+        dot = candidate_dir / ".imagelint.toml"
+        if dot.is_file():
+            cfg = load_config_file(dot)
+            break
+        pyproject = candidate_dir / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                with open(pyproject, "rb") as fh:
+                    has = "imagelint" in tomllib.load(fh).get("tool", {})
+            except (OSError, tomllib.TOMLDecodeError):
+                has = False
+            if has:
+                cfg = load_config_file(pyproject)
+                break
+    else:
+        cfg = Config()
+    for d in visited:
+        _cache[d] = cfg
+    return cfg

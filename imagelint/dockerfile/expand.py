@@ -1,0 +1,210 @@
+"""Variable expansion of Dockerfile words, as BuildKit's shell lexer does it.
+
+Supports quotes, the escape token, $VAR, ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:+x}, ${VAR+x},
+${VAR:?x}, ${VAR#p}, ${VAR%p}. A variable whose value is not knowable at lint time (an ARG with
+no default and no --build-arg, or a variable only the base image sets) is reported as unknown
+instead of being guessed.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Mapping
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+@dataclass
+class Expanded:
+    value: str
+    unknown: set[str] = field(default_factory=set)
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown
+
+
+class _Lexer:
+    def __init__(self, text: str, env: Mapping[str, str | None], escape: str, undeclared_unknown: bool):
+        self.text = text
+        self.pos = 0
+        self.env = env
+        self.escape = escape
+        self.undeclared_unknown = undeclared_unknown
+        self.unknown: set[str] = set()
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def next(self) -> str:
+        ch = self.peek()
+        self.pos += 1
+        return ch
+
+    def lookup(self, name: str) -> str | None:
+        """The value, or None when unset; records unknowns."""
+        if name in self.env:
+            value = self.env[name]
+            if value is None:
+                self.unknown.add(name)
+                return ""
+            return value
+        if self.undeclared_unknown:
+            self.unknown.add(name)
+            return ""
+        return None
+
+    def word(self, stop: str = "") -> str:
+        out = []
+        while self.pos < len(self.text):
+            ch = self.peek()
+            if stop and ch in stop:
+                break
+            if ch == "'":
+                self.next()
+                end = self.text.find("'", self.pos)
+                end = len(self.text) if end < 0 else end
+                out.append(self.text[self.pos : end])
+                self.pos = end + 1
+            elif ch == '"':
+                self.next()
+                out.append(self.double_quoted())
+            elif ch == "$":
+                self.next()
+                out.append(self.dollar())
+            elif ch == self.escape:
+                self.next()
+                if self.pos < len(self.text):
+                    out.append(self.next())
+            else:
+                out.append(self.next())
+        return "".join(out)
+
+    def double_quoted(self) -> str:
+        out = []
+        while self.pos < len(self.text):
+            ch = self.next()
+            if ch == '"':
+                break
+            if ch == "$":
+                out.append(self.dollar())
+            elif ch == self.escape and self.pos < len(self.text):
+                nxt = self.next()
+                out.append(nxt if nxt in ('"', "$", self.escape) else ch + nxt)
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    def dollar(self) -> str:
+        ch = self.peek()
+        if ch == "{":
+            self.next()
+            return self.braced()
+        name = []
+        while self.peek() and self.peek() in _NAME_CHARS:
+            name.append(self.next())
+        if not name:
+            return "$"
+        value = self.lookup("".join(name))
+        return value or ""
+
+    def braced(self) -> str:
+        name = []
+        while self.peek() and self.peek() in _NAME_CHARS:
+            name.append(self.next())
+        var = "".join(name)
+        op = ""
+        if self.peek() == "}":
+            self.next()
+            value = self.lookup(var)
+            return value or ""
+        for candidate in (":-", ":+", ":?", "##", "%%", "-", "+", "?", "#", "%", "/"):
+            if self.text.startswith(candidate, self.pos):
+                op = candidate
+                self.pos += len(candidate)
+                break
+        arg = self.word_until_brace()
+        unknown_before = set(self.unknown)
+        value = self.lookup(var)
+        is_unknown = var in self.unknown and var not in unknown_before
+        if op in (":-", "-"):
+            if is_unknown:
+                return ""
+            use_default = value is None or (op == ":-" and value == "")
+            return arg if use_default else value or ""
+        if op in (":+", "+"):
+            if is_unknown:
+                return ""
+            is_set = value is not None and (op == "+" or value != "")
+            return arg if is_set else ""
+        if op in (":?", "?"):
+            return value or ""
+        if value is None:
+            return ""
+        if op in ("#", "##"):
+            return _strip_prefix(value, arg, greedy=op == "##")
+        if op in ("%", "%%"):
+            return _strip_suffix(value, arg, greedy=op == "%%")
+        if op == "/":
+            pattern, _, repl = arg.partition("/")
+            return value.replace(pattern, repl, 1) if pattern else value
+        return value
+
+    def word_until_brace(self) -> str:
+        out = []
+        depth = 0
+        while self.pos < len(self.text):
+            ch = self.peek()
+            if ch == "}" and depth == 0:
+                self.next()
+                break
+            if ch == "$" and self.text.startswith("${", self.pos):
+                self.next()
+                out.append(self.dollar())
+                continue
+            if ch == "$":
+                self.next()
+                out.append(self.dollar())
+                continue
+            if ch == "'":
+                self.next()
+                end = self.text.find("'", self.pos)
+                end = len(self.text) if end < 0 else end
+                out.append(self.text[self.pos : end])
+                self.pos = end + 1
+                continue
+            if ch == '"':
+                self.next()
+                out.append(self.double_quoted())
+                continue
+            if ch == self.escape:
+                self.next()
+                out.append(self.next())
+                continue
+            out.append(self.next())
+        return "".join(out)
+
+
+def _strip_prefix(value: str, pattern: str, greedy: bool) -> str:
+    indexes = range(len(value), -1, -1) if greedy else range(len(value) + 1)
+    for i in indexes:
+        if fnmatch.fnmatchcase(value[:i], pattern):
+            return value[i:]
+    return value
+
+
+def _strip_suffix(value: str, pattern: str, greedy: bool) -> str:
+    indexes = range(len(value) + 1) if greedy else range(len(value), -1, -1)
+    for i in indexes:
+        if fnmatch.fnmatchcase(value[i:], pattern):
+            return value[:i]
+    return value
+
+
+def expand(word: str, env: Mapping[str, str | None], escape: str = "\\", undeclared_unknown: bool = True) -> Expanded:
+    """Expand one word (quotes removed)."""
+    if "$" not in word and "'" not in word and '"' not in word and escape not in word:
+        return Expanded(word)
+    lexer = _Lexer(word, env, escape, undeclared_unknown)
+    value = lexer.word()
+    return Expanded(value, lexer.unknown)

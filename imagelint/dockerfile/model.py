@@ -1,0 +1,620 @@
+"""The semantic model of a Dockerfile: stages, ARG/ENV resolution, OS family, commands, file writes.
+
+Rules read only this model. It is built once per file and is immutable afterwards.
+"""
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterator
+
+from ..catalogue import load_data
+from ..findings import ImagelintError
+from .expand import expand
+from .parse import Instruction, ParsedDockerfile, split_words
+from .shell import Command, Script, linear, parse_script
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+
+
+# --- base image references --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageRef:
+    raw: str
+    registry: str  # "" for Docker Hub
+    repository: str  # "python", "eclipse-temurin", "gcr.io/distroless/static" style path
+    tag: str
+    digest: str
+
+    @property
+    def repo_path(self) -> str:
+        return f"{self.registry}/{self.repository}" if self.registry else self.repository
+
+
+def parse_image_ref(raw: str) -> ImageRef:
+    ref = raw.strip()
+    digest = ""
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    tag = ""
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref, tag = ref.rsplit(":", 1)
+    parts = ref.split("/")
+    registry = ""
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = parts[0]
+        parts = parts[1:]
+    if registry in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        registry = ""
+    repository = "/".join(parts)
+    if not registry and repository.startswith("library/"):
+        repository = repository[len("library/") :]
+    return ImageRef(raw, registry.lower(), repository.lower(), tag, digest)
+
+
+@lru_cache(maxsize=512)
+def classify_image(raw: str) -> dict:
+    """The first matching [[image]] entry of rules/os-families.toml, or {} when unknown."""
+    ref = parse_image_ref(raw)
+    for entry in load_data("os-families.toml")["image"]:
+        repos = entry.get("repo")
+        tags = entry.get("tag")
+        if repos is None and tags is None:
+            continue
+        if repos is not None and not any(
+            fnmatch.fnmatchcase(ref.repo_path, pat) or fnmatch.fnmatchcase(ref.repository, pat) for pat in repos
+        ):
+            continue
+        if tags is not None and not any(fnmatch.fnmatchcase(ref.tag, pat) for pat in tags):
+            continue
+        return dict(entry)
+    return {}
+
+
+def family_facts(family: str | None) -> dict:
+    if not family:
+        return {}
+    return load_data("os-families.toml")["family"].get(family, {})
+
+
+# --- model types --------------------------------------------------------------------------------
+
+@dataclass
+class FileOp:
+    """Something an instruction does to a path in the image."""
+
+    kind: str  # write | append | copy | move | link | download | edit | delete | chmod | chown | mkdir
+    path: str  # absolute path in the image (directory ops end without '/')
+    inst: Instruction
+    command: Command | None = None
+    content: str | None = None  # known content written (heredoc, echo, printf, COPY <<EOF)
+    sources: list[str] = field(default_factory=list)  # source paths (COPY/ADD sources, cp sources, URLs)
+    from_stage: "Stage | None" = None  # COPY --from=<stage>
+    from_image: str | None = None  # COPY --from=<image>
+    is_dir: bool = False  # destination is a directory (sources keep their names)
+    mode: str | None = None  # chmod mode / COPY --chmod
+    owner: str | None = None  # chown / COPY --chown
+    recursive: bool = False
+    start: int = 0  # source offsets of the destination word (for findings and fixes)
+    end: int = 0
+
+    def targets(self) -> list[str]:
+        """Paths that exist after the op (a directory destination gets each source's basename)."""
+        if self.is_dir and self.sources:
+            return [posixpath.join(self.path, posixpath.basename(s.rstrip("/")) or "") for s in self.sources]
+        return [self.path]
+
+
+@dataclass
+class RunStep:
+    inst: Instruction
+    script: Script
+    shell: list[str]
+    env: dict[str, str | None]  # variables visible to the RUN (ARG + ENV + base image ENV we know)
+    user: str | None
+    exec_form: bool = False
+
+    @property
+    def commands(self) -> list[Command]:
+        return self.script.commands
+
+
+@dataclass
+class EnvSetting:
+    name: str
+    value: str | None  # None: not knowable at lint time
+    raw: str
+    inst: Instruction
+    kind: str  # "ENV" or "ARG"
+    start: int
+    end: int
+    stage: "Stage"
+
+
+@dataclass
+class Stage:
+    index: int
+    name: str | None
+    base: str  # FROM argument as written
+    base_resolved: str | None  # after ARG expansion; None when unknowable
+    from_inst: Instruction
+    base_stage: "Stage | None" = None
+    platform: str | None = None
+    instructions: list[Instruction] = field(default_factory=list)
+    image: dict = field(default_factory=dict)  # os-families [[image]] entry, inherited via FROM <stage>
+    env: dict[str, EnvSetting] = field(default_factory=dict)  # ENV at the end of the stage (inherited)
+    args: dict[str, EnvSetting] = field(default_factory=dict)
+    env_settings: list[EnvSetting] = field(default_factory=list)  # ENV/ARG set in this stage, in order
+    runs: list[RunStep] = field(default_factory=list)
+    file_ops: list[FileOp] = field(default_factory=list)
+    users: list[tuple[Instruction, str]] = field(default_factory=list)
+    entrypoint: Instruction | None = None
+    cmd: Instruction | None = None
+    shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
+    steps: list[object] = field(default_factory=list)  # RunStep | FileOp | EnvSetting | ("USER", inst), in order
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.index)
+
+    @property
+    def family(self) -> str | None:
+        return self.image.get("family")
+
+    @property
+    def facts(self) -> dict:
+        return family_facts(self.family)
+
+    @property
+    def user(self) -> str | None:
+        if self.users:
+            return self.users[-1][1]
+        return self.base_stage.user if self.base_stage else None
+
+    def chain(self) -> list["Stage"]:
+        """This stage and the stages it is built FROM, nearest first."""
+        out = [self]
+        stage = self.base_stage
+        while stage is not None and stage not in out:
+            out.append(stage)
+            stage = stage.base_stage
+        return out
+
+    def commands(self) -> Iterator[tuple[RunStep, Command]]:
+        for run in self.runs:
+            for cmd in run.commands:
+                yield run, cmd
+
+    def inherited_commands(self) -> Iterator[tuple["Stage", RunStep, Command]]:
+        for stage in reversed(self.chain()):
+            for run, cmd in stage.commands():
+                yield stage, run, cmd
+
+    def inherited_file_ops(self) -> Iterator[tuple["Stage", FileOp]]:
+        for stage in reversed(self.chain()):
+            for op in stage.file_ops:
+                yield stage, op
+
+
+@dataclass
+class DockerfileModel:
+    parsed: ParsedDockerfile
+    stages: list[Stage]
+    global_args: dict[str, EnvSetting]
+    target: Stage | None
+    build_args: dict[str, str]
+    unknown_instructions: list[Instruction] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.parsed.path
+
+    @property
+    def shipped(self) -> Stage | None:
+        """The stage that becomes the image: --target, else the last one."""
+        return self.target
+
+    def stage_named(self, name: str) -> Stage | None:
+        for stage in self.stages:
+            if stage.name and stage.name.lower() == name.lower():
+                return stage
+        if name.isdigit() and int(name) < len(self.stages):
+            return self.stages[int(name)]
+        return None
+
+    def shipped_chain(self) -> list[Stage]:
+        return self.target.chain() if self.target else []
+
+    def is_shipped(self, stage: Stage) -> bool:
+        return stage in self.shipped_chain()
+
+    def position(self, offset: int) -> tuple[int, int]:
+        return self.parsed.position(offset)
+
+
+# --- building ---------------------------------------------------------------------------------------
+
+def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = None, target: str | None = None) -> DockerfileModel:
+    build_args = dict(build_args or {})
+    escape = parsed.escape
+    global_args: dict[str, EnvSetting] = {}
+    stages: list[Stage] = []
+    unknown: list[Instruction] = []
+    stage: Stage | None = None
+    workdir = "/"
+
+    def scope_env(stage: Stage) -> dict[str, str | None]:
+        env: dict[str, str | None] = {}
+        for name, value in stage.image.get("env", {}).items():
+            env[name] = value
+        for setting in stage.args.values():
+            env[setting.name] = setting.value
+        for setting in stage.env.values():
+            env[setting.name] = setting.value
+        return env
+
+    for inst in parsed.instructions:
+        kw = inst.keyword
+        if kw not in _KNOWN:
+            unknown.append(inst)
+            continue
+        if kw == "FROM":
+            stage = _new_stage(inst, len(stages), stages, global_args, escape)
+            stages.append(stage)
+            workdir = "/"
+            continue
+        if stage is None:
+            if kw == "ARG":
+                for setting in _arg_settings(inst, None, {k: v.value for k, v in global_args.items()}, build_args, escape, global_args):
+                    global_args[setting.name] = setting
+                continue
+            raise ImagelintError(f"{inst.original_keyword} before the first FROM", path=parsed.path, line=inst.line)
+        stage.instructions.append(inst)
+        env_now = scope_env(stage)
+        if kw == "ARG":
+            for setting in _arg_settings(inst, stage, env_now, build_args, escape, global_args):
+                stage.args[setting.name] = setting
+                stage.env_settings.append(setting)
+                stage.steps.append(setting)
+        elif kw == "ENV":
+            for setting in _env_settings(inst, stage, env_now, escape, parsed.path):
+                stage.env[setting.name] = setting
+                stage.env_settings.append(setting)
+                stage.steps.append(setting)
+        elif kw == "RUN":
+            run = _run_step(inst, stage, env_now, escape)
+            stage.runs.append(run)
+            stage.steps.append(run)
+            for op in file_ops_of_run(run, workdir):
+                stage.file_ops.append(op)
+                stage.steps.append(op)
+        elif kw in ("COPY", "ADD"):
+            op = _copy_op(inst, stage, env_now, escape, stages, workdir)
+            if op is not None:
+                stage.file_ops.append(op)
+                stage.steps.append(op)
+        elif kw == "USER":
+            user = expand(inst.args, env_now, escape).value.strip()
+            stage.users.append((inst, user))
+            stage.steps.append(("USER", inst))
+        elif kw == "WORKDIR":
+            value = expand(inst.args, env_now, escape).value.strip() or "/"
+            workdir = posixpath.normpath(posixpath.join(workdir, value))
+        elif kw == "SHELL" and inst.json_args:
+            stage.shell = list(inst.json_args)
+        elif kw == "ENTRYPOINT":
+            stage.entrypoint = inst
+        elif kw == "CMD":
+            stage.cmd = inst
+
+    if not stages:
+        raise ImagelintError("no FROM instruction", path=parsed.path)
+    target_stage = stages[-1]
+    if target:
+        found = next((s for s in stages if s.name and s.name.lower() == target.lower()), None)
+        if found is None:
+            raise ImagelintError(f"target stage {target!r} not found", path=parsed.path)
+        target_stage = found
+    return DockerfileModel(parsed, stages, global_args, target_stage, build_args, unknown)
+
+
+_KNOWN = {
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
+    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+}
+
+
+def _new_stage(inst: Instruction, index: int, stages: list[Stage], global_args: dict[str, EnvSetting], escape: str) -> Stage:
+    words = [w for w, _, _ in split_words(inst.args, escape)]
+    base = words[0] if words else ""
+    name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
+    env = {k: v.value for k, v in global_args.items()}
+    exp = expand(base, env, escape, undeclared_unknown=False)
+    resolved = exp.value if exp.known else None
+    stage = Stage(index, name, base, resolved, inst)
+    platform = inst.flag("platform")
+    stage.platform = platform.value if platform else None
+    if resolved:
+        base_stage = next((s for s in reversed(stages) if s.name and s.name.lower() == resolved.lower()), None)
+        if base_stage is not None:
+            stage.base_stage = base_stage
+            stage.image = dict(base_stage.image)
+            stage.env = dict(base_stage.env)
+            stage.shell = list(base_stage.shell)
+        else:
+            stage.image = classify_image(resolved)
+    return stage
+
+
+def _arg_settings(inst, stage, env_now, build_args, escape, global_args) -> list[EnvSetting]:
+    out = []
+    for raw, s, e in split_words(inst.args, escape):
+        name, eq, default = raw.partition("=")
+        value: str | None
+        if name in build_args:
+            value = build_args[name]
+        elif eq:
+            exp = expand(default, env_now, escape)
+            value = exp.value if exp.known else None
+        elif stage is not None and name in global_args:
+            value = global_args[name].value  # `ARG X` in a stage re-imports the global default
+        else:
+            value = None
+        start, end = inst.args_source_offset(s), inst.args_source_offset(e - 1) + 1
+        out.append(EnvSetting(name, value, raw, inst, "ARG", start, end, stage))  # type: ignore[arg-type]
+    return out
+
+
+def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
+    words = split_words(inst.args, escape)
+    out = []
+    if not words:
+        raise ImagelintError("ENV must have two arguments", path=path, line=inst.line)
+    if "=" not in words[0][0]:
+        # Legacy `ENV NAME value with spaces`
+        name, s, e = words[0]
+        rest = inst.args[e:].strip()
+        if not rest:
+            raise ImagelintError("ENV must have two arguments", path=path, line=inst.line)
+        exp = expand(rest, env_now, escape) if False else expand(_quote_all(rest), env_now, escape)
+        start = inst.args_source_offset(s)
+        end = inst.args_source_offset(len(inst.args) - 1) + 1
+        out.append(EnvSetting(name, exp.value if exp.known else None, inst.args[s:], inst, "ENV", start, end, stage))
+        return out
+    for raw, s, e in words:
+        if "=" not in raw:
+            raise ImagelintError(f"can't find = in {raw!r}; ENV must be of the form name=value", path=path, line=inst.line)
+        name, _, value_raw = raw.partition("=")
+        exp = expand(value_raw, env_now, escape)
+        start, end = inst.args_source_offset(s), inst.args_source_offset(e - 1) + 1
+        out.append(EnvSetting(name, exp.value if exp.known else None, raw, inst, "ENV", start, end, stage))
+    return out
+
+
+def _quote_all(text: str) -> str:
+    # The legacy form takes the rest of the line verbatim (after variable expansion); keep spaces.
+    return text
+
+
+def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escape: str) -> RunStep:
+    shell = stage.shell
+    is_posix_shell = posixpath.basename(shell[0]) in ("sh", "bash", "dash", "ash", "zsh") if shell else True
+    if inst.json_args is not None:
+        argv = inst.json_args
+        # ["sh", "-c", "..."] and friends: parse the script; otherwise a single command.
+        text = " ".join(_shell_quote(a) for a in argv)
+        pieces = [(text, lambda i, s=inst.start: s)]
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash", "dash", "ash", "zsh") and argv[1] in ("-c", "-ec", "-exc", "-xc", "-ce", "-eux", "-euxc", "-exuc"):
+            script = parse_script([(argv[2], lambda i, s=inst.start: s)], env)
+        else:
+            script = parse_script(pieces, env)
+        return RunStep(inst, script, shell, env, stage.user, exec_form=True)
+    if not is_posix_shell:
+        return RunStep(inst, Script([], {}), shell, env, stage.user)
+    body = inst.args
+    pieces = [(body, lambda i, inst=inst: inst.args_source_offset(i))]
+    heredocs = inst.heredocs
+    if heredocs and len(heredocs) >= 1 and _is_bare_heredoc(body):
+        # `RUN <<EOF`: the heredoc is the script itself (BuildKit runs it with the shell or its shebang).
+        doc = heredocs[0]
+        content = doc.content
+        first = content.split("\n", 1)[0]
+        if first.startswith("#!") and not any(sh in first for sh in ("sh", "bash")):
+            script = Script([], {}, inline_code=[(_shebang_language(first), content, doc.start)])
+        else:
+            script = parse_script([(content, linear(doc.start))], env)
+        return RunStep(inst, script, shell, env, stage.user)
+    for doc in heredocs:
+        pieces.append(("\n", lambda i, d=doc: d.start))
+        pieces.append((doc.content, linear(doc.start)))
+        pieces.append((doc.name + "\n", lambda i, d=doc: d.end + i))
+    script = parse_script(pieces, env)
+    return RunStep(inst, script, shell, env, stage.user)
+
+
+def _is_bare_heredoc(body: str) -> bool:
+    words = body.split()
+    return len(words) == 1 and words[0].lstrip("0123456789").startswith("<<")
+
+
+def _shebang_language(line: str) -> str:
+    for lang in ("python", "node", "perl", "ruby"):
+        if lang in line:
+            return lang
+    return "script"
+
+
+def _shell_quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "-_./=:@%+,~" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _copy_op(inst: Instruction, stage: Stage, env, escape, stages: list[Stage], workdir: str) -> FileOp | None:
+    if inst.json_args is not None:
+        args = [(a, inst.start, inst.end) for a in inst.json_args]
+    else:
+        args = [(w.raw, w.start, w.end) for w in inst.words(escape)]
+    if len(args) < 1:
+        return None
+    values = [expand(a, env, escape).value for a, _, _ in args]
+    dest_raw, dstart, dend = args[-1]
+    dest = values[-1]
+    heredoc_names = {h.name for h in inst.heredocs}
+    sources = []
+    content = None
+    for raw, value in zip([a for a, _, _ in args[:-1]], values[:-1]):
+        name = raw.lstrip("0123456789")
+        if name.startswith("<<") and inst.heredocs:
+            doc = next((h for h in inst.heredocs if h.name == name.lstrip("<-").strip("'\"")), None)
+            if doc is not None:
+                content = doc.content
+                sources.append("<<" + doc.name)
+                continue
+        sources.append(value)
+    is_dir = dest.endswith("/") or len(sources) > 1
+    path = dest if dest.startswith("/") else posixpath.join(workdir, dest)
+    path = posixpath.normpath(path) if path not in ("", "/") else "/"
+    from_flag = inst.flag("from")
+    from_stage = None
+    from_image = None
+    if from_flag and from_flag.value:
+        value = expand(from_flag.value, env, escape).value
+        from_stage = next((s for s in stages if s.name and s.name.lower() == value.lower()), None)
+        if from_stage is None and value.isdigit() and int(value) < len(stages):
+            from_stage = stages[int(value)]
+        if from_stage is None:
+            from_image = value
+    chmod = inst.flag("chmod")
+    chown = inst.flag("chown")
+    if content is not None and heredoc_names and len(sources) == 1:
+        is_dir = dest.endswith("/")
+    return FileOp(
+        "copy", path, inst, None, content, sources, from_stage, from_image, is_dir,
+        chmod.value if chmod else None, chown.value if chown else None, True, dstart, dend,
+    )
+
+
+# --- what RUN commands do to files -----------------------------------------------------------------
+
+def _abs(path: str, workdir: str, env_home: str = "/root") -> str:
+    if path.startswith("~/"):
+        path = env_home + path[1:]
+    elif path == "~":
+        path = env_home
+    if not path.startswith("/"):
+        path = posixpath.join(workdir, path)
+    return posixpath.normpath(path)
+
+
+def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
+    from .shell import command_output
+
+    home = "/root" if not run.user or run.user in ("root", "0") else f"/home/{run.user}"
+    for cmd in run.commands:
+        inst = run.inst
+        for redirect, target in cmd.output_files():
+            if not target.known or target.value in ("/dev/null", "/dev/stdout", "/dev/stderr") or redirect.fd == 2:
+                continue
+            content = command_output(cmd)
+            kind = "append" if redirect.op in (">>", "&>>") else "write"
+            yield FileOp(kind, _abs(target.value, workdir, home), inst, cmd, content, _cat_sources(cmd, workdir),
+                         start=target.start, end=target.end)
+        name = cmd.name
+        args = [w for w in cmd.args]
+        values = [w.value for w in args]
+        if name == "tee":
+            append = any(v in ("-a", "--append") for v in values)
+            for w in args:
+                if not w.value.startswith("-") and w.known:
+                    yield FileOp("append" if append else "write", _abs(w.value, workdir, home), inst, cmd, cmd.stdin,
+                                 start=w.start, end=w.end)
+        elif name in ("cp", "mv", "install", "ln"):
+            operands = [w for w in args if not w.value.startswith("-")]
+            if name == "install" and any(v == "-d" for v in values):
+                continue
+            # Options that take an argument.
+            skip_next = {"-m", "--mode", "-o", "--owner", "-g", "--group", "-t", "-S"}
+            cleaned: list = []
+            skip = False
+            for w in args:
+                if skip:
+                    skip = False
+                    continue
+                if w.value in skip_next:
+                    skip = True
+                    continue
+                if w.value.startswith("-"):
+                    continue
+                cleaned.append(w)
+            operands = cleaned
+            if len(operands) < 2 or not operands[-1].known:
+                continue
+            dest = operands[-1]
+            srcs = [_abs(w.value, workdir, home) if name != "ln" else w.value for w in operands[:-1]]
+            dest_path = _abs(dest.value, workdir, home)
+            kind = {"cp": "copy", "install": "copy", "mv": "move", "ln": "link"}[name]
+            recursive = any(v.startswith("-") and ("r" in v.lstrip("-") or "R" in v or "a" in v.lstrip("-")) for v in values if not v.startswith("--")) or "--recursive" in values
+            yield FileOp(kind, dest_path, inst, cmd, None, srcs, is_dir=dest.value.endswith("/") or len(srcs) > 1,
+                         recursive=recursive, start=dest.start, end=dest.end)
+        elif name in ("curl", "wget"):
+            out_flags = ("-o", "--output") if name == "curl" else ("-O", "--output-document")
+            urls = [w.value for w in args if "://" in w.value]
+            for i, w in enumerate(args):
+                target = None
+                if w.value in out_flags and i + 1 < len(args):
+                    target = args[i + 1]
+                elif any(w.value.startswith(f + "=") for f in out_flags if f.startswith("--")):
+                    target = w
+                if target is not None and target.known:
+                    path = target.value.split("=", 1)[1] if target is w else target.value
+                    if path != "-":
+                        yield FileOp("download", _abs(path, workdir, home), inst, cmd, None, urls,
+                                     start=target.start, end=target.end)
+        elif name == "sed" and any(v == "-i" or v.startswith("-i") or v == "--in-place" for v in values):
+            exprs = []
+            files = []
+            skip = False
+            for i, w in enumerate(args):
+                if skip:
+                    skip = False
+                    continue
+                if w.value in ("-e", "--expression") and i + 1 < len(args):
+                    exprs.append(args[i + 1].value)
+                    skip = True
+                elif w.value.startswith("-"):
+                    continue
+                elif not exprs:
+                    exprs.append(w.value)
+                else:
+                    files.append(w)
+            for f in files:
+                if f.known:
+                    yield FileOp("edit", _abs(f.value, workdir, home), inst, cmd, "\n".join(exprs),
+                                 start=f.start, end=f.end)
+        elif name in ("rm", "unlink"):
+            for w in args:
+                if not w.value.startswith("-") and w.known:
+                    yield FileOp("delete", _abs(w.value, workdir, home), inst, cmd, start=w.start, end=w.end,
+                                 recursive=any(v.startswith("-") and "r" in v.lower() for v in values))
+        elif name in ("chmod", "chown", "chgrp"):
+            operands = [w for w in args if not w.value.startswith("-")]
+            if len(operands) >= 2:
+                spec = operands[0].value
+                for w in operands[1:]:
+                    if w.known:
+                        yield FileOp(name if name != "chgrp" else "chown", _abs(w.value, workdir, home), inst, cmd,
+                                     mode=spec if name == "chmod" else None,
+                                     owner=spec if name != "chmod" else None,
+                                     recursive=any(v in ("-R", "--recursive") for v in values),
+                                     start=w.start, end=w.end)
+
+
+def _cat_sources(cmd: Command, workdir: str) -> list[str]:
+    if cmd.name == "cat":
+        return [_abs(w.value, workdir) for w in cmd.args if not w.value.startswith("-") and w.known]
+    return []

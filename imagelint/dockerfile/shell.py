@@ -1,0 +1,488 @@
+"""RUN bodies as commands: a real shell parse (tree-sitter-bash) into simple commands with argv.
+
+What is quoted, echoed, printf'ed or commented stays data. `sh -c`/`bash -c`/`eval` strings and
+scripts fed to a shell on stdin (heredocs) are parsed recursively. Every word keeps its offsets in
+the Dockerfile, so findings land on exact columns and fixes can delete exactly one flag.
+"""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping
+
+from .expand import expand
+
+SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox-sh"}
+# Wrappers that run their operand as the real command: (name, how many option words they take).
+_WRAPPERS = {"sudo", "exec", "nohup", "time", "command", "builtin", "nice", "ionice", "stdbuf", "doas", "setsid"}
+_WRAPPERS_WITH_ARG = {"gosu": 1, "su-exec": 1, "chroot": 1, "timeout": 1, "chpst": 0}
+_CODE_CONTAINERS = {"command_substitution", "process_substitution", "arithmetic_expansion"}
+
+_parser = None
+
+
+def _ts_parser():
+    global _parser
+    if _parser is None:
+        import tree_sitter
+        import tree_sitter_bash
+
+        _parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    return _parser
+
+
+@dataclass
+class ShellWord:
+    raw: str
+    value: str  # quotes removed, known variables expanded, unknown parts empty
+    start: int  # offsets in the Dockerfile source
+    end: int
+    known: bool = True  # False if an unknown variable or a command substitution contributed
+    quoted: bool = False
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Redirect:
+    op: str  # ">", ">>", "<", "&>", ">|", "<<", "<<-", "<<<"
+    fd: int | None
+    target: ShellWord | None
+    content: str | None = None  # heredoc / herestring text
+    start: int = 0
+    end: int = 0
+
+
+@dataclass
+class Command:
+    argv: list[ShellWord]
+    assignments: dict[str, ShellWord] = field(default_factory=dict)  # VAR=x cmd (this command only)
+    redirects: list[Redirect] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+    stdin: str | None = None  # heredoc/herestring content, or what an echo/printf/cat pipes in
+    piped_from: "Command | None" = None
+    guarded: bool = False  # failure ignored: `cmd || true`, `cmd || :`
+    conditional: bool = False  # runs only on some paths: after `||`, inside if/case/while
+    parent: "Command | None" = None  # the `sh -c` / `eval` that ran this command
+    env: dict[str, str | None] = field(default_factory=dict)  # variables visible (ARG/ENV/exports)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.argv[0].value) if self.argv else ""
+
+    @property
+    def args(self) -> list[ShellWord]:
+        return self.argv[1:]
+
+    def values(self) -> list[str]:
+        return [w.value for w in self.argv]
+
+    def output_files(self) -> list[tuple[Redirect, ShellWord]]:
+        return [(r, r.target) for r in self.redirects if r.target is not None and r.op in (">", ">>", "&>", ">|", "&>>")]
+
+    def env_value(self, name: str) -> str | None:
+        if name in self.assignments:
+            return self.assignments[name].value
+        return self.env.get(name)
+
+
+@dataclass
+class Script:
+    commands: list[Command]
+    exports: dict[str, ShellWord]  # `export X=...` in this RUN (lasts for this RUN only)
+    parse_error: bool = False
+    inline_code: list[tuple[str, str, int]] = field(default_factory=list)  # (language, code, source offset)
+
+
+class SourceMap:
+    """Maps offsets in a synthesized script back to Dockerfile offsets."""
+
+    def __init__(self, pieces: list[tuple[str, Callable[[int], int]]]):
+        self.text = "".join(p for p, _ in pieces)
+        self._bounds = []
+        pos = 0
+        for piece, mapper in pieces:
+            self._bounds.append((pos, pos + len(piece), mapper))
+            pos += len(piece)
+        self._byte_to_char: list[int] | None = None
+        if not self.text.isascii():
+            index = []
+            for i, ch in enumerate(self.text):
+                index.extend([i] * len(ch.encode("utf-8")))
+            index.append(len(self.text))
+            self._byte_to_char = index
+
+    def char(self, byte_offset: int) -> int:
+        if self._byte_to_char is None:
+            return byte_offset
+        return self._byte_to_char[min(byte_offset, len(self._byte_to_char) - 1)]
+
+    def source(self, char_offset: int) -> int:
+        for lo, hi, mapper in self._bounds:
+            if lo <= char_offset < hi or (char_offset == hi and hi == len(self.text)):
+                return mapper(char_offset - lo)
+        lo, hi, mapper = self._bounds[-1]
+        return mapper(hi - lo)
+
+
+def linear(base: int) -> Callable[[int], int]:
+    return lambda i: base + i
+
+
+class _Builder:
+    def __init__(self, smap: SourceMap, env: dict[str, str | None], depth: int, parent: Command | None):
+        self.smap = smap
+        self.env = env
+        self.depth = depth
+        self.parent = parent
+        self.commands: list[Command] = []
+        self.exports: dict[str, ShellWord] = {}
+        self.inline_code: list[tuple[str, str, int]] = []
+        self.src = smap.text.encode("utf-8")
+
+    # -- words -------------------------------------------------------------------------------
+    def text(self, node) -> str:
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def span(self, node) -> tuple[int, int]:
+        s = self.smap.source(self.smap.char(node.start_byte))
+        e = self.smap.source(self.smap.char(node.end_byte) - 1) + 1 if node.end_byte > node.start_byte else s
+        return s, e
+
+    def word(self, node) -> ShellWord:
+        raw = self.text(node)
+        start, end = self.span(node)
+        dynamic = _contains(node, _CODE_CONTAINERS)
+        if dynamic:
+            for sub in _descendants(node, _CODE_CONTAINERS):
+                self.walk_children(sub, conditional=False)
+        if node.type == "number":
+            return ShellWord(raw, raw, start, end)
+        exp = expand(raw, self.env) if not dynamic else None
+        quoted = node.type in ("string", "raw_string", "ansi_c_string") or (
+            node.type == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
+        )
+        if exp is None:
+            return ShellWord(raw, "", start, end, known=False, quoted=quoted)
+        return ShellWord(raw, exp.value, start, end, known=exp.known, quoted=quoted)
+
+    def words(self, node) -> list[ShellWord]:
+        """A word, split into fields when it is an unquoted expansion (as the shell does)."""
+        word = self.word(node)
+        if node.type in ("simple_expansion", "expansion") and word.known and any(c.isspace() for c in word.value):
+            return [ShellWord(word.raw, part, word.start, word.end, True, False) for part in word.value.split()]
+        return [word]
+
+    # -- statements --------------------------------------------------------------------------
+    def walk_children(self, node, conditional: bool, guarded: bool = False) -> None:
+        for child in node.named_children:
+            self.walk(child, conditional, guarded)
+
+    def walk(self, node, conditional: bool = False, guarded: bool = False, redirects=None, stdin=None) -> list[Command]:
+        t = node.type
+        if t == "comment":
+            return []
+        if t == "command":
+            return [self.command(node, conditional, guarded, redirects or [], stdin)]
+        if t == "redirected_statement":
+            body = node.child_by_field_name("body")
+            reds = []
+            for child in node.children:
+                if child is not body:
+                    reds.extend(self.redirects(child))
+            heredoc = next((r.content for r in reds if r.op in ("<<", "<<-", "<<<")), None)
+            if body is None:
+                return []
+            return self.walk(body, conditional, guarded, reds, heredoc)
+        if t == "pipeline":
+            previous: Command | None = None
+            out = []
+            for child in node.named_children:
+                cmds = self.walk(child, conditional, guarded)
+                if cmds and previous is not None:
+                    cmds[0].piped_from = previous
+                    if cmds[0].stdin is None:
+                        cmds[0].stdin = _output_text(previous)
+                if cmds:
+                    previous = cmds[-1]
+                out.extend(cmds)
+            return out
+        if t == "list":
+            out = []
+            children = node.children
+            # `a || b`: b runs only when a fails; a's failure is ignored when b is `true`/`:`.
+            op_after = {}
+            for i, child in enumerate(children):
+                if child.type in ("&&", "||") and i > 0:
+                    op_after[children[i - 1].id] = child.type
+            next_conditional = conditional
+            for child in node.named_children:
+                op = op_after.get(child.id)
+                g = guarded or (op == "||" and _is_noop_guard(children, child))
+                cmds = self.walk(child, next_conditional, g)
+                out.extend(cmds)
+                if op == "||":
+                    next_conditional = True
+            return out
+        if t == "variable_assignment":
+            self.assign(node, export=False)
+            return []
+        if t == "declaration_command":
+            is_export = self.text(node).startswith(("export", "declare -x"))
+            for child in node.named_children:
+                if child.type == "variable_assignment":
+                    self.assign(child, export=is_export)
+            return []
+        if t in ("if_statement", "while_statement", "for_statement", "case_statement", "elif_clause", "else_clause",
+                 "case_item", "c_style_for_statement"):
+            out = []
+            for child in node.named_children:
+                out.extend(self.walk(child, True, guarded))
+            return out
+        if t == "function_definition":
+            return []  # defined, not run; calls appear as commands elsewhere
+        out = []
+        for child in node.named_children:
+            out.extend(self.walk(child, conditional, guarded))
+        return out
+
+    def assign(self, node, export: bool) -> None:
+        name_node = node.child_by_field_name("name")
+        value_node = node.child_by_field_name("value")
+        if name_node is None:
+            return
+        name = self.text(name_node)
+        if value_node is not None:
+            word = self.word(value_node)
+        else:
+            start, end = self.span(node)
+            word = ShellWord("", "", start, end)
+        self.env[name] = word.value if word.known else None
+        if export:
+            self.exports[name] = word
+
+    def redirects(self, node) -> list[Redirect]:
+        t = node.type
+        out: list[Redirect] = []
+        if t == "file_redirect":
+            fd = None
+            op = ""
+            target = None
+            for child in node.children:
+                if child.type == "file_descriptor":
+                    fd = int(self.text(child))
+                elif not child.is_named:
+                    op = child.type
+                elif child.type != "file_descriptor":
+                    target = self.word(child)
+            s, e = self.span(node)
+            out.append(Redirect(op, fd, target, None, s, e))
+        elif t == "heredoc_redirect":
+            body = next((c for c in node.children if c.type == "heredoc_body"), None)
+            op = "<<-" if any(c.type == "<<-" for c in node.children) else "<<"
+            content = self.heredoc_text(body) if body is not None else ""
+            s, e = self.span(node)
+            out.append(Redirect(op, None, None, content, s, e))
+            for child in node.named_children:
+                if child.type in ("file_redirect", "herestring_redirect"):
+                    out.extend(self.redirects(child))
+            if body is not None:
+                out[0].start = self.span(body)[0]
+        elif t == "herestring_redirect":
+            target = next((c for c in node.named_children), None)
+            word = self.word(target) if target is not None else None
+            s, e = self.span(node)
+            out.append(Redirect("<<<", None, word, (word.value + "\n") if word else "", s, e))
+        return out
+
+    def heredoc_text(self, body) -> str:
+        text = self.text(body)
+        # heredoc_body includes the content lines; expansions inside are left as written.
+        return text
+
+    def command(self, node, conditional: bool, guarded: bool, redirects: list[Redirect], stdin: str | None) -> Command:
+        assignments: dict[str, ShellWord] = {}
+        argv: list[ShellWord] = []
+        for child in node.named_children:
+            if child.type == "variable_assignment":
+                name_node = child.child_by_field_name("name")
+                value_node = child.child_by_field_name("value")
+                if name_node is not None:
+                    if value_node is not None:
+                        assignments[self.text(name_node)] = self.word(value_node)
+                    else:
+                        s, e = self.span(child)
+                        assignments[self.text(name_node)] = ShellWord("", "", s, e)
+            elif child.type == "command_name":
+                argv.extend(self.words(child.named_children[0] if child.named_children else child))
+            elif child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+                redirects = redirects + self.redirects(child)
+            else:
+                argv.extend(self.words(child))
+        start, end = self.span(node)
+        env = dict(self.env)
+        for k, w in assignments.items():
+            env[k] = w.value if w.known else None
+        cmd = Command(argv, assignments, list(redirects), start, end, stdin, None, guarded, conditional, self.parent, env)
+        _unwrap(cmd)
+        self.commands.append(cmd)
+        self.recurse(cmd)
+        return cmd
+
+    # -- nested scripts ----------------------------------------------------------------------
+    def recurse(self, cmd: Command) -> None:
+        if self.depth > 4 or not cmd.argv:
+            return
+        name = cmd.name
+        script_word: ShellWord | None = None
+        if name in SHELLS:
+            args = cmd.args
+            for i, w in enumerate(args):
+                if w.value == "-c" or (w.value.startswith("-") and not w.value.startswith("--") and "c" in w.value[1:]):
+                    if i + 1 < len(args):
+                        script_word = args[i + 1]
+                    break
+                if not w.value.startswith("-"):
+                    break  # `sh script.sh`: a file we cannot see
+            else:
+                if cmd.stdin is not None:
+                    heredoc = next((r for r in cmd.redirects if r.op in ("<<", "<<-")), None)
+                    base = heredoc.start if heredoc else cmd.start
+                    self.nested(cmd.stdin, linear(base), cmd)
+                    return
+        elif name == "eval" and cmd.args:
+            script_word = cmd.args[0] if len(cmd.args) == 1 else None
+            if script_word is None:
+                text = " ".join(w.value for w in cmd.args)
+                self.nested(text, lambda i, s=cmd.args[0].start: s, cmd)
+                return
+        elif name == "su" and cmd.args:
+            for i, w in enumerate(cmd.args):
+                if w.value in ("-c", "--command") and i + 1 < len(cmd.args):
+                    script_word = cmd.args[i + 1]
+        elif name in ("python", "python3", "python2") or name.startswith("python3."):
+            self.python_code(cmd)
+        if script_word is not None and script_word.known:
+            self.nested(script_word.value, _word_mapper(script_word), cmd)
+
+    def python_code(self, cmd: Command) -> None:
+        args = cmd.args
+        for i, w in enumerate(args):
+            if w.value == "-c" and i + 1 < len(args):
+                self.inline_code.append(("python", args[i + 1].value, args[i + 1].start))
+                return
+        if cmd.stdin is not None and not any(not a.value.startswith("-") for a in args):
+            self.inline_code.append(("python", cmd.stdin, cmd.start))
+
+    def nested(self, text: str, mapper: Callable[[int], int], parent: Command) -> None:
+        sub = parse_script([(text, mapper)], dict(self.env), self.depth + 1, parent)
+        self.commands.extend(sub.commands)
+        self.inline_code.extend(sub.inline_code)
+        for k, w in sub.exports.items():
+            self.exports[k] = w
+
+
+def _word_mapper(word: ShellWord) -> Callable[[int], int]:
+    """Exact offsets inside a simple quoted literal; the word's start otherwise."""
+    raw = word.raw
+    if len(raw) >= 2 and raw[0] in "'\"" and raw[-1] == raw[0] and raw[1:-1] == word.value:
+        return linear(word.start + 1)
+    if raw == word.value:
+        return linear(word.start)
+    return lambda i: word.start
+
+
+def _unwrap(cmd: Command) -> None:
+    """`sudo -E env X=1 nohup curl ...` -> argv starts at curl; env assignments kept."""
+    for _ in range(8):
+        if not cmd.argv:
+            return
+        name = cmd.name
+        if name == "env":
+            rest = cmd.argv[1:]
+            while rest and (rest[0].value.startswith("-") or "=" in rest[0].value):
+                w = rest.pop(0)
+                if "=" in w.value and not w.value.startswith("-"):
+                    key, _, val = w.value.partition("=")
+                    cmd.assignments[key] = ShellWord(w.raw, val, w.start, w.end, w.known, w.quoted)
+                    cmd.env[key] = val if w.known else None
+            cmd.argv = rest
+        elif name in _WRAPPERS:
+            rest = cmd.argv[1:]
+            while rest and rest[0].value.startswith("-"):
+                flag = rest.pop(0).value
+                if name == "sudo" and flag in ("-u", "-g", "-C", "-h", "-p", "-U") and rest:
+                    rest.pop(0)
+            if name == "time" or name == "nice":
+                pass
+            cmd.argv = rest
+        elif name in _WRAPPERS_WITH_ARG:
+            rest = cmd.argv[1:]
+            while rest and rest[0].value.startswith("-"):
+                rest.pop(0)
+            cmd.argv = rest[_WRAPPERS_WITH_ARG[name] :]
+        else:
+            return
+
+
+def _output_text(cmd: Command) -> str | None:
+    """What `echo`/`printf`/`cat <<EOF` writes to stdout, when it is literal."""
+    if cmd.name == "echo":
+        words = [w for w in cmd.args if not (w.value in ("-e", "-n", "-E", "-ne", "-en"))]
+        return " ".join(w.value for w in words) + "\n"
+    if cmd.name == "printf" and cmd.args:
+        fmt = cmd.args[0].value
+        rest = [w.value for w in cmd.args[1:]]
+        text = fmt.replace("\\n", "\n").replace("\\t", "\t")
+        if "%s" in text and rest:
+            try:
+                text = text.replace("%s", "{}").format(*rest[: text.count("{}")])
+            except (IndexError, ValueError):
+                pass
+        return text
+    if cmd.name == "cat" and not cmd.args and cmd.stdin is not None:
+        return cmd.stdin
+    return None
+
+
+def command_output(cmd: Command) -> str | None:
+    return _output_text(cmd)
+
+
+def _is_noop_guard(children, left) -> bool:
+    seen = False
+    for child in children:
+        if seen and child.is_named:
+            text = child.text.decode("utf-8", "replace").strip()
+            return text in ("true", ":", "exit 0", "/bin/true")
+        if child.id == left.id:
+            seen = True
+    return False
+
+
+def _contains(node, types: set[str]) -> bool:
+    if node.type in types:
+        return True
+    return any(_contains(c, types) for c in node.children)
+
+
+def _descendants(node, types: set[str]) -> Iterator:
+    for child in node.children:
+        if child.type in types:
+            yield child
+        else:
+            yield from _descendants(child, types)
+
+
+def parse_script(pieces: list[tuple[str, Callable[[int], int]]], env: Mapping[str, str | None],
+                 depth: int = 0, parent: Command | None = None) -> Script:
+    """Parse shell text given as (text, offset mapper) pieces into commands."""
+    smap = SourceMap(pieces)
+    if not smap.text.strip():
+        return Script([], {})
+    tree = _ts_parser().parse(smap.text.encode("utf-8"))
+    builder = _Builder(smap, dict(env), depth, parent)
+    builder.walk(tree.root_node)
+    return Script(builder.commands, builder.exports, tree.root_node.has_error, builder.inline_code)

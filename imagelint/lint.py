@@ -1,0 +1,154 @@
+"""`imagelint lint`: discover Dockerfiles, parse, model, run checks, apply policy.
+
+Data flows one way: text -> parse -> model -> checks -> findings -> config/pragmas -> report.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import load_catalogue
+from .checks.registry import checks_for, to_finding
+from .config import Config, find_config
+from .dockerfile.model import DockerfileModel, build_model
+from .dockerfile.parse import decode_dockerfile, parse_dockerfile
+from .findings import Finding, ImagelintError, InputError, Suppression
+from .pragmas import Suppressor
+
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def is_dockerfile_name(name: str) -> bool:
+    lower = name.lower()
+    return (
+        lower in ("dockerfile", "containerfile")
+        or lower.endswith(".dockerfile")
+        or lower.startswith(("dockerfile.", "containerfile."))
+    )
+
+
+@dataclass
+class LintOptions:
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    config: Config | None = None  # explicit --config; otherwise discovered per file
+    context_dir: str | None = None
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    files_checked: int = 0
+    models: dict[str, DockerfileModel] = field(default_factory=dict)
+
+
+def discover(paths: list[str], errors: list[InputError], config: Config | None = None) -> list[str]:
+    """Expand directories into Dockerfiles (recursively); keep explicit files as given."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-":
+            out.append(path)
+            continue
+        if os.path.isdir(path):
+            cfg = config or find_config(Path(path))
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not _excluded(os.path.join(root, d), cfg))
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    if is_dockerfile_name(name) and not _excluded(full, cfg):
+                        out.append(full)
+        elif os.path.exists(path):
+            out.append(path)
+        else:
+            errors.append(InputError(path, "no such file or directory"))
+    return out
+
+
+def _excluded(path: str, cfg: Config) -> bool:
+    if not cfg.exclude:
+        return False
+    rel = cfg._relative(path)
+    return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(os.path.basename(path), pat) for pat in cfg.exclude)
+
+
+def read_source(path: str, stdin_text: str | None = None) -> str:
+    if path == "-" or stdin_text is not None:
+        return stdin_text or ""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise ImagelintError("is a directory", path=path) from None
+    except OSError as exc:
+        raise ImagelintError(exc.strerror or str(exc), path=path) from None
+    if len(data) > MAX_BYTES:
+        raise ImagelintError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB", path=path)
+    return decode_dockerfile(data, path)
+
+
+def lint_text(text: str, path: str, options: LintOptions, config: Config | None = None) -> tuple[list[Finding], DockerfileModel]:
+    """Lint one Dockerfile's text. Raises ImagelintError for input BuildKit would reject."""
+    from .checks.context import CheckContext
+
+    cfg = config or options.config or (find_config(Path(path)) if path != "-" else Config())
+    parsed = parse_dockerfile(text, path)
+    build_args = dict(cfg.build_args)
+    build_args.update(options.build_args)
+    model = build_model(parsed, build_args, options.target)
+    if model.unknown_instructions:
+        inst = model.unknown_instructions[0]
+        raise ImagelintError(f"unknown instruction: {inst.original_keyword}", path=path, line=inst.line)
+    docs = load_catalogue()
+    context_dir = options.context_dir or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
+    ctx = CheckContext(model, cfg, context_dir)
+    suppressor = Suppressor(parsed)
+    findings: list[Finding] = []
+    seen = set()
+    for check in checks_for("dockerfile"):
+        for hit in check(model, ctx):
+            if not cfg.enabled(hit.rule, path, options.select, options.ignore):
+                continue
+            key = (hit.rule, hit.line, hit.column, hit.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            finding = to_finding(hit, path, docs)
+            if hit.rule in cfg.severity:
+                finding.severity = cfg.severity[hit.rule]
+            pragma = suppressor.match(hit.rule, hit.line)
+            if pragma is not None:
+                finding.suppression = Suppression("inSource", pragma.reason)
+            findings.append(finding)
+    findings.sort(key=Finding.sort_key)
+    return findings, model
+
+
+def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = None, stdin_name: str | None = None) -> LintResult:
+    result = LintResult()
+    for path in discover(paths, result.errors, options.config):
+        shown = (stdin_name or "-") if path == "-" else path
+        try:
+            if path == "-":
+                import sys
+
+                text = stdin_text if stdin_text is not None else sys.stdin.read()
+            else:
+                text = read_source(path)
+            result.sources[shown] = text
+            cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
+            findings, model = lint_text(text, shown, options, cfg)
+            result.findings.extend(findings)
+            result.models[shown] = model
+            result.files_checked += 1
+        except ImagelintError as exc:
+            result.errors.append(exc.as_input_error(shown))
+        except RecursionError:
+            result.errors.append(InputError(shown, "input too deeply nested to analyse"))
+    return result
