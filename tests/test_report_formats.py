@@ -644,3 +644,21 @@ def test_large_files_with_many_fixes_render_in_linear_time():
         started = time.perf_counter()
         render(fmt, report)
         assert time.perf_counter() - started < 10, fmt
+
+
+def test_sarif_paths_relative_to_srcroot_or_file_uris(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inside = tmp_path / "svc" / "Dockerfile"
+    outside = "/elsewhere/my app/Dockerfile"
+    findings = [
+        Finding("IL001", Severity.ERROR, "insecure-env", str(inside), "inside", line=1, end_line=1, column=1, end_column=2),
+        Finding("IL001", Severity.ERROR, "insecure-env", "./a b/Dockerfile", "relative", line=1, end_line=1, column=1, end_column=2),
+        Finding("IL001", Severity.ERROR, "insecure-env", outside, "outside", line=1, end_line=1, column=1, end_column=2),
+    ]
+    log = _sarif(make_report(findings, sources={}))
+    locations = {r["message"]["text"]: r["locations"][0]["physicalLocation"]["artifactLocation"] for r in log["runs"][0]["results"]}
+    assert locations == {
+        "inside": {"uri": "svc/Dockerfile", "uriBaseId": "%SRCROOT%"},
+        "relative": {"uri": "a%20b/Dockerfile", "uriBaseId": "%SRCROOT%"},
+        "outside": {"uri": "file:///elsewhere/my%20app/Dockerfile"},
+    }

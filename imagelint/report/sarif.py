@@ -8,6 +8,8 @@ those lines. Fixes sit inside each result (semgrep#5421: elsewhere, GitHub rejec
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -24,6 +26,7 @@ from ._common import (
     help_uri,
     is_source_path,
     path_uri,
+    relative_path,
 )
 
 if TYPE_CHECKING:
@@ -123,7 +126,7 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
                 "description": {"text": fix.title},
                 "artifactChanges": [
                     {
-                        "artifactLocation": {"uri": path_uri(finding.path), "uriBaseId": SRCROOT},
+                        "artifactLocation": file_location(finding.path),
                         "replacements": [
                             {
                                 "deletedRegion": deleted,
@@ -154,9 +157,17 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
     return result
 
 
+def file_location(path: str) -> dict[str, Any]:
+    """A path below the working directory is relative to %SRCROOT%; any other is a file: URI."""
+    relative = relative_path(path)
+    if os.path.isabs(relative):
+        return {"uri": Path(relative).as_uri()}
+    return {"uri": path_uri(relative), "uriBaseId": SRCROOT}
+
+
 def _artifact(report: Report, finding: Finding, on_file: bool) -> dict[str, Any]:
     if on_file:
-        return {"uri": path_uri(finding.path), "uriBaseId": SRCROOT}
+        return file_location(finding.path)
     # An image is no file in the repository; its reference is the artifact, the path inside it
     # goes into logicalLocations. ":" is escaped so "alpine:3.20" is not read as a URI scheme.
     return {"uri": quote(report.image or "image", safe="/@-._~")}
@@ -192,7 +203,7 @@ def _invocation(report: Report) -> dict[str, Any]:
     notifications = []
     for error in report.errors:
         notification: dict[str, Any] = {"level": "error", "message": {"text": error.message}}
-        physical: dict[str, Any] = {"artifactLocation": {"uri": path_uri(error.path), "uriBaseId": SRCROOT}}
+        physical: dict[str, Any] = {"artifactLocation": file_location(error.path)}
         if error.line:
             physical["region"] = {"startLine": error.line}
         notification["locations"] = [{"physicalLocation": physical}]
