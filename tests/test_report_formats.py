@@ -662,3 +662,38 @@ def test_sarif_paths_relative_to_srcroot_or_file_uris(tmp_path, monkeypatch):
         "relative": {"uri": "a%20b/Dockerfile", "uriBaseId": "%SRCROOT%"},
         "outside": {"uri": "file:///elsewhere/my%20app/Dockerfile"},
     }
+
+
+# --- github-suggestions ------------------------------------------------------------------------
+
+
+def _apply_review_suggestion(text: str, newline: str, comment: dict) -> str:
+    """Replace lines start_line..line by the ```suggestion block, as GitHub's "commit suggestion" does."""
+    block = re.search(r"^(`{3,})suggestion\n(.*?)\n\1$", comment["body"], re.S | re.M).group(2)
+    lines = text.split(newline)
+    first = comment.get("start_line", comment["line"])
+    lines[first - 1 : comment["line"]] = block.split("\n")
+    return newline.join(lines)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_github_suggestions_reproduce_each_fix(newline):
+    from imagelint.report.github_suggestions import suggestion_comments
+
+    text = DOCKERFILE.replace("\n", newline) + "USER app" + newline
+    findings = sample_findings(text)
+    env_line_start = text.index("ENV NODE_TLS")
+    delete_env = Fix("Remove the ENV", Applicability.UNSAFE, [Edit(env_line_start, text.index("USER app"), "")])
+    findings.append(finding_at(text, "GREETING", "IL001", fix=delete_env))
+    findings.append(finding_at(text, "FROM", "IL701", fix=Fix("Read the docs", Applicability.DISPLAY_ONLY)))
+    report = make_report(findings, sources={"Dockerfile": text})
+    comments = suggestion_comments(report)
+    assert len(comments) == 4  # the display-only hint has nothing to suggest
+    for finding, comment in zip([f for f in sorted(findings, key=lambda f: f.sort_key()) if f.rule != "IL701"], comments):
+        assert comment["path"] == "Dockerfile" and comment["side"] == "RIGHT"
+        assert _apply_review_suggestion(text, newline, comment) == apply_edits(text, finding.fix.edits)
+    run_comment = comments[1]
+    assert (run_comment["start_line"], run_comment["line"]) == (4, 5)
+    markdown = render("github-suggestions", report)
+    assert markdown.count("```suggestion\n") == 4
+    assert markdown.count("<!-- imagelint-suggestion {") == 4

@@ -28,6 +28,7 @@ FORMATS = {
     "junit": "junit",
     "rdjsonl": "rdjsonl",
     "checkstyle": "checkstyle",
+    "github-suggestions": "github_suggestions",
 }
 
 
