@@ -5,6 +5,7 @@ Rules read only this model. It is built once per file and is immutable afterward
 from __future__ import annotations
 
 import fnmatch
+import re
 import posixpath
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -428,6 +429,16 @@ def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escap
         else:
             script = parse_script([(content, linear(doc.start))], env)
         return RunStep(inst, script, shell, env, stage.user)
+    lead = re.match(r"^((?:\d*<<-?\S+\s+)+)(\S.*)$", body)
+    if heredocs and lead:
+        # `RUN <<EOF cat > f`: a redirect before the command name, which tree-sitter-bash cannot
+        # parse. Move the heredoc words after the command; offsets still map to their source.
+        moved, rest = lead.group(1), lead.group(2)
+        rest_at = lead.start(2)
+        pieces = [
+            (rest + " ", lambda i, inst=inst, a=rest_at: inst.args_source_offset(a + min(i, len(rest) - 1))),
+            (moved.strip(), lambda i, inst=inst: inst.args_source_offset(i)),
+        ]
     for doc in heredocs:
         pieces.append(("\n", lambda i, d=doc: d.start))
         pieces.append((doc.content, linear(doc.start)))
