@@ -301,7 +301,13 @@ def _apply_sarif_replacements(text: str, replacements: list[dict]) -> str:
     def offset(line: int, column: int) -> int:
         return starts[line - 1] + column - 1
 
-    edits = [Edit(offset(r["deletedRegion"]["startLine"], r["deletedRegion"]["startColumn"]), offset(r["deletedRegion"]["endLine"], r["deletedRegion"]["endColumn"]), r["insertedContent"]["text"]) for r in replacements]
+    def end_offset(region: dict) -> int:
+        if "endColumn" in region:
+            return offset(region["endLine"], region["endColumn"])
+        # Absent endColumn: the end of the line's content (SARIF 3.30.8).
+        return starts[region["endLine"] - 1] + len(lines[region["endLine"] - 1].rstrip("\r"))
+
+    edits = [Edit(offset(r["deletedRegion"]["startLine"], r["deletedRegion"]["startColumn"]), end_offset(r["deletedRegion"]), r["insertedContent"]["text"]) for r in replacements]
     return apply_edits(text, edits)
 
 
@@ -349,9 +355,11 @@ def test_sarif_validates_and_carries_rules_regions_fingerprints():
     assert notification["locations"][0]["physicalLocation"]["region"] == {"startLine": 2}
 
 
-def test_sarif_fixes_sit_inside_results_and_reproduce_the_fixed_file():
-    findings = sample_findings()
-    log = _sarif(make_report(findings))
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_sarif_fixes_sit_inside_results_and_reproduce_the_fixed_file(newline):
+    text = DOCKERFILE.replace("\n", newline)
+    findings = sample_findings(text)
+    log = _sarif(make_report(findings, sources={"Dockerfile": text}))
     assert "fixes" not in log["runs"][0]
     results = {r["ruleId"]: r for r in log["runs"][0]["results"]}
     for finding in findings:
@@ -360,13 +368,26 @@ def test_sarif_fixes_sit_inside_results_and_reproduce_the_fixed_file():
         assert fix["description"]["text"] == finding.fix.title
         (change,) = fix["artifactChanges"]
         assert change["artifactLocation"] == {"uri": "Dockerfile", "uriBaseId": "%SRCROOT%"}
-        assert _apply_sarif_replacements(DOCKERFILE, change["replacements"]) == apply_edits(DOCKERFILE, finding.fix.edits)
+        assert _apply_sarif_replacements(text, change["replacements"]) == apply_edits(text, finding.fix.edits)
         # reviewdog needs the replacement on exactly the lines of the result's region.
         (replacement,) = change["replacements"]
         region = result["locations"][0]["physicalLocation"]["region"]
         deleted = replacement["deletedRegion"]
         assert (deleted["startLine"], deleted["endLine"]) == (region["startLine"], region["endLine"])
         assert deleted["startColumn"] == 1
+        assert "endColumn" not in deleted  # whole lines: reviewdog posts a line-based suggestion
+
+
+def test_sarif_fix_deleting_a_whole_line_ends_at_the_next_line_start():
+    text = DOCKERFILE + "USER app\n"
+    start = text.index("ENV NODE_TLS")
+    fix = Fix("Remove the ENV", Applicability.UNSAFE, [Edit(start, text.index("USER app"), "")])
+    finding = finding_at(text, "NODE_TLS_REJECT_UNAUTHORIZED=0", "IL001", fix=fix)
+    (result,) = _sarif(make_report([finding], sources={"Dockerfile": text}))["runs"][0]["results"]
+    (replacement,) = result["fixes"][0]["artifactChanges"][0]["replacements"]
+    assert replacement == {"deletedRegion": {"startLine": 6, "startColumn": 1, "endLine": 7, "endColumn": 1}, "insertedContent": {"text": ""}}
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 6, "startColumn": 5, "endLine": 7, "endColumn": 1}
+    assert _apply_sarif_replacements(text, [replacement]) == apply_edits(text, fix.edits)
 
 
 def test_sarif_fingerprint_survives_line_shifts_and_counts_duplicates():

@@ -120,6 +120,10 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
     if fix is not None:
         span = fix_line_span(finding, index)
         deleted = _offsets_region(index, span.start, span.end)
+        if span.end == index.content_end(span.last_line):
+            # Absent endColumn means "to the end of the line" (SARIF 3.30.8): reviewdog then posts a
+            # line-based suggestion, and no consumer has to agree with us on column units.
+            del deleted["endColumn"]
         _widen_to_lines(region, deleted)
         fixes = [
             {
@@ -194,9 +198,10 @@ def _widen_to_lines(region: dict[str, Any], span: dict[str, int]) -> None:
     if span["startLine"] < region["startLine"]:
         region["startLine"], region["startColumn"] = span["startLine"], span["startColumn"]
     if span["endLine"] > region["endLine"]:
-        region["endLine"], region["endColumn"] = span["endLine"], span["endColumn"]
-    elif span["endLine"] == region["endLine"] and "endColumn" not in region:
-        region["endColumn"] = span["endColumn"]
+        region["endLine"] = span["endLine"]
+        region.pop("endColumn", None)
+        if "endColumn" in span:
+            region["endColumn"] = span["endColumn"]
 
 
 def _invocation(report: Report) -> dict[str, Any]:
