@@ -1,0 +1,480 @@
+"""Which TLS runtimes a filesystem holds, and the trust store each one would really consult.
+
+Everything is read through a `FileTree` (an image or this machine) plus that image's Env, so the
+answer is the container's, not the scanning machine's. Facts: trust-stores.md §2 (Java),
+§3.1 (append vs replace), §3.2 (Node), §3.3 (Python), §3.4 (Go), §3.6 X3 (OpenSSL).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..image.fs import FileTree, norm
+from .load import CertRecord, load_certificates
+
+RUNTIMES = ("openssl", "go", "java", "python-requests", "node")
+
+# Go crypto/x509 root_linux.go: first readable file wins, then every file of every directory (G1).
+GO_CERT_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+GO_CERT_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs")
+# OPENSSLDIR per family: Debian /usr/lib/ssl, RHEL /etc/pki/tls, Alpine/SUSE/official Node /etc/ssl.
+OPENSSL_DIRS = {"debian": "/usr/lib/ssl", "rhel": "/etc/pki/tls", "alpine": "/etc/ssl", "suse": "/etc/ssl"}
+JVM_PARENTS = ("/usr/lib/jvm", "/usr/java", "/usr/local", "/opt")
+JVM_DIRECT = ("/opt/java/openjdk", "/usr/local/openjdk")
+HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+DEBIAN_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+SYSTEM_BUNDLES = {
+    "debian": DEBIAN_BUNDLE,
+    "alpine": DEBIAN_BUNDLE,
+    "rhel": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "suse": "/var/lib/ca-certificates/ca-bundle.pem",
+}
+
+
+@dataclass
+class TrustStore:
+    runtime: str
+    name: str  # what a user recognises: "java /opt/java/openjdk", "node /usr/local/bin/node"
+    sources: list[str] = field(default_factory=list)  # files and dirs actually consulted
+    certificates: list[CertRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # configuration facts worth telling the user
+    details: dict = field(default_factory=dict)  # python_version, node_version, java_home, ...
+
+    def describe(self) -> str:
+        return f"{self.name}: " + (", ".join(self.sources) if self.sources else "(no certificates found)")
+
+
+def detect_family(tree: FileTree) -> str | None:
+    """debian | alpine | rhel | suse | None, from /etc/os-release (trust-stores.md §1.5)."""
+    data = tree.read("/etc/os-release") or tree.read("/usr/lib/os-release")
+    if data:
+        fields = {}
+        for line in data.decode("utf-8", "replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                fields[key.strip()] = value.strip().strip('"').lower()
+        ids = [fields.get("ID", "")] + fields.get("ID_LIKE", "").split()
+        for ident in ids:
+            if ident in ("debian", "ubuntu"):
+                return "debian"
+            if ident in ("alpine", "wolfi"):
+                return "alpine"
+            if ident in ("rhel", "fedora", "centos", "amzn", "rocky", "almalinux", "ol", "mariner", "azurelinux"):
+                return "rhel"
+            if "suse" in ident or ident == "sles":
+                return "suse"
+    if tree.info("/etc/alpine-release"):
+        return "alpine"
+    if tree.info("/etc/debian_version"):
+        return "debian"
+    if tree.info("/etc/redhat-release"):
+        return "rhel"
+    return None
+
+
+def _load_file(tree: FileTree, path: str, store: TrustStore, passwords: tuple | None = None) -> bool:
+    data = tree.read(path)
+    if data is None:
+        return False
+    kwargs = {"passwords": passwords} if passwords is not None else {}
+    loaded = load_certificates(data, path, **kwargs)
+    store.certificates.extend(loaded.certificates)
+    store.sources.append(path)
+    if "unreadable-keystore" in loaded.notes:
+        store.notes.append(f"{path}: keystore could not be opened (wrong or unknown password)")
+    return True
+
+
+def _load_hashed_dir(tree: FileTree, directory: str, store: TrustStore) -> None:
+    """OpenSSL's CApath lookup only ever opens `<subject hash>.<n>` entries (made by rehash)."""
+    names = [n for n in tree.listdir(directory) if HASHED_NAME.match(n)]
+    if not names:
+        if tree.info(directory) is not None:
+            store.notes.append(f"{directory} has no hashed links (openssl rehash): OpenSSL ignores it")
+        return
+    before = len(store.certificates)
+    for name in names:
+        data = tree.read(f"{directory}/{name}")
+        if data:
+            store.certificates.extend(load_certificates(data, f"{directory}/{name}").certificates)
+    if len(store.certificates) > before:
+        store.sources.append(f"{directory} (hashed)")
+
+
+def _dedupe(store: TrustStore) -> TrustStore:
+    seen: set[str] = set()
+    unique = []
+    for cert in store.certificates:
+        if cert.fingerprint_sha256 not in seen:
+            seen.add(cert.fingerprint_sha256)
+            unique.append(cert)
+    store.certificates = unique
+    return store
+
+
+def _exists(tree: FileTree, path: str) -> bool:
+    return tree.info(path) is not None
+
+
+def _path_dirs(env: Mapping[str, str]) -> list[str]:
+    return [norm(p) for p in env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":") if p]
+
+
+def _which(tree: FileTree, env: Mapping[str, str], name: str) -> str | None:
+    for directory in _path_dirs(env):
+        info = tree.info(f"{directory}/{name}")
+        if info is not None and info.kind == "file":
+            return f"{directory}/{name}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# openssl: curl, wget, Python ssl, Ruby, .NET, git-with-openssl
+
+
+def openssl_present(tree: FileTree, env: Mapping[str, str]) -> bool:
+    if any(_which(tree, env, tool) for tool in ("openssl", "curl", "wget", "python3", "ruby", "dotnet", "php")):
+        return True
+    for libdir in ("/usr/lib", "/lib", "/usr/lib64", "/lib64", "/usr/lib/x86_64-linux-gnu",
+                   "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"):
+        if any(n.startswith("libssl.so") for n in tree.listdir(libdir)):
+            return True
+    return False
+
+
+def openssl_dir(tree: FileTree, family: str | None) -> str:
+    if family in OPENSSL_DIRS and _exists(tree, OPENSSL_DIRS[family]):
+        return OPENSSL_DIRS[family]
+    for candidate in ("/usr/lib/ssl", "/etc/pki/tls", "/etc/ssl"):
+        if _exists(tree, candidate):
+            return candidate
+    return "/usr/lib/ssl"
+
+
+def openssl_store(tree: FileTree, env: Mapping[str, str], family: str | None,
+                  ssldir: str | None = None, name: str = "openssl") -> TrustStore:
+    """SSL_CERT_FILE replaces the default file, SSL_CERT_DIR the default dir; the two are a union (§3.1)."""
+    ssldir = ssldir or openssl_dir(tree, family)
+    store = TrustStore("openssl", name)
+    cafile = env.get("SSL_CERT_FILE") or f"{ssldir}/cert.pem"
+    if not _load_file(tree, cafile, store):
+        if env.get("SSL_CERT_FILE"):
+            store.notes.append(f"SSL_CERT_FILE={cafile} does not exist in the image")
+    for directory in (env.get("SSL_CERT_DIR") or f"{ssldir}/certs").split(":"):
+        if directory:
+            _load_hashed_dir(tree, norm(directory), store)
+    if env.get("SSL_CERT_FILE") and not env.get("SSL_CERT_DIR"):
+        store.notes.append("SSL_CERT_FILE replaces only the default file: the default directory "
+                           f"{ssldir}/certs is still trusted")
+    store.details["openssl_dir"] = ssldir
+    return _dedupe(store)
+
+
+# ---------------------------------------------------------------------------------------------
+# Go
+
+GO_BUILDINFO = b"\xff Go buildinf:"
+# Where images put their Go program; /usr/bin is skipped (distro tools, too many large files).
+GO_SCAN_DIRS = ("/", "/app", "/usr/local/bin", "/go/bin", "/ko-app")
+
+
+def go_binaries(tree: FileTree, env: Mapping[str, str], limit: int = 3) -> list[str]:
+    """Executables that carry Go build info. Scans only the usual app locations, never the whole tree."""
+    found = []
+    for directory in GO_SCAN_DIRS:
+        for name in tree.listdir(directory)[:200]:
+            path = norm(f"{directory}/{name}")
+            info = tree.info(path)
+            if info is None or info.kind != "file" or not info.mode & 0o111 or info.size < 512 * 1024:
+                continue
+            data = tree.read(path)
+            if data and data.startswith(b"\x7fELF") and GO_BUILDINFO in data:
+                found.append(path)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def go_present(tree: FileTree, env: Mapping[str, str]) -> bool:
+    if any(k in env for k in ("GOLANG_VERSION", "GOROOT", "GOPATH")) or _exists(tree, "/usr/local/go/bin/go"):
+        return True
+    return bool(go_binaries(tree, env, limit=1))
+
+
+def go_store(tree: FileTree, env: Mapping[str, str]) -> TrustStore:
+    store = TrustStore("go", "go crypto/x509")
+    files = [env["SSL_CERT_FILE"]] if env.get("SSL_CERT_FILE") else list(GO_CERT_FILES)
+    for path in files:
+        if _load_file(tree, path, store):
+            break  # first readable file wins
+    dirs = env["SSL_CERT_DIR"].split(":") if env.get("SSL_CERT_DIR") else list(GO_CERT_DIRS)
+    for directory in dirs:
+        directory = norm(directory) if directory else ""
+        if not directory:
+            continue
+        before = len(store.certificates)
+        for name in tree.listdir(directory):
+            path = f"{directory}/{name}"
+            info = tree.info(path, follow=False)
+            if info is not None and info.kind == "symlink":
+                # Go skips links that point inside the same directory (they duplicate a file there).
+                target = info.link_target or ""
+                if "/" not in target or norm(f"{directory}/{target}").rsplit("/", 1)[0] == directory:
+                    continue
+            data = tree.read(path)
+            if data and b"-----BEGIN" in data:  # AppendCertsFromPEM: PEM only, DER silently ignored
+                store.certificates.extend(load_certificates(data, path).certificates)
+        if len(store.certificates) > before:
+            store.sources.append(f"{directory}/*")
+    if env.get("SSL_CERT_FILE"):
+        store.notes.append("SSL_CERT_FILE replaces Go's whole file list")
+    if not store.certificates:
+        store.notes.append("x509: failed to load system roots and no roots provided")
+    return _dedupe(store)
+
+
+# ---------------------------------------------------------------------------------------------
+# Java
+
+
+def java_homes(tree: FileTree, env: Mapping[str, str]) -> list[str]:
+    candidates = []
+    if env.get("JAVA_HOME"):
+        candidates.append(norm(env["JAVA_HOME"]))
+    candidates.extend(JVM_DIRECT)
+    for parent in JVM_PARENTS:
+        for name in tree.listdir(parent):
+            if parent == "/usr/lib/jvm" or any(k in name.lower() for k in ("jdk", "jre", "java", "corretto", "temurin")):
+                candidates.append(f"{parent}/{name}")
+    homes: dict[str, str] = {}
+    for home in candidates:
+        if not (_exists(tree, f"{home}/bin/java") or _exists(tree, f"{home}/release")
+                or _exists(tree, f"{home}/lib/security/cacerts") or _exists(tree, f"{home}/jre/lib/security/cacerts")):
+            continue
+        real = tree.realpath(home) or home
+        homes.setdefault(real, home)  # /usr/lib/jvm/default-java and its target are one JVM
+    return sorted(homes.values())
+
+
+def java_options(env: Mapping[str, str]) -> dict[str, str]:
+    """-D properties from the variables a JVM (or its start script) reads; later ones win."""
+    props: dict[str, str] = {}
+    for variable in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTS"):
+        try:
+            words = shlex.split(env.get(variable, ""))
+        except ValueError:
+            words = env.get(variable, "").split()
+        for word in words:
+            if word.startswith("-D") and "=" in word:
+                key, _, value = word[2:].partition("=")
+                props[key] = value
+    return props
+
+
+def java_store(tree: FileTree, env: Mapping[str, str], home: str) -> TrustStore:
+    """trustStore property > jssecacerts > cacerts (J2, J3)."""
+    store = TrustStore("java", f"java {home}")
+    props = java_options(env)
+    store.details["java_home"] = home
+    password = props.get("javax.net.ssl.trustStorePassword")
+    passwords = (password.encode(),) if password else (None, b"changeit", b"")
+    if props.get("javax.net.ssl.trustStore"):
+        path = props["javax.net.ssl.trustStore"]
+        store.details["configured_by"] = "javax.net.ssl.trustStore"
+        if not _load_file(tree, path, store, passwords):
+            store.notes.append(f"-Djavax.net.ssl.trustStore={path} does not exist: every handshake fails "
+                               "with PKIX path building failed (the JVM does not report the missing file)")
+        else:
+            store.notes.append("javax.net.ssl.trustStore replaces cacerts")
+        return _dedupe(store)
+    for security in (f"{home}/lib/security", f"{home}/jre/lib/security"):
+        if _load_file(tree, f"{security}/jssecacerts", store, passwords):
+            store.notes.append(f"{security}/jssecacerts exists and shadows cacerts")
+            store.details["configured_by"] = "jssecacerts"
+            return _dedupe(store)
+    for security in (f"{home}/jre/lib/security", f"{home}/lib/security"):
+        path = f"{security}/cacerts"
+        if _load_file(tree, path, store, passwords):
+            real = tree.realpath(path)
+            if real and real != path:
+                store.sources[-1] = f"{path} -> {real}"
+            store.details["configured_by"] = "cacerts"
+            break
+    return _dedupe(store)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python requests
+
+
+def python_site_dirs(tree: FileTree, env: Mapping[str, str]) -> list[str]:
+    roots = ["/usr/lib", "/usr/local/lib", "/opt/venv/lib", "/venv/lib", "/app/.venv/lib", "/opt/conda/lib"]
+    if env.get("VIRTUAL_ENV"):
+        roots.insert(0, norm(env["VIRTUAL_ENV"]) + "/lib")
+    for directory in _path_dirs(env):
+        if directory.endswith("/bin"):
+            roots.append(directory[:-4] + "/lib")
+    found = []
+    for root in dict.fromkeys(roots):
+        for name in tree.listdir(root):
+            if re.match(r"^python3(\.\d+)?$", name):
+                for sub in ("site-packages", "dist-packages"):
+                    if tree.info(f"{root}/{name}/{sub}/requests") is not None:
+                        found.append(f"{root}/{name}/{sub}")
+    if tree.info("/usr/lib/python3/dist-packages/requests") is not None:
+        found.append("/usr/lib/python3/dist-packages")
+    return list(dict.fromkeys(found))
+
+
+def _python_version(site: str) -> str | None:
+    match = re.search(r"python(3\.\d+)", site)
+    return match.group(1) if match else None
+
+
+def requests_store(tree: FileTree, env: Mapping[str, str], site: str, family: str | None) -> TrustStore:
+    """REQUESTS_CA_BUNDLE > CURL_CA_BUNDLE > certifi; requests ignores SSL_CERT_FILE (P2, §3.1)."""
+    store = TrustStore("python-requests", f"python-requests {site}")
+    store.details["python_version"] = _python_version(site)
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if env.get(variable):
+            path = env[variable]
+            store.details["configured_by"] = variable
+            if tree.info(path) is not None and tree.info(path).kind == "dir":
+                _load_hashed_dir(tree, norm(path), store)
+            elif not _load_file(tree, path, store):
+                store.notes.append(f"{variable}={path} does not exist: requests raises OSError "
+                                   "(Could not find a suitable TLS CA certificate bundle)")
+            store.notes.append(f"{variable} replaces certifi's roots")
+            return _dedupe(store)
+    bundle = _certifi_bundle(tree, site, family)
+    store.details["configured_by"] = "certifi"
+    if bundle is None or not _load_file(tree, bundle, store):
+        store.notes.append("no certifi bundle found next to requests")
+    if env.get("SSL_CERT_FILE"):
+        store.notes.append("SSL_CERT_FILE is set but requests ignores it (use REQUESTS_CA_BUNDLE)")
+    return _dedupe(store)
+
+
+def _certifi_bundle(tree: FileTree, site: str, family: str | None) -> str | None:
+    # Fedora/RHEL patch requests/certs.py to return the system bundle (P3).
+    certs_py = tree.read(f"{site}/requests/certs.py") or b""
+    for literal in re.findall(rb"['\"](/etc/[^'\"]+\.(?:pem|crt))['\"]", certs_py):
+        return literal.decode()
+    core = tree.read(f"{site}/certifi/core.py") or b""
+    for literal in re.findall(rb"['\"](/etc/ssl/certs/[^'\"]+)['\"]", core):
+        return literal.decode()  # Debian's python3-certifi points at the system bundle
+    if _exists(tree, f"{site}/certifi/cacert.pem"):
+        return f"{site}/certifi/cacert.pem"
+    if site == "/usr/lib/python3/dist-packages" and _exists(tree, f"{site}/certifi"):
+        return SYSTEM_BUNDLES.get(family or "debian", DEBIAN_BUNDLE)
+    vendored = f"{site}/pip/_vendor/certifi/cacert.pem"
+    return vendored if _exists(tree, vendored) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Node
+
+
+def node_binaries(tree: FileTree, env: Mapping[str, str]) -> list[str]:
+    found = {}
+    for path in [_which(tree, env, "node") or "", "/usr/local/bin/node", "/usr/bin/node", "/opt/nodejs/bin/node"]:
+        if path and (info := tree.info(path)) is not None and info.kind == "file":
+            found.setdefault(tree.realpath(path) or path, path)
+    return sorted(found.values())
+
+
+def node_flags(env: Mapping[str, str], entrypoint: list[str] | None = None) -> set[str]:
+    words = (env.get("NODE_OPTIONS", "") + " " + " ".join(entrypoint or [])).split()
+    flags = {w for w in words if w in ("--use-openssl-ca", "--use-system-ca", "--use-bundled-ca")}
+    if env.get("NODE_USE_SYSTEM_CA") == "1":
+        flags.add("--use-system-ca")
+    return flags
+
+
+def _node_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
+    match = re.match(r"v?(\d+)\.(\d+)", env.get("NODE_VERSION", ""))
+    return tuple(int(x) for x in match.groups()) if match else None
+
+
+def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str | None,
+               entrypoint: list[str] | None = None) -> TrustStore:
+    """Bundled roots (or OpenSSL's with --use-openssl-ca) + system (--use-system-ca) + NODE_EXTRA_CA_CERTS."""
+    store = TrustStore("node", f"node {binary}")
+    flags = node_flags(env, entrypoint)
+    version = _node_version(env)
+    store.details["flags"] = sorted(flags)
+    # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
+    ssldir = "/etc/ssl" if binary.startswith("/usr/local/") or binary.startswith("/opt/") else openssl_dir(tree, family)
+    if "--use-openssl-ca" in flags:
+        system = openssl_store(tree, env, family, ssldir, name="node --use-openssl-ca")
+        store.certificates.extend(system.certificates)
+        store.sources.extend(system.sources)
+        store.notes.append(f"--use-openssl-ca: OpenSSL store under {ssldir} instead of the bundled roots")
+    else:
+        bundled = None
+        try:
+            bundled = tree.embedded_certificates(binary)
+        except (ImportError, NotImplementedError, OSError):
+            bundled = None
+        if bundled:
+            store.certificates.extend(load_certificates(bundled, f"{binary} (bundled roots)").certificates)
+            store.sources.append(f"{binary} (bundled roots)")
+        else:
+            store.notes.append(f"could not read the roots compiled into {binary}")
+        if "--use-system-ca" in flags:
+            if version is not None and version < (22, 19):
+                store.notes.append(f"--use-system-ca/NODE_USE_SYSTEM_CA needs Node >= 22.19 (or 23.9); "
+                                   f"NODE_VERSION={env.get('NODE_VERSION')} ignores or rejects it")
+            else:
+                system = openssl_store(tree, env, family, ssldir, name="node --use-system-ca")
+                store.certificates.extend(system.certificates)
+                store.sources.extend(system.sources)
+    extra = env.get("NODE_EXTRA_CA_CERTS")
+    if extra:
+        data = tree.read(extra)
+        if data is None:
+            store.notes.append(f"Warning: Ignoring extra certs from `{extra}`, load failed: "
+                               "error:80000002:system library::No such file or directory")
+        elif b"-----BEGIN" not in data:
+            store.notes.append(f"NODE_EXTRA_CA_CERTS={extra} is not PEM: node ignores it silently")
+        else:
+            store.certificates.extend(load_certificates(data, extra).certificates)
+            store.sources.append(f"{extra} (NODE_EXTRA_CA_CERTS)")
+    return _dedupe(store)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def discover(tree: FileTree, env: Mapping[str, str], family: str | None = None,
+             only: list[str] | None = None, entrypoint: list[str] | None = None) -> list[TrustStore]:
+    """Every runtime present (or only those asked for) with its effective store."""
+    family = family or detect_family(tree)
+    wanted = set(only or RUNTIMES)
+    stores: list[TrustStore] = []
+    forced = only is not None
+    if "openssl" in wanted and (forced or openssl_present(tree, env)):
+        stores.append(openssl_store(tree, env, family))
+    if "go" in wanted and (forced or go_present(tree, env)):
+        stores.append(go_store(tree, env))
+    if "java" in wanted:
+        for home in java_homes(tree, env):
+            stores.append(java_store(tree, env, home))
+    if "python-requests" in wanted:
+        for site in python_site_dirs(tree, env):
+            stores.append(requests_store(tree, env, site, family))
+    if "node" in wanted:
+        for binary in node_binaries(tree, env):
+            stores.append(node_store(tree, env, binary, family, entrypoint))
+    for store in stores:
+        store.details.setdefault("family", family)
+    return stores
