@@ -718,3 +718,17 @@ def test_github_suggestions_reproduce_each_fix(newline):
     markdown = render("github-suggestions", report)
     assert markdown.count("```suggestion\n") == 4
     assert markdown.count("<!-- imagelint-suggestion {") == 4
+
+
+def test_a_broken_fix_is_left_out_not_a_crash():
+    overlapping = Fix("Overlaps", Applicability.SAFE, [Edit(0, 10, "x"), Edit(5, 12, "y")])
+    beyond = Fix("Past the end", Applicability.SAFE, [Edit(len(DOCKERFILE) - 1, len(DOCKERFILE) + 5, "z")])
+    findings = [
+        finding_at(DOCKERFILE, "FROM debian:12", "IL010", fix=overlapping),
+        finding_at(DOCKERFILE, "GREETING=héllo", "IL001", fix=beyond),
+    ]
+    report = make_report(findings)
+    assert all("fixes" not in r for r in _sarif(report)["runs"][0]["results"])
+    assert all("suggestions" not in d for d in _rdjsonl(report))
+    assert render("github-suggestions", report) == ""
+    assert [f["fix"]["title"] for f in json.loads(render("json", report))["findings"]] == ["Overlaps", "Past the end"]

@@ -182,10 +182,16 @@ def fixed_span_text(index: SourceIndex, span: LineSpan, edits: Iterable[Edit]) -
     return apply_edits(index.text[span.start : span.end], shifted)
 
 
-def applicable_fix(finding: Finding):
-    """The finding's fix when it can be applied (safe or unsafe), else None."""
+def applicable_fix(finding: Finding, index: SourceIndex | None):
+    """The finding's fix when it can be shown as a change (safe or unsafe, with edits that fit the
+    source and do not overlap), else None: a broken fix is left out, never a crash of the report."""
     fix = finding.fix
-    if fix is None or fix.applicability < Applicability.UNSAFE or not fix.edits:
+    if index is None or fix is None or fix.applicability < Applicability.UNSAFE or not fix.edits:
+        return None
+    ordered = sorted(fix.edits, key=lambda e: (e.start, e.end))
+    if ordered[0].start < 0 or ordered[-1].end > len(index.text) or any(e.end < e.start for e in ordered):
+        return None
+    if any(later.start < earlier.end for earlier, later in zip(ordered, ordered[1:])):
         return None
     return fix
 

@@ -22,7 +22,7 @@ def suggestion_comments(report: Report) -> list[dict[str, Any]]:
     comments = []
     for finding in report.sorted_findings():
         index = indexes.get(finding.path)
-        fix = applicable_fix(finding)
+        fix = applicable_fix(finding, index)
         if index is None or fix is None:
             continue
         span = fix_line_span(finding, index)

@@ -58,7 +58,7 @@ def diagnostic(report: Report, finding: Finding, index: SourceIndex | None) -> d
     if not on_file:
         return data  # a path inside an image: no lines to comment on
 
-    fix = applicable_fix(finding) if index is not None else None
+    fix = applicable_fix(finding, index)
     if fix is not None:
         span = fix_line_span(finding, index)
         suggestion_range = _byte_range(index, span.start, span.end)

@@ -115,7 +115,7 @@ def _result(report: Report, finding: Finding, rule_index: int, fingerprint: str,
         "message": {"text": finding.message},
     }
     on_file = is_source_path(report, finding.path)
-    fix = applicable_fix(finding) if (on_file and index is not None and finding.suppression is None) else None
+    fix = applicable_fix(finding, index) if (on_file and finding.suppression is None) else None
     region = _region_dict(finding, index if on_file else None)
     if fix is not None:
         span = fix_line_span(finding, index)
