@@ -435,9 +435,15 @@ def test_sarif_with_the_real_catalogue_validates():
     from imagelint.catalogue import load_catalogue
 
     catalogue = load_catalogue()
-    report = Report(findings=[f for f in sample_findings() if f.rule in catalogue], rules=catalogue, sources={"Dockerfile": DOCKERFILE}, tool_version="0.1.0", files_checked=1)
+    findings = sample_findings()
+    for finding, doc in zip(findings, catalogue.values()):  # the real rules' ids and metadata
+        finding.rule, finding.category, finding.severity = doc.id, doc.category, doc.severity
+    report = Report(findings=findings, rules=catalogue, sources={"Dockerfile": DOCKERFILE}, tool_version="0.1.0", files_checked=1)
     log = _sarif(report)
-    assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len(catalogue)
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules[: len(catalogue)]] == sorted(catalogue)
+    for rule in rules[: len(catalogue)]:
+        assert rule["help"]["markdown"] and rule["fullDescription"]["text"] and rule["helpUri"]
 
 
 # --- rdjsonl -----------------------------------------------------------------------------------

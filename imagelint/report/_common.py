@@ -189,7 +189,7 @@ def applicable_fix(finding: Finding, index: SourceIndex | None):
     if index is None or fix is None or fix.applicability < Applicability.UNSAFE or not fix.edits:
         return None
     ordered = sorted(fix.edits, key=lambda e: (e.start, e.end))
-    if ordered[0].start < 0 or ordered[-1].end > len(index.text) or any(e.end < e.start for e in ordered):
+    if ordered[0].start < 0 or max(e.end for e in ordered) > len(index.text) or any(e.end < e.start for e in ordered):
         return None
     if any(later.start < earlier.end for earlier, later in zip(ordered, ordered[1:])):
         return None
