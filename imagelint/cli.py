@@ -22,7 +22,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl"]
+LINT_FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl", "checkstyle"]
 
 
 def _version(value: bool) -> None:
@@ -105,7 +105,7 @@ def _exit_code(findings, errors, fail_level) -> int:
 @app.command()
 def lint(
     paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl"),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
@@ -122,8 +122,8 @@ def lint(
     from .lint import LintOptions, lint_paths
     from .report import Report, render
 
-    if format not in FORMATS:
-        raise _fail(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    if format not in LINT_FORMATS:
+        raise _fail(f"unknown format {format!r} (choose from {', '.join(LINT_FORMATS)})")
     cfg = _load_config(config)
     try:
         level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else None)
