@@ -40,6 +40,29 @@ RUNTIME_CLIENTS = {
 }
 
 
+def _no_roots_texts() -> dict[str, dict[str, str]]:
+    from .certs.errors import JAVA_PKIX_BUILD, PYTHON_PREFIX
+
+    return {
+        "go": {"go": "x509: failed to load system roots and no roots provided"},
+        "java": {"java": JAVA_PKIX_BUILD},  # a missing trustStore file is never reported as such (J3)
+        "openssl": {"openssl": "unable to get local issuer certificate",
+                    "curl": "curl: (77) error setting certificate file"},
+        "python-requests": {"python": "OSError: Could not find a suitable TLS CA certificate bundle"},
+        "node": {"node": "UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unable to get local issuer certificate"},
+    }
+
+
+class _LazyTexts(dict):
+    def get(self, key, default=None):
+        if not len(self):
+            self.update(_no_roots_texts())
+        return super().get(key, default)
+
+
+NO_ROOTS_TEXT = _LazyTexts()
+
+
 @dataclass
 class Verdict:
     runtime: str
@@ -128,10 +151,10 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
 
     if not store.certificates:
         leaf = chain[0]
-        texts = {"go": "x509: failed to load system roots and no roots provided"} if store.runtime == "go" else {}
+        texts = NO_ROOTS_TEXT.get(store.runtime, {})
         return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
                        message=f"{store.name} has no trusted certificates at all: every TLS connection fails",
-                       error_text=texts.get("go"), error_texts=texts,
+                       error_text=next(iter(texts.values()), None), error_texts=texts,
                        fix=fix_for("no-roots", store, leaf, chain, host, family, tree), **base)
 
     result = verify(chain, store.certificates, host, at, policy)
