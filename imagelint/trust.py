@@ -40,29 +40,6 @@ RUNTIME_CLIENTS = {
 }
 
 
-def _no_roots_texts() -> dict[str, dict[str, str]]:
-    from .certs.errors import JAVA_PKIX_BUILD, PYTHON_PREFIX
-
-    return {
-        "go": {"go": "x509: failed to load system roots and no roots provided"},
-        "java": {"java": JAVA_PKIX_BUILD},  # a missing trustStore file is never reported as such (J3)
-        "openssl": {"openssl": "unable to get local issuer certificate",
-                    "curl": "curl: (77) error setting certificate file"},
-        "python-requests": {"python": "OSError: Could not find a suitable TLS CA certificate bundle"},
-        "node": {"node": "UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unable to get local issuer certificate"},
-    }
-
-
-class _LazyTexts(dict):
-    def get(self, key, default=None):
-        if not len(self):
-            self.update(_no_roots_texts())
-        return super().get(key, default)
-
-
-NO_ROOTS_TEXT = _LazyTexts()
-
-
 @dataclass
 class Verdict:
     runtime: str
@@ -137,7 +114,7 @@ def _python_versions(tree) -> list[tuple[int, int]]:
 
 
 def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
-    from .certs.errors import error_texts
+    from .certs.errors import NO_ROOTS_TEXT, error_texts
     from .certs.verify import POLICIES, STRICT_OPENSSL_TEXT, cryptography_strict_error, verify, x509_strict_error
 
     policy = POLICIES[store.runtime]

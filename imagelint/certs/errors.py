@@ -50,6 +50,15 @@ JAVA_NOT_CA = ("PKIX path validation failed: java.security.cert.CertPathValidato
 GO_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 GO_TLS_PREFIX = "tls: failed to verify certificate: "
 PYTHON_PREFIX = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+# A runtime whose store is empty (or, for Java, whose trustStore file is missing: J3).
+NO_ROOTS_TEXT = {
+    "go": {"go": "x509: failed to load system roots and no roots provided"},
+    "java": {"java": JAVA_PKIX_BUILD},
+    "openssl": {"openssl": "unable to get local issuer certificate",
+                "curl": "curl: (77) error setting certificate file"},
+    "python-requests": {"python": "OSError: Could not find a suitable TLS CA certificate bundle"},
+    "node": {"node": "UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unable to get local issuer certificate"},
+}
 
 
 def _go_time(value: datetime) -> str:
