@@ -188,6 +188,31 @@ def rules(
         typer.echo(d.body.strip())
 
 
+@app.command()
+def trust(
+    image: str = typer.Argument(..., help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host'."),
+    chain: Optional[str] = typer.Option(None, "--chain", help="The certificates the server presents (PEM or DER)."),
+    connect: Optional[str] = typer.Option(None, "--connect", help="HOST:PORT: fetch the chain with a TLS handshake."),
+    host: Optional[str] = typer.Option(None, "--host", help="The name clients use (checked against the SANs)."),
+    at: Optional[str] = typer.Option(None, "--at", help="Evaluate at this time (ISO 8601, or +30d)."),
+    runtime: Optional[List[str]] = typer.Option(None, "--runtime", help="openssl|go|java|python-requests|node (default: all present)."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
+) -> None:
+    """Would this image trust that server? Per runtime, and if not, exactly why."""
+    from .findings import ImagelintError
+    from .trust import run_trust
+
+    runtimes = [r for value in runtime or [] for r in value.split(",") if r]
+    try:
+        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
+    except ImagelintError as exc:
+        raise _fail(str(exc.as_input_error(image)))
+    _emit(text, output)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Console entry point: one line for user errors, exit 3 for internal errors."""
     from .findings import ImagelintError

@@ -12,6 +12,7 @@ if _TESTS_DIR not in sys.path:
 
 from services import (  # noqa: E402,F401  (re-exported fixtures)
     SERVICE_FIXTURES,
+    clients_rootfs,
     debian_rootfs,
     dockerd,
     java_rootfs,

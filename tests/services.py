@@ -38,7 +38,7 @@ CA_ENV_VARS = (
     "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
 )
 
-SERVICE_FIXTURES = frozenset({"dockerd", "registry_factory", "debian_rootfs", "java_rootfs"})
+SERVICE_FIXTURES = frozenset({"dockerd", "registry_factory", "debian_rootfs", "java_rootfs", "clients_rootfs"})
 
 
 def services_must_run() -> bool:
@@ -405,6 +405,8 @@ ROOTFS_RECIPES: dict[str, list[str]] = {
     # openjdk's postinst writes into the excluded man dir, so create it up front.
     "java": [*_MMDEBSTRAP_BASE, "--include=ca-certificates,openjdk-17-jre-headless,ca-certificates-java",
              "--essential-hook=mkdir -p \"$1/usr/share/man/man1\""],
+    # The e2e "billing" clients: curl, Python requests and Node from Debian's own packages.
+    "clients": [*_MMDEBSTRAP_BASE, "--include=ca-certificates,curl,python3,python3-requests,nodejs"],
 }
 
 
@@ -449,6 +451,12 @@ def build_rootfs(kind: str, suite: str = "bookworm") -> Path:
 def debian_rootfs() -> Path:
     """Debian bookworm minbase + ca-certificates as a tar (entries ./etc/...), ~134 MB."""
     return build_rootfs("debian")
+
+
+@pytest.fixture(scope="session")
+def clients_rootfs() -> Path:
+    """Debian bookworm minbase + ca-certificates, curl, python3-requests and nodejs (the e2e clients)."""
+    return build_rootfs("clients")
 
 
 @pytest.fixture(scope="session")
