@@ -25,7 +25,7 @@ from ..findings import ImagelintError
 from .fs import FileInfo, norm
 from .limits import DEFAULT_LIMITS, KIB, MIB, Limits
 from .source import Image, Layer
-from .streams import Budget
+from .streams import Budget, ForwardReader
 
 KeepPredicate = Callable[[str, int], bool]
 ProgressCallback = Callable[[int, str, int], None]  # (layer index, "stored" | "uncompressed", bytes)
@@ -182,14 +182,19 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
     on_plain = (lambda n: progress(layer.index, "uncompressed", n)) if progress else None
     on_raw = (lambda n: progress(layer.index, "stored", n)) if progress else None
     stream = layer.open(limits, shared.budget, on_plain, on_raw)
+    reader = ForwardReader(stream)
     try:
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)
+            tar = tarfile.open(fileobj=reader, mode="r:")
         except tarfile.ReadError as exc:
-            if "empty file" in str(exc):
-                return record  # an empty layer blob: no entries at all
-            raise
-        for member in tar:
+            if "empty file" not in str(exc):
+                raise
+            tar = None  # an empty layer blob: no entries at all
+        while tar is not None:
+            member = tar.next()
+            if member is None:
+                break
+            tar.members.clear()  # tarfile would otherwise keep every TarInfo of the layer
             if shared.cancelled.is_set():
                 raise ImagelintError(f"{name}: cancelled")
             shared.count_entry(name)
@@ -237,7 +242,7 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
                     record.kept[path] = head + fileobj.read()
         # Read past the end-of-archive marker: the digests are only checked at end of stream,
         # and anything but zero padding there is a tar our reader and the engine's would disagree on.
-        while chunk := stream.read(1 << 20):
+        while chunk := reader.read(1 << 20):
             if chunk.strip(b"\x00"):
                 raise ImagelintError(f"{name}: corrupt tar (data after the end-of-archive marker)")
     except ImagelintError:

@@ -298,3 +298,73 @@ def decompressed(raw: BinaryIO, limits: Limits, budget: Budget, what: str,
     else:
         return BudgetStream(peek, None, limits, budget, what, on_bytes)
     return BudgetStream(inner, counted, limits, budget, what, on_bytes)
+
+
+class ForwardReader:
+    """A forward-only stream that looks seekable to tarfile's "r:" mode.
+
+    tarfile's own stream mode ("r|") copies its whole buffer on every header read; its random-access
+    mode only ever seeks forward (plus one byte back, to check for truncation), which this supports
+    by discarding skipped bytes and keeping a short tail of the previous chunk.
+    """
+
+    LOOKBACK = 4096
+
+    def __init__(self, inner: BinaryIO, chunk_size: int = CHUNK):
+        self.inner, self.chunk_size = inner, chunk_size
+        self.buf = b""
+        self.buf_start = 0
+        self.pos = 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self.pos
+        elif whence != 0:
+            raise OSError("cannot seek relative to the end of a stream")
+        if offset < self.buf_start:
+            raise OSError("cannot seek backwards in a stream")
+        self.pos = offset
+        return offset
+
+    def _fill(self) -> bool:
+        chunk = self.inner.read(self.chunk_size)
+        if not chunk:
+            self.eof = True
+            return False
+        end = self.buf_start + len(self.buf)
+        tail = self.buf[-self.LOOKBACK:]
+        self.buf = tail + chunk
+        self.buf_start = end - len(tail)
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 62
+        parts = []
+        while size > 0:
+            end = self.buf_start + len(self.buf)
+            if self.buf_start <= self.pos < end:
+                start = self.pos - self.buf_start
+                piece = self.buf[start:start + size]
+                parts.append(piece)
+                self.pos += len(piece)
+                size -= len(piece)
+                continue
+            if self.eof or not self._fill():
+                break
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
