@@ -72,6 +72,7 @@ class Instruction:
     json_args: list[str] | None  # exec form, when the arguments are a JSON array of strings
     heredocs: list[Heredoc]
     comments: list[str]  # comment lines directly above (for pragmas)
+    sub_instruction: Instruction | None = None  # ONBUILD's trigger instruction
     _segments: list[tuple[int, int]] = field(default_factory=list, repr=False)
     _starts: list[int] = field(default_factory=list, repr=False)
 
@@ -221,7 +222,9 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
         inst = _make_instruction(logical, segments, start_line, escape, path)
         inst.comments = comments_above
         comments_above = []
-        if inst.keyword in HEREDOC_INSTRUCTIONS and inst.json_args is None and "<<" in logical:
+        # BuildKit canContainHeredoc: RUN/COPY/ADD, also as an ONBUILD trigger, unless exec form.
+        heredoc_keyword = inst.sub_instruction.keyword if inst.sub_instruction else inst.keyword
+        if heredoc_keyword in HEREDOC_INSTRUCTIONS and inst.json_args is None and "<<" in logical:
             for name, chomp, expand, fd in _heredocs_from_line(logical):
                 content_parts = []
                 content_start = lines[i][0] if i < n else len(text)
@@ -287,16 +290,46 @@ def _make_instruction(logical: str, segments, start_line: int, escape: str, path
         inst.flags.append(
             Flag(name, value if eq else None, raw, inst.source_offset(rest_offset + s), inst.source_offset(rest_offset + e - 1) + 1)
         )
-    if inst.keyword in ("RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME", "HEALTHCHECK") and args.startswith("["):
-        try:
-            parsed = json.loads(args)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, list):
-            if not all(isinstance(x, str) for x in parsed):
-                raise ImagelintError("JSON arguments must be an array of strings", path=path, line=start_line)
-            inst.json_args = parsed
+    if inst.keyword in _MAYBE_JSON:
+        inst.json_args = _json_array(args, path, start_line)
+    elif inst.keyword == "HEALTHCHECK":
+        # BuildKit parseHealthConfig: the first word (CMD/NONE), then maybe-JSON.
+        kind = re.match(r"\S*\s*", args)
+        inst.json_args = _json_array(args[kind.end():], path, start_line)
+    elif inst.keyword == "ONBUILD" and args:
+        # BuildKit parseSubCommand: the trigger is parsed as an instruction of its own.
+        sub_segments = [(0, inst.args_source_offset(0))] + [
+            (lstart - args_start, sstart) for lstart, sstart in segments if lstart > args_start
+        ]
+        sub = _make_instruction(args, sub_segments, start_line, escape, path)
+        inst.sub_instruction = sub
+        inst.json_args = sub.json_args
     return inst
+
+
+_MAYBE_JSON = {"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"}
+
+
+def _reject_constant(name: str):
+    raise ValueError(name)  # Go's encoding/json has no NaN/Infinity
+
+
+_GO_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _json_array(args: str, path: str, line: int) -> list[str] | None:
+    """BuildKit parseJSON: a JSON array of strings, text after it ignored (json.Decoder)."""
+    if not args.startswith("["):
+        return None
+    try:
+        parsed, _ = _GO_JSON.raw_decode(args)
+    except ValueError:
+        return None
+    if not isinstance(parsed, list):
+        return None
+    if not all(isinstance(x, str) for x in parsed):
+        raise ImagelintError("JSON arguments must be an array of strings", path=path, line=line)
+    return parsed
 
 
 def _extract_builder_flags(line: str, path: str, lineno: int) -> tuple[list[tuple[str, int, int]], int]:
