@@ -1,0 +1,256 @@
+"""Every verdict checked against the real client it stands for, on real loopback TLS servers.
+
+The image under test is a temp root filesystem whose stores hold exactly what the clients are
+given (`env -i` plus an explicit CA file / keystore): openssl verify and s_client, curl,
+Python ssl (and Python 3.13's strict flags, set by hand on this 3.11), requests, Node and Java.
+A verdict that disagrees with the real client fails the test; so does an error text the real
+client does not print. (No Go toolchain here: Go's texts come from the knowledge file only.)
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from imagelint.certs.verify import POLICIES, verify
+from imagelint.trust import evaluate, parse_chain
+from pki import NOW, TLSServer, make_pki
+from services import require
+from test_certs_runtimes import build_root, debian_files, keytool_store
+
+HOST = "localhost"
+SITE = "/usr/local/lib/python3.11/site-packages"
+SITE313 = "/usr/local/lib/python3.13/site-packages"
+JAVA_HOME = "/opt/java/openjdk"
+PATH_ONLY = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+TLS_PROBE_JAVA = """
+import javax.net.ssl.*;
+public class TlsProbe {
+    public static void main(String[] a) throws Exception {
+        SSLSocketFactory f = (SSLSocketFactory) SSLSocketFactory.getDefault();
+        try (SSLSocket s = (SSLSocket) f.createSocket(a[0], Integer.parseInt(a[1]))) {
+            SSLParameters p = s.getSSLParameters();
+            p.setEndpointIdentificationAlgorithm("HTTPS");
+            s.setSSLParameters(p);
+            s.startHandshake();
+            System.out.println("HANDSHAKE OK");
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) System.out.println(t);
+        }
+    }
+}
+"""
+PY_PROBE = """
+import socket, ssl, sys
+cafile, host, port, strict = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "strict"
+ctx = ssl.create_default_context(cafile=cafile)
+if strict:  # what Python 3.13's create_default_context() adds
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+try:
+    ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname=host).close()
+    print("HANDSHAKE OK")
+except ssl.SSLError as exc:
+    print(exc)
+"""
+REQUESTS_PROBE = """
+import sys, requests
+try:
+    requests.get(f"https://{sys.argv[1]}:{sys.argv[2]}/", timeout=5)
+    print("HANDSHAKE OK")
+except requests.exceptions.SSLError as exc:
+    print(exc)
+"""
+NODE_PROBE = """
+const tls = require('tls');
+const [host, port] = process.argv.slice(-2);
+const s = tls.connect({host: '127.0.0.1', port: Number(port), servername: host}, () => {
+  console.log('HANDSHAKE OK'); s.end();
+});
+s.on('error', e => console.log(e.code + ': ' + e.message));
+"""
+
+
+@dataclass
+class Scenario:
+    name: str
+    chain: str  # file served (leaf first)
+    key: str
+    store: tuple[str, ...]  # PEM files the image trusts
+
+
+SCENARIOS = [
+    Scenario("full-chain", "chain-full.pem", "leaf.key", ("root.pem",)),
+    Scenario("root-sent", "chain-with-root.pem", "leaf.key", ("root.pem",)),
+    Scenario("leaf-only", "chain-leaf-only.pem", "leaf.key", ("root.pem",)),
+    Scenario("expired-1-day-leaf", "chain-expired.pem", "expired.key", ("root.pem",)),
+    Scenario("wrong-hostname", "chain-wrong-host.pem", "wrong-host.key", ("root.pem",)),
+    Scenario("self-signed-untrusted", "chain-self-signed.pem", "self-signed.key", ("root.pem",)),
+    Scenario("self-signed-pinned", "chain-self-signed.pem", "self-signed.key", ("self-signed.pem",)),
+    Scenario("ca-without-keyusage", "chain-legacy.pem", "legacy.key", ("legacy-root.pem",)),
+    Scenario("intermediate-only-anchor", "chain-full.pem", "leaf.key", ("int.pem",)),
+    Scenario("untrusted-root-sent", "chain-with-root.pem", "leaf.key", ("other-root.pem",)),
+    Scenario("unknown-private-ca", "chain-other.pem", "other.key", ("root.pem",)),
+    Scenario("server-cert-as-anchor", "chain-full.pem", "leaf.key", ("chain-leaf-only.pem",)),
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    require("openssl", "curl", "node", "java", "javac", "keytool")
+    base = tmp_path_factory.mktemp("trust-lab")
+    pki = make_pki(HOST)
+    files = pki.write(base / "pki")
+    java_dir = base / "java"
+    java_dir.mkdir()
+    (java_dir / "TlsProbe.java").write_text(TLS_PROBE_JAVA)
+    subprocess.run(["javac", "TlsProbe.java"], cwd=java_dir, check=True, env=PATH_ONLY, capture_output=True)
+    return base, pki, files, java_dir
+
+
+def _run(args, env=None, timeout=60) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, env=env or PATH_ONLY, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    return done.stdout + done.stderr
+
+
+_IMAGES: dict[tuple[str, str], tuple] = {}
+
+
+def _image_for(lab, scenario: Scenario) -> tuple:
+    key = (str(lab[0]), scenario.name)
+    if key not in _IMAGES:
+        _IMAGES[key] = _build_image(lab, scenario)
+    return _IMAGES[key]
+
+
+def _build_image(lab, scenario: Scenario) -> tuple:
+    base, pki, files, _ = lab
+    work = base / scenario.name
+    store_pem = b"".join(files[name].read_bytes() for name in scenario.store)
+    (work / "client").mkdir(parents=True, exist_ok=True)
+    ca_file = work / "client" / "store.pem"
+    ca_file.write_bytes(store_pem)
+    # One store certificate per keystore entry (keytool imports only the first of a PEM file).
+    assert len(scenario.store) == 1
+    keystore = keytool_store(work / "keytool", _Issued(store_pem))
+    (work / "client" / "store.p12").write_bytes(keystore)
+    tree = build_root(work / "root", {
+        **debian_files(pki, store_pem),
+        f"{JAVA_HOME}/bin/java": b"\x7fELF",
+        f"{JAVA_HOME}/lib/security/cacerts": keystore,
+        f"{SITE}/requests/__init__.py": b"", f"{SITE}/certifi/cacert.pem": store_pem,
+        f"{SITE313}/requests/__init__.py": b"", f"{SITE313}/certifi/cacert.pem": store_pem,
+        # node's bundled roots (an unrelated CA) + the store via NODE_EXTRA_CA_CERTS
+        "/usr/local/bin/node": b"\x7fELF" + pki.other_leaf.pem,
+        "/ca/extra.pem": store_pem,
+    })
+    return tree, {"NODE_EXTRA_CA_CERTS": "/ca/extra.pem"}, ca_file, work / "client" / "store.p12"
+
+
+@dataclass
+class _Issued:
+    pem: bytes
+
+
+def _client_outputs(lab, scenario, ca_file: Path, p12: Path, port: int) -> dict[str, str]:
+    base, pki, files, java_dir = lab
+    chain_file = files[scenario.chain]
+    out = {
+        "openssl": _run(["openssl", "verify", "-CAfile", str(ca_file), "-untrusted", str(chain_file),
+                         "-verify_hostname", HOST, str(chain_file)]),
+        "s_client": _run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
+                          "-CAfile", str(ca_file), "-verify_return_error", "-verify_hostname", HOST]),
+        "curl": _run(["curl", "-sS", "-o", "/dev/null", "--cacert", str(ca_file),
+                      "--resolve", f"{HOST}:{port}:127.0.0.1", f"https://{HOST}:{port}/"]),
+        "python": _run([sys.executable, "-c", PY_PROBE, str(ca_file), HOST, str(port), "default"]),
+        "python313": _run([sys.executable, "-c", PY_PROBE, str(ca_file), HOST, str(port), "strict"]),
+        "requests": _run([sys.executable, "-c", REQUESTS_PROBE, HOST, str(port)],
+                         env={**PATH_ONLY, "REQUESTS_CA_BUNDLE": str(ca_file)}),
+        "node": _run(["node", "-e", NODE_PROBE, HOST, str(port)],
+                     env={**PATH_ONLY, "NODE_EXTRA_CA_CERTS": str(ca_file)}),
+        "java": _run(["java", "-cp", str(java_dir), f"-Djavax.net.ssl.trustStore={p12}",
+                      "-Djavax.net.ssl.trustStorePassword=changeit", "TlsProbe", HOST, str(port)]),
+    }
+    return out
+
+
+def _succeeded(client: str, output: str) -> bool:
+    if client == "openssl":
+        return output.rstrip().endswith(": OK")
+    if client == "s_client":
+        return "Verify return code: 0 (ok)" in output
+    if client == "curl":
+        return "curl:" not in output
+    return "HANDSHAKE OK" in output
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_verdicts_match_real_clients(lab, scenario):
+    base, pki, files, _ = lab
+    tree, env, ca_file, p12 = _image_for(lab, scenario)
+    presented = parse_chain(files[scenario.chain].read_bytes())
+    verdicts = evaluate(tree, env, presented, HOST, NOW)
+    by_store = {v.store.split(":")[0]: v for v in verdicts}
+    openssl = next(v for v in verdicts if v.runtime == "openssl")
+    java = next(v for v in verdicts if v.runtime == "java")
+    node = next(v for v in verdicts if v.runtime == "node")
+    requests_311 = by_store[f"python-requests {SITE}"]
+    requests_313 = by_store[f"python-requests {SITE313}"]
+
+    with TLSServer(files[scenario.chain], files[scenario.key]) as server:
+        outputs = _client_outputs(lab, scenario, ca_file, p12, server.port)
+
+    checks = [
+        # (verdict, client, key in verdict.error_texts)
+        (openssl, "openssl", "openssl"), (openssl, "s_client", None), (openssl, "python", "python"),
+        (requests_311, "requests", "python"), (requests_313, "python313", "python"),
+        (node, "node", "node"), (java, "java", "java"),
+    ]
+    problems = []
+    for verdict, client, key in checks:
+        output = outputs[client]
+        ok = _succeeded(client, output)
+        if ok != verdict.trusted:
+            problems.append(f"{client}: verdict trusted={verdict.trusted} ({verdict.reason}) but client says:\n{output}")
+            continue
+        if not verdict.trusted:
+            # s_client prints the bare OpenSSL string: "verify error:num=20:unable to get ..."
+            expected = verdict.error_texts.get(key) if key else verdict.error_text
+            if expected not in output:
+                problems.append(f"{client}: expected {expected!r} in:\n{output}")
+    # curl allows a partial chain (X4): compare it with that policy, and its texts with the verdict's.
+    curl_trusted = verify(presented, parse_chain(ca_file.read_bytes()), HOST, NOW, POLICIES["curl"]).trusted
+    if _succeeded("curl", outputs["curl"]) != curl_trusted:
+        problems.append(f"curl: predicted trusted={curl_trusted}, got:\n{outputs['curl']}")
+    elif not curl_trusted and openssl.error_texts.get("curl") not in outputs["curl"]:
+        problems.append(f"curl: expected {openssl.error_texts.get('curl')!r} in:\n{outputs['curl']}")
+    if curl_trusted and not openssl.trusted:
+        assert any("curl" in w for w in openssl.warnings), openssl.warnings
+    assert not problems, "\n\n".join(problems)
+
+
+def test_expected_reasons(lab):
+    """The reasons themselves, per scenario (the client test above proves they are the clients')."""
+    base, pki, files, _ = lab
+    expected = {
+        "full-chain": {"openssl": None, "java": None, "node": None},
+        "leaf-only": {"openssl": "missing-intermediate", "java": "missing-intermediate", "node": "missing-intermediate"},
+        "expired-1-day-leaf": {"openssl": "expired", "java": "expired", "node": "expired"},
+        "wrong-hostname": {"openssl": "hostname-mismatch", "java": "hostname-mismatch", "node": "hostname-mismatch"},
+        "self-signed-untrusted": {"openssl": "self-signed-leaf", "java": "self-signed-leaf"},
+        "intermediate-only-anchor": {"openssl": "intermediate-anchor", "java": None, "node": "intermediate-anchor"},
+        "untrusted-root-sent": {"openssl": "untrusted-root", "java": "untrusted-root"},
+        "server-cert-as-anchor": {"openssl": "leaf-not-ca", "java": None},
+    }
+    for scenario in SCENARIOS:
+        if scenario.name not in expected:
+            continue
+        tree, env, _, _ = _image_for(lab, scenario)
+        verdicts = {v.runtime: v for v in evaluate(tree, env, parse_chain(files[scenario.chain].read_bytes()), HOST, NOW)}
+        for runtime, reason in expected[scenario.name].items():
+            assert verdicts[runtime].reason == reason, (scenario.name, runtime, verdicts[runtime].message)
