@@ -75,6 +75,6 @@ def test_sha1_signature_made_by_openssl(tmp_path):
     run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "int.key", "-out", "int.csr", "-subj", "/CN=Old Int")
     (tmp_path / "ext.cnf").write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
     run("x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-sha1",
-        "-days", "30", "-extfile", "ext.cnf", "-out", "int.pem")
+        "-days", "365", "-extfile", "ext.cnf", "-out", "int.pem")
     problems = file_problems("int.pem", (tmp_path / "int.pem").read_bytes())
     assert codes(problems) == ["weak-signature"] and "SHA1" in problems[0].message
