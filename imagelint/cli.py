@@ -95,6 +95,8 @@ def _load_config(config: Optional[str]):
 
 
 def _exit_code(findings, errors, fail_level) -> int:
+    if any(getattr(e, "internal", False) for e in errors):
+        return 3
     if errors:
         return 2
     if any(f.suppression is None and f.severity >= fail_level for f in findings):

@@ -120,6 +120,7 @@ class InputError:
     path: str
     message: str
     line: int | None = None
+    internal: bool = False  # a bug in imagelint, not in the input (exit code 3)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

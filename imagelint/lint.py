@@ -30,6 +30,14 @@ def is_dockerfile_name(name: str) -> bool:
     )
 
 
+class InternalCheckError(Exception):
+    """Some checks crashed; the findings of the others are still valid."""
+
+    def __init__(self, findings, model, errors):
+        super().__init__(errors[0].message)
+        self.findings, self.model, self.errors = findings, model, errors
+
+
 @dataclass
 class LintOptions:
     select: list[str] = field(default_factory=list)
@@ -110,9 +118,16 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     ctx = CheckContext(model, cfg, context_dir)
     suppressor = Suppressor(parsed)
     findings: list[Finding] = []
+    internal: list[InputError] = []
     seen = set()
     for check in checks_for("dockerfile"):
-        for hit in check(model, ctx):
+        try:
+            hits = list(check(model, ctx))
+        except Exception as exc:  # a bug in one check must not hide the other findings
+            internal.append(InputError(path, f"internal error in check {'/'.join(check.rule_ids)}: "
+                                             f"{type(exc).__name__}: {exc} (please report this)", internal=True))
+            continue
+        for hit in hits:
             if not cfg.enabled(hit.rule, path, options.select, options.ignore):
                 continue
             key = (hit.rule, hit.line, hit.column, hit.message)
@@ -127,6 +142,8 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
                 finding.suppression = Suppression("inSource", pragma.reason)
             findings.append(finding)
     findings.sort(key=Finding.sort_key)
+    if internal:
+        raise InternalCheckError(findings, model, internal)
     return findings, model
 
 
@@ -147,6 +164,11 @@ def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = 
             result.findings.extend(findings)
             result.models[shown] = model
             result.files_checked += 1
+        except InternalCheckError as exc:
+            result.findings.extend(exc.findings)
+            result.models[shown] = exc.model
+            result.files_checked += 1
+            result.errors.extend(exc.errors)
         except ImagelintError as exc:
             result.errors.append(exc.as_input_error(shown))
         except RecursionError:

@@ -84,7 +84,7 @@ def family_facts(family: str | None) -> dict:
 
 # --- model types --------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class FileOp:
     """Something an instruction does to a path in the image."""
 
@@ -110,7 +110,7 @@ class FileOp:
         return [self.path]
 
 
-@dataclass
+@dataclass(eq=False)
 class RunStep:
     inst: Instruction
     script: Script
@@ -124,7 +124,7 @@ class RunStep:
         return self.script.commands
 
 
-@dataclass
+@dataclass(eq=False)
 class EnvSetting:
     name: str
     value: str | None  # None: not knowable at lint time
@@ -136,7 +136,7 @@ class EnvSetting:
     stage: "Stage"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: stages are used as dict keys and set members
 class Stage:
     index: int
     name: str | None
@@ -529,11 +529,12 @@ def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
     for cmd in run.commands:
         inst = run.inst
         for redirect, target in cmd.output_files():
-            if not target.known or target.value in ("/dev/null", "/dev/stdout", "/dev/stderr") or redirect.fd == 2:
+            path = _home_path(target, home)
+            if path is None or path in ("/dev/null", "/dev/stdout", "/dev/stderr") or redirect.fd == 2:
                 continue
             content = command_output(cmd)
             kind = "append" if redirect.op in (">>", "&>>") else "write"
-            yield FileOp(kind, _abs(target.value, workdir, home), inst, cmd, content, _cat_sources(cmd, workdir),
+            yield FileOp(kind, _abs(path, workdir, home), inst, cmd, content, _cat_sources(cmd, workdir),
                          start=target.start, end=target.end)
         name = cmd.name
         args = [w for w in cmd.args]
@@ -541,8 +542,9 @@ def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
         if name == "tee":
             append = any(v in ("-a", "--append") for v in values)
             for w in args:
-                if not w.value.startswith("-") and w.known:
-                    yield FileOp("append" if append else "write", _abs(w.value, workdir, home), inst, cmd, cmd.stdin,
+                path = _home_path(w, home)
+                if not w.value.startswith("-") and path is not None:
+                    yield FileOp("append" if append else "write", _abs(path, workdir, home), inst, cmd, cmd.stdin,
                                  start=w.start, end=w.end)
         elif name in ("cp", "mv", "install", "ln"):
             operands = [w for w in args if not w.value.startswith("-")]
@@ -623,6 +625,17 @@ def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
                                      owner=spec if name != "chmod" else None,
                                      recursive=any(v in ("-R", "--recursive") for v in values),
                                      start=w.start, end=w.end)
+
+
+_HOME_WORD = re.compile(r"""^["']?\$(?:HOME\b|\{HOME\})(/[^$`"']*)?["']?$""")
+
+
+def _home_path(word, home: str) -> str | None:
+    """The word's path; `$HOME/...` counts as known: the container's HOME is the user's home."""
+    if word.known:
+        return word.value
+    m = _HOME_WORD.match(word.raw)
+    return home + (m.group(1) or "") if m else None
 
 
 def _cat_sources(cmd: Command, workdir: str) -> list[str]:
