@@ -215,6 +215,50 @@ def trust(
     raise typer.Exit(code)
 
 
+@app.command()
+def fix(
+    paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
+    diff: bool = typer.Option(False, "--diff", help="Print only a unified diff (for git apply / patch -p1)."),
+    write: bool = typer.Option(False, "--write", help="Edit the files in place."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes marked unsafe."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|github-suggestions"),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
+    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", help="K=V, as for docker build."),
+    target: Optional[str] = typer.Option(None, "--target", help="The stage that is shipped (default: last)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
+    context: Optional[str] = typer.Option(None, "--context", help="Build context directory (default: the Dockerfile's)."),
+    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
+) -> None:
+    """Fix Dockerfiles: show the changes (default), print a diff, or write them in place."""
+    from .fix import FORMATS as FIX_FORMATS
+    from .fix import fix_paths, render_json, render_suggestions, render_text
+    from .lint import LintOptions
+
+    if diff and write:
+        raise _fail("--diff and --write cannot be combined")
+    if format not in FIX_FORMATS:
+        raise _fail(f"unknown format {format!r} (choose from {', '.join(FIX_FORMATS)})")
+    mode = "write" if write else "diff" if diff else "show"
+    cfg = _load_config(config)
+    options = LintOptions(_split_ids(select), _split_ids(ignore), _build_args(build_arg), target, cfg, context)
+    run = fix_paths(list(paths), options, mode=mode, unsafe=unsafe_fixes, stdin_name=stdin_filename)
+    if format == "json":
+        sys.stdout.write(render_json(run, mode))
+        for error in run.errors:
+            typer.echo(f"imagelint: error: {error}", err=True)
+    elif format == "github-suggestions":
+        sys.stdout.write(render_suggestions(run, unsafe_fixes))
+        for error in run.errors:
+            typer.echo(f"imagelint: error: {error}", err=True)
+    else:
+        stdout, stderr = render_text(run, mode, unsafe_fixes)
+        sys.stdout.write(stdout)
+        sys.stderr.write(stderr)
+    sys.stdout.flush()
+    raise typer.Exit(run.exit_code())
+
+
 def main() -> None:
     """Console entry point: one line for user errors, exit 3 for internal errors."""
     from .findings import ImagelintError

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..registry import check
 from .common import INSTALL_VERBS, anchor_target, is_package_op, ordered_steps, stage_facts, stage_family
 
@@ -68,4 +69,5 @@ def ca_not_registered(model, ctx):
             f"CA certificate {paths[0]} is added to the {family} trust anchors but `{update}` never runs after it "
             f"in this stage, so {bundle} will not contain it",
             op.inst, op.start or None, op.end or None, stage=stage, severity=severity, whole_instruction=True,
+            fix=fixes.register_ca(model, stage, op),
         )

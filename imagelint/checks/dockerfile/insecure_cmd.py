@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...dockerfile.shell import Command
+from ...fixes import builders as fixes
 from ..registry import check
 from .common import is_cert_path, short_flag_cluster_has
 
@@ -52,7 +53,8 @@ def curl_insecure(model, ctx):
                     detail = f"curl {what} downloads {purpose} without verifying the server: anyone on the path can substitute their own CA"
                 else:
                     detail = f"curl {what} turns off TLS certificate verification for this download"
-                yield ctx.hit("IL110", detail, run.inst, w.start, w.end, stage=stage)
+                yield ctx.hit("IL110", detail, run.inst, w.start, w.end, stage=stage,
+                              fix=fixes.curl_insecure(model, stage, run, cmd, w))
 
 
 @check("IL111")
@@ -71,4 +73,5 @@ def wget_no_check_certificate(model, ctx):
                     detail = f"wget --no-check-certificate downloads {purpose} without verifying the server: anyone on the path can substitute their own CA"
                 else:
                     detail = "wget --no-check-certificate turns off TLS certificate verification for this download"
-                yield ctx.hit("IL111", detail, run.inst, w.start, w.end, stage=stage)
+                yield ctx.hit("IL111", detail, run.inst, w.start, w.end, stage=stage,
+                              fix=fixes.wget_no_check(model, stage, run, cmd, w))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..context import scope_severity
 from ..registry import check
 from .common import env_assignments
@@ -24,7 +25,7 @@ def node_tls_reject_unauthorized(model, ctx):
         else:
             text = f"NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification in Node; {a.scope}"
         yield ctx.hit("IL101", text,
-                      a.inst, a.start, a.end, stage=a.stage, severity=severity)
+                      a.inst, a.start, a.end, stage=a.stage, severity=severity, fix=fixes.node_tls_reject(model, a))
 
 
 @check("IL102")
@@ -36,4 +37,5 @@ def git_ssl_no_verify(model, ctx):
         severity = scope_severity(model, a.stage, a.persistent)
         shown = "" if a.value is None else a.value
         yield ctx.hit("IL102", f"GIT_SSL_NO_VERIFY={shown} disables git's TLS verification (git honours any value, "
-                      f"even 0 or false); {a.scope}", a.inst, a.start, a.end, stage=a.stage, severity=severity)
+                      f"even 0 or false); {a.scope}", a.inst, a.start, a.end, stage=a.stage, severity=severity,
+                      fix=fixes.git_ssl_no_verify(model, a))

@@ -1,0 +1,421 @@
+"""Fix builders that checks call: `ctx.hit(..., fix=builders.remove_flag(...))`.
+
+Each returns a `Fix` (title, applicability, edits on the original text) or None when no exact,
+minimal fix can be proven, e.g. a flag that came from an ARG value or a word whose source text is
+not what the shell saw. Facts about families (update command, bundle, how to install the tool)
+come from rules/os-families.toml through `stage_facts`.
+"""
+from __future__ import annotations
+
+import posixpath
+import shlex
+from typing import TYPE_CHECKING
+
+from ..findings import Applicability, Edit, Fix
+from .edits import (
+    Source,
+    append_to_run,
+    delete_instruction,
+    delete_span,
+    delete_word_in_string,
+    exec_form_tokens,
+    insert_after,
+    json_string,
+    replace_word_in_string,
+    verified,
+)
+
+if TYPE_CHECKING:
+    from ..dockerfile.model import DockerfileModel, FileOp, RunStep, Stage
+    from ..dockerfile.parse import Instruction
+    from ..dockerfile.shell import Command, ShellWord
+
+SAFE = Applicability.SAFE
+UNSAFE = Applicability.UNSAFE
+DISPLAY_ONLY = Applicability.DISPLAY_ONLY
+
+
+def source(model: DockerfileModel) -> Source:
+    """The model's text with its style facts, built once per model."""
+    cached = getattr(model, "_fix_source", None)
+    if cached is None:
+        cached = Source.of(model.parsed)
+        model._fix_source = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _fix(title: str, applicability: Applicability, edits: list[Edit] | None) -> Fix | None:
+    if not edits:
+        return None
+    return Fix(title, applicability, list(edits))
+
+
+def _quote(word: str) -> str:
+    return shlex.quote(word)
+
+
+# --- words of RUN commands -------------------------------------------------------------------------
+
+def word_edits(model: DockerfileModel, run: RunStep, word: ShellWord, new_words: list[str] | None) -> list[Edit] | None:
+    """Replace one shell word by `new_words` (None: delete it), in shell or exec form."""
+    src = source(model)
+    inst = run.inst
+    if run.exec_form or inst.json_args is not None:
+        return _exec_word_edits(src, inst, word, new_words)
+    if not verified(src, word.start, word.end, word.raw):
+        return None  # the word is not literally in the source (ARG value, escaped sh -c string)
+    if new_words is None:
+        return delete_span(src, word.start, word.end)
+    return [Edit(word.start, word.end, " ".join(_quote(w) for w in new_words))]
+
+
+def _exec_word_edits(src: Source, inst: Instruction, word: ShellWord, new_words: list[str] | None) -> list[Edit] | None:
+    tokens = exec_form_tokens(src, inst)
+    if tokens is None:
+        return None
+    values = [t[2] for t in tokens]
+    direct = [i for i, v in enumerate(values) if v == word.value]
+    is_shell = len(values) >= 3 and posixpath.basename(values[0]) in ("sh", "bash", "dash", "ash", "zsh") and values[1].startswith("-") and "c" in values[1]
+    if not is_shell and len(direct) == 1:
+        i = direct[0]
+        s, e, _ = tokens[i]
+        if new_words is None:
+            if len(tokens) < 2:
+                return None
+            if i + 1 < len(tokens):
+                return [Edit(s, tokens[i + 1][0], "")]
+            return [Edit(tokens[i - 1][1], e, "")]
+        return [Edit(s, e, ", ".join(json_string(w) for w in new_words))]
+    if is_shell:
+        script = values[2]
+        if new_words is None:
+            new_script = delete_word_in_string(script, word.raw)
+        else:
+            new_script = replace_word_in_string(script, word.raw, " ".join(_quote(w) for w in new_words))
+        if new_script is None:
+            return None
+        s, e, _ = tokens[2]
+        return [Edit(s, e, json_string(new_script))]
+    return None
+
+
+def short_flag_without(value: str, letter: str) -> str | None:
+    """`-fsSLk` without `k` -> `-fsSL`; `-k` -> None (nothing left)."""
+    if not value.startswith("-") or value.startswith("--") or letter not in value[1:]:
+        return value
+    rest = value[1:].replace(letter, "", 1)
+    return "-" + rest if rest else None
+
+
+def remove_flag(model: DockerfileModel, run: RunStep, word: ShellWord, letter: str | None = None,
+                title: str | None = None, applicability: Applicability = UNSAFE,
+                add: list[str] | None = None) -> Fix | None:
+    """Remove a flag word (or one letter of a short-option cluster), optionally adding words in its place."""
+    if letter is not None and word.raw == word.value and not word.value.startswith("--"):
+        kept = short_flag_without(word.value, letter)
+        new_words = ([kept] if kept else []) + (add or [])
+        shown = f"-{letter}"
+    else:
+        new_words = list(add or [])
+        shown = word.value
+    edits = word_edits(model, run, word, new_words or None)
+    return _fix(title or f"Remove `{shown}`", applicability, edits)
+
+
+# --- CAs the Dockerfile installs ----------------------------------------------------------------------
+
+def _is_root(user: str | None) -> bool:
+    if not user:
+        return True
+    name = user.split(":", 1)[0].strip()
+    return name in ("root", "0", "")
+
+
+def user_at(stage: Stage, offset: int) -> str | None:
+    """The USER in effect at `offset` in the stage chain (None: the base image's, usually root)."""
+    current = None
+    for s in reversed(stage.chain()):
+        for inst, user in s.users:
+            if inst.start < offset:
+                current = user
+    return current
+
+
+def installed_cas(stage: Stage, before: int | None = None) -> list[tuple[str, FileOp]]:
+    """(path, op) of single CA certificate files the stage chain puts into the image before `before`."""
+    from ..checks.dockerfile.common import anchor_target, is_cert_path, op_paths
+
+    out = []
+    for s, op in stage.inherited_file_ops():
+        if before is not None and op.inst.start >= before:
+            continue
+        if op.kind not in ("copy", "move", "download", "write"):
+            continue
+        facts = s.facts or {}
+        bundles = set(facts.get("bundle_paths", [])) | {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"}
+        targets = anchor_target(s, op) or [p for p in op_paths(op) if is_cert_path(p)]
+        for path in targets:
+            if "*" in path or "?" in path or "$" in path or path in bundles or path.endswith("/"):
+                continue
+            if path.lower().endswith((".key", ".p12", ".pfx", ".jks", ".keystore")) or not path.startswith("/"):
+                continue
+            if posixpath.basename(path) in ("", "."):
+                continue
+            out.append((path, op))
+    return out
+
+
+def registered_between(stage: Stage, start: int, end: int) -> bool:
+    """Does a trust-store update run in the stage chain between two offsets?"""
+    from ..checks.dockerfile.ca_registration import registers_trust
+    from ..checks.dockerfile.common import stage_facts
+
+    for s, _run, cmd in stage.inherited_commands():
+        if start <= cmd.start < end and registers_trust(s, cmd, stage_facts(s)):
+            return True
+    return False
+
+
+def ca_for_command(stage: Stage, offset: int) -> tuple[str | None, bool]:
+    """(CA path, registered in the OS store) for a command at `offset`: the last CA installed before it."""
+    cas = installed_cas(stage, offset)
+    if not cas:
+        return None, False
+    path, op = cas[-1]
+    op_end = op.command.end if op.command is not None else op.inst.end
+    return path, registered_between(stage, op_end, offset)
+
+
+# --- insecure switches --------------------------------------------------------------------------------
+
+def curl_insecure(model: DockerfileModel, stage: Stage, run: RunStep, cmd: Command, word: ShellWord) -> Fix | None:
+    """Drop curl's -k/--insecure (or --proxy-insecure/--doh-insecure); pass an installed CA with --cacert."""
+    v = word.value
+    if v in ("--proxy-insecure", "--doh-insecure"):
+        return remove_flag(model, run, word, title=f"Remove `{v}`")
+    letter = None if v in ("-k", "--insecure") else "k"
+    ca, registered = ca_for_command(stage, cmd.start)
+    has_cacert = any(w.value in ("--cacert", "--capath") or w.value.startswith("--cacert=") for w in cmd.args)
+    if ca and not registered and not has_cacert:
+        return remove_flag(model, run, word, letter, f"Replace `{'-k' if letter else v}` with `--cacert {ca}`",
+                           add=["--cacert", ca])
+    return remove_flag(model, run, word, letter, f"Remove `{'-k' if letter else v}` so curl verifies the server")
+
+
+def wget_no_check(model: DockerfileModel, stage: Stage, run: RunStep, cmd: Command, word: ShellWord) -> Fix | None:
+    ca, registered = ca_for_command(stage, cmd.start)
+    has_ca = any(w.value.startswith(("--ca-certificate", "--ca-directory")) for w in cmd.args)
+    if ca and not registered and not has_ca:
+        return remove_flag(model, run, word, title=f"Replace `--no-check-certificate` with `--ca-certificate={ca}`",
+                           add=[f"--ca-certificate={ca}"])
+    return remove_flag(model, run, word, title="Remove `--no-check-certificate` so wget verifies the server")
+
+
+# --- environment settings ------------------------------------------------------------------------------
+
+def _pair_span(src: Source, a) -> tuple[int, int] | None:
+    """Source span of `NAME=value` (or `NAME value` for legacy ENV) of an assignment, verified."""
+    text = src.text
+    for start in (a.start, a.start - len(a.name) - 1):
+        if 0 <= start < a.end <= len(text) and text.startswith(a.name, start):
+            rest = text[start + len(a.name):start + len(a.name) + 1]
+            if rest in ("=", " ", "\t"):
+                return start, a.end
+    return None
+
+
+def _export_command_span(src: Source, start: int) -> int | None:
+    """Start of `export` before an assignment that starts at `start`, when it is the only one."""
+    head = src.text[src.line_start(start):start].rstrip(" \t")
+    if head.endswith("export"):
+        return start - (len(src.text[src.line_start(start):start]) - len(head)) - len("export")
+    return None
+
+
+def remove_setting(model: DockerfileModel, a, title: str, applicability: Applicability = UNSAFE,
+                   replacement: tuple[str, str] | None = None) -> Fix | None:
+    """Remove (or replace by NAME=value) one assignment: an ENV/ARG pair, a `VAR=x cmd` prefix, an export.
+
+    An ENV/ARG instruction whose only pair it was goes away entirely.
+    """
+    src = source(model)
+    span = _pair_span(src, a)
+    if span is None:
+        return None
+    start, end = span
+    inst = a.inst
+    if replacement is not None:
+        name, value = replacement
+        legacy = src.text[start + len(a.name):start + len(a.name) + 1] in (" ", "\t")
+        new = f"{name} {value}" if legacy else f"{name}={_quote(value) if a.kind != 'ENV' else _env_quote(value)}"
+        return _fix(title, applicability, [Edit(start, end, new)])
+    if a.kind in ("ENV", "ARG"):
+        pairs = [s for s in a.stage.env_settings if s.inst is inst] if a.stage is not None else []
+        if inst.keyword == "ARG" and a.stage is None:
+            pairs = [a]
+        if len(pairs) <= 1:
+            return _fix(title, applicability, delete_instruction(src, inst))
+        return _fix(title, applicability, delete_span(src, start, end))
+    if a.kind == "export":
+        export_start = _export_command_span(src, start)
+        run = next((r for r in a.stage.runs if r.inst is inst), None)
+        if export_start is not None and run is not None:
+            edits = _delete_command_span(src, run, export_start, end)
+            return _fix(title, applicability, edits)
+        return None
+    # A `VAR=x cmd` prefix.
+    return _fix(title, applicability, delete_span(src, start, end))
+
+
+def _env_quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "-_./:@%+,~" for c in value):
+        return value
+    return json_string(value)
+
+
+def _delete_command_span(src: Source, run: RunStep, start: int, end: int) -> list[Edit] | None:
+    """Delete a command [start, end) of a shell-form RUN with the `&&`/`;` that joins it to the next."""
+    text = src.text
+    inst = run.inst
+    inst_end = src.instruction_end(inst)
+    pos = end
+    # Skip blanks and line continuations up to the connector.
+    def skip(pos: int) -> int:
+        while pos < inst_end:
+            if text[pos] in " \t":
+                pos += 1
+            elif text.startswith(src.escape, pos) and src.is_continuation_tail(pos):
+                pos = src.next_line_start(pos)
+            elif text[pos] in "\r\n":
+                pos += 1
+            else:
+                break
+        return pos
+    after = skip(pos)
+    for connector in ("&&", ";"):
+        if text.startswith(connector, after):
+            nxt = skip(after + len(connector))
+            return [Edit(start, nxt, "")]
+    # The last command: remove it with the connector before it.
+    before = text[inst.start:start].rstrip()
+    for connector in ("&&", ";"):
+        if before.endswith(connector):
+            cut = inst.start + len(before) - len(connector)
+            cut = len(text[:cut].rstrip(" \t"))
+            # Take back a continuation line ending before the connector.
+            while text[:cut].endswith(src.escape) or text[cut - 1:cut] in ("\n", "\r"):
+                cut = len(text[:cut].rstrip(" \t\r\n"))
+                if text[:cut].endswith(src.escape):
+                    cut = len(text[:cut - len(src.escape)].rstrip(" \t"))
+            return [Edit(cut, end, "")]
+    if len(run.commands) <= 1 and not [c for c in run.commands if c.start < start or c.start >= end]:
+        return delete_instruction(src, inst)
+    return None
+
+
+def node_tls_reject(model: DockerfileModel, a) -> Fix | None:
+    """NODE_TLS_REJECT_UNAUTHORIZED=0 -> removed, or NODE_EXTRA_CA_CERTS=<the CA the Dockerfile installs>."""
+    # ENV applies when the container runs, when every file is in place; build-time settings need
+    # the CA before them.
+    cas = installed_cas(a.stage, None if a.kind == "ENV" else a.inst.start)
+    ca = cas[-1][0] if cas else None
+    if ca and a.kind in ("ENV", "ARG", "RUN"):
+        return remove_setting(model, a, f"Replace NODE_TLS_REJECT_UNAUTHORIZED=0 with NODE_EXTRA_CA_CERTS={ca}",
+                              UNSAFE, replacement=("NODE_EXTRA_CA_CERTS", ca))
+    return remove_setting(model, a, "Remove NODE_TLS_REJECT_UNAUTHORIZED=0 so Node verifies certificates")
+
+
+def git_ssl_no_verify(model: DockerfileModel, a) -> Fix | None:
+    return remove_setting(model, a, "Remove GIT_SSL_NO_VERIFY so git verifies certificates")
+
+
+# --- CA registration -------------------------------------------------------------------------------------
+
+def _installs_ca_package(stage: Stage, before: int, package: str) -> bool:
+    from ..checks.dockerfile.common import INSTALL_VERBS, is_package_op
+
+    return any(cmd.start < before and is_package_op(cmd, INSTALL_VERBS, package) for _s, _r, cmd in stage.inherited_commands())
+
+
+def update_command_for(stage: Stage, at: int) -> str | None:
+    """The family's update command, preceded by installing its tool where the base lacks it."""
+    from ..checks.dockerfile.common import stage_facts, stage_family
+
+    facts = stage_facts(stage)
+    update = facts.get("update_command")
+    if not update:
+        return None
+    family = stage_family(stage)
+    ca_tool = stage.image.get("ca_tool")
+    package = facts.get("ca_package", "ca-certificates")
+    installed = _installs_ca_package(stage, at, package)
+    needs_tool = not installed and (ca_tool is False or (family in ("alpine", "wolfi") and ca_tool is not True))
+    if needs_tool and facts.get("install_ca_tool"):
+        return f"{facts['install_ca_tool']} && {update}"
+    return update
+
+
+def register_ca(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | None:
+    """Run the family's update command right after the last copy into the anchors (IL201)."""
+    command = update_command_for(stage, op.inst.start)
+    if command is None:
+        return None
+    src = source(model)
+    user = user_at(stage, op.inst.start)
+    title = f"Run `{command}` after the copy"
+    if not _is_root(user):
+        edit = insert_after(src, op.inst, ["USER root", f"RUN {command}", f"USER {user}"])
+        return _fix(title + " (as root)", SAFE, [edit])
+    if op.command is not None:
+        edit = append_to_run(src, op.inst, command)
+        if edit is not None:
+            return _fix(title, SAFE, [edit])
+    return _fix(title, SAFE, [insert_after(src, op.inst, [f"RUN {command}"])])
+
+
+# --- generic ENV / COPY insertions for the runtime and stage families ----------------------------------
+
+def add_env_after(model: DockerfileModel, anchor: Instruction, name: str, value: str, title: str,
+                  applicability: Applicability = SAFE) -> Fix | None:
+    src = source(model)
+    return _fix(title, applicability, [insert_after(src, anchor, [f"ENV {name}={_env_quote(value)}"])])
+
+
+def add_lines_after(model: DockerfileModel, anchor: Instruction, lines: list[str], title: str,
+                    applicability: Applicability = SAFE) -> Fix | None:
+    return _fix(title, applicability, [insert_after(source(model), anchor, lines)])
+
+
+def set_setting_value(model: DockerfileModel, a, value: str, title: str, applicability: Applicability = UNSAFE) -> Fix | None:
+    """Point an ENV/ARG/prefix variable at another value, keeping its name and form."""
+    return remove_setting(model, a, title, applicability, replacement=(a.name, value))
+
+
+def replace_path_word(model: DockerfileModel, inst: Instruction, start: int, end: int, expected: str, new: str,
+                      title: str, applicability: Applicability = SAFE) -> Fix | None:
+    """Replace a path word (a COPY destination, a cp target) whose source text is `expected`."""
+    src = source(model)
+    if inst.json_args is not None:
+        tokens = exec_form_tokens(src, inst)
+        if tokens is None:
+            return None
+        matches = [t for t in tokens if t[2] == expected]
+        if len(matches) != 1:
+            return None
+        s, e, _ = matches[0]
+        return _fix(title, applicability, [Edit(s, e, json_string(new))])
+    if not verified(src, start, end, expected):
+        return None
+    return _fix(title, applicability, [Edit(start, end, new)])
+
+
+def copy_from_stage(model: DockerfileModel, target: Stage, from_label: str, path: str, title: str,
+                    applicability: Applicability = SAFE, anchor: Instruction | None = None) -> Fix | None:
+    """`COPY --from=<stage> <path> <path>` right after the target stage's FROM (or `anchor`)."""
+    line = f"COPY --from={from_label} {path} {path}"
+    return _fix(title, applicability, [insert_after(source(model), anchor or target.from_inst, [line])])
+
+
+def guidance(title: str) -> Fix:
+    """Display-only: text guidance, never applied."""
+    return Fix(title, DISPLAY_ONLY, [])
