@@ -280,9 +280,12 @@ class RegistryClient:
         self.session.trust_env = False  # CA variables of this process must not replace our trust setup
         self.session.headers["User-Agent"] = USER_AGENT
         context, self.ca_sources = _ssl_context(host, options)
-        if self.insecure:
+        if self.insecure:  # the user asked for it (--insecure-registry): no warning per request
+            import urllib3
+
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
         class TLSAdapter(HTTPAdapter):
             def init_poolmanager(self, *args, **kwargs):
