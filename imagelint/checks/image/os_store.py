@@ -1,0 +1,70 @@
+"""The OS trust store as built: anchors missing from the generated bundle (IL703), no usable
+bundle while TLS clients exist (IL704), and a bundle replaced by a few custom CAs (IL709).
+Facts: trust-stores.md §1.1-§1.4 (anchor dirs, update tools, outputs), §3.4 G1 (Go's file list)."""
+from __future__ import annotations
+
+from ...findings import Severity
+from ..registry import check
+from .context import SMALL_BUNDLE, ImageContext, fingerprint_label
+
+
+@check("IL703", kind="image")
+def ca_not_registered(ctx: ImageContext):
+    if not ctx.anchor_files:
+        return
+    tool = ctx.facts.get("update_command") or "the trust-store update"
+    bundle = ctx.bundle_path or ctx.facts.get("bundle") or "the bundle"
+    for anchor in ctx.anchor_files:
+        missing = [c for c in anchor.certificates if c.fingerprint_sha256 not in ctx.bundle_fingerprints]
+        if not missing:
+            continue
+        names = ", ".join(fingerprint_label(c) for c in missing[:3])
+        where = f"{bundle} does not exist" if ctx.bundle is None else f"it is not in {bundle}"
+        yield ctx.hit("IL703", f"{anchor.path} holds {names}, but {where}: `{tool}` did not run after the CA "
+                      "was added, so no client trusts it",
+                      anchor.path, fingerprints=[c.fingerprint_sha256 for c in missing], bundle=ctx.bundle_path)
+
+
+@check("IL704", kind="image")
+def no_ca_bundle(ctx: ImageContext):
+    if ctx.family == "windows":
+        return
+    count = len(ctx.bundle.certificates) if ctx.bundle else 0
+    small = 0 < count < SMALL_BUNDLE and ctx.ships_public_set
+    if count and not small:
+        return
+    if small and not (ctx.bundle.fingerprints & ctx.reference_public_fingerprints):
+        return  # only custom CAs: that is a replaced bundle (IL709), not a missing one
+    clients = ctx.tls_clients or ctx.go_binaries
+    if not clients:
+        return
+    shown = ", ".join(clients[:4]) + (f" and {len(clients) - 4} more" if len(clients) > 4 else "")
+    if ctx.bundle is None:
+        expected = ctx.facts.get("bundle") or "/etc/ssl/certs/ca-certificates.crt"
+        install = ctx.facts.get("ca_package")
+        hint = f"; install {install}" if install else "; copy a CA bundle in from a builder stage"
+        yield ctx.hit("IL704", f"no CA bundle ({expected} is missing) but the image has TLS clients ({shown}): "
+                      f"every HTTPS connection fails verification{hint}", None, severity=Severity.ERROR, clients=clients)
+    elif count == 0:
+        yield ctx.hit("IL704", f"{ctx.bundle_path} holds no certificate but the image has TLS clients ({shown})",
+                      ctx.bundle_path, severity=Severity.ERROR, clients=clients)
+    else:
+        yield ctx.hit("IL704", f"{ctx.bundle_path} holds only {count} roots (the public set has about 140): "
+                      f"TLS clients ({shown}) will reject most public servers", ctx.bundle_path,
+                      severity=Severity.WARNING, clients=clients, roots=count)
+
+
+@check("IL709", kind="image")
+def bundle_overwrite(ctx: ImageContext):
+    if not ctx.ships_public_set or ctx.bundle is None or not ctx.bundle.certificates:
+        return
+    count = len(ctx.bundle.certificates)
+    if count >= SMALL_BUNDLE or ctx.bundle.fingerprints & ctx.reference_public_fingerprints:
+        return
+    names = ", ".join(fingerprint_label(c) for c in ctx.bundle.certificates[:3])
+    tool = ctx.facts.get("update_command")
+    how = f"; add the CA to {ctx.facts['anchor_dirs'][0]} and run `{tool}` instead" if tool and ctx.facts.get(
+        "anchor_dirs") else ""
+    yield ctx.hit("IL709", f"{ctx.bundle_path} holds only {count} custom certificate(s) ({names}) and none of the "
+                  f"public roots a {ctx.family} image ships: every public HTTPS server fails verification{how}",
+                  ctx.bundle_path, fingerprints=sorted(ctx.bundle.fingerprints))

@@ -1,0 +1,367 @@
+"""`imagelint scan IMAGE...`: what the built image really trusts, and what is wrong with it.
+
+Data flows one way: reference -> open (metadata) -> stream every layer once into an ImageTree ->
+image checks -> findings -> (optional) mapped onto the Dockerfile that built the image -> report.
+`--inventory` reports the trust stores instead of findings.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalogue import load_catalogue
+from .checks.registry import Hit, checks_for, to_finding
+from .config import Config, find_config
+from .findings import Finding, ImagelintError, InputError, Severity
+
+CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
+
+
+@dataclass
+class ScanOptions:
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    platform: str | None = None
+    ca_file: str | None = None
+    insecure_registries: list[str] = field(default_factory=list)
+    dockerfile: str | None = None
+    expiring_days: int = 30
+    progress: bool = False
+    config: Config | None = None
+    inventory: bool = False
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    images: list[str] = field(default_factory=list)
+    inventories: list[dict[str, Any]] = field(default_factory=list)
+
+
+def scan_keep(path: str, size: int) -> bool:
+    """The reader's defaults plus the files that say where Python's requests finds its roots."""
+    from .image.layers import default_keep
+
+    if default_keep(path, size):
+        return True
+    return size < 256 * 1024 and path.endswith(("/requests/certs.py", "/certifi/core.py"))
+
+
+# --------------------------------------------------------------------------- running
+
+def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
+    result = ScanResult()
+    mapper = None
+    if options.dockerfile:
+        try:
+            mapper = DockerfileMap.load(options.dockerfile)
+            result.sources[mapper.path] = mapper.text
+        except ImagelintError as exc:
+            result.errors.append(exc.as_input_error(options.dockerfile))
+            return result
+    config = options.config or find_config(Path(options.dockerfile or "."))
+    for ref in refs:
+        try:
+            findings, inventory = scan_image(ref, options, config, mapper, prefix=len(refs) > 1)
+        except ImagelintError as exc:
+            result.errors.append(InputError(exc.path or ref, str(exc), exc.line))
+            continue
+        result.images.append(ref)
+        result.findings.extend(findings)
+        if inventory is not None:
+            result.inventories.append(inventory)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
+               prefix: bool = False) -> tuple[list[Finding], dict | None]:
+    from .checks.image.context import ImageContext
+    from .image.layers import read_image_tree
+    from .image.source import open_image
+
+    config = config or Config()
+    image = open_image(ref, platform=options.platform, ca_file=options.ca_file,
+                       insecure_registries=options.insecure_registries)
+    try:
+        with _progress(image, options.progress) as on_bytes:
+            tree = read_image_tree(image, keep=scan_keep, progress=on_bytes)
+        ctx = ImageContext(tree, image.config, ref, options.expiring_days,
+                           open_layer=lambda index: image.layers[index].open())
+        if options.inventory:
+            return [], inventory_of(ctx, image)
+        hits = run_checks(ctx, config, options)
+    finally:
+        image.close()
+    docs = load_catalogue()
+    findings = []
+    for hit in hits:
+        inside = hit.properties.get("image_path") or CONFIG_PATH
+        finding = to_finding(hit, f"{ref}:{inside}" if prefix else inside, docs)
+        finding.properties = {"image": ref, "image_digest": image.digest, **finding.properties}
+        if hit.rule in config.severity:
+            finding.severity = config.severity[hit.rule]
+        if mapper is not None:
+            mapper.place(finding, ctx)
+        findings.append(finding)
+    return findings, None
+
+
+def run_checks(ctx, config: Config, options: ScanOptions) -> list[Hit]:
+    hits: list[Hit] = []
+    seen = set()
+    for check in checks_for("image"):
+        ids = getattr(check, "rule_ids", ())
+        if ids and not any(config.enabled(rid, None, options.select, options.ignore) for rid in ids):
+            continue  # skip the work of rules nobody asked for
+        for hit in check(ctx):
+            if not config.enabled(hit.rule, None, options.select, options.ignore):
+                continue
+            key = (hit.rule, hit.message, hit.properties.get("image_path"))
+            if key not in seen:
+                seen.add(key)
+                hits.append(hit)
+    return hits
+
+
+class _NoProgress:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def show_progress(no_progress: bool) -> bool:
+    """Progress bars only for a person at a terminal: never in CI or when stderr is redirected."""
+    if no_progress or os.environ.get("CI", "").lower() in ("true", "1") or os.environ.get("NO_PROGRESS"):
+        return False
+    return sys.stderr.isatty()
+
+
+class _Progress:
+    """One rich bar per layer: stored bytes read (downloaded) against the blob size."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def __enter__(self):
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                             transient=True)
+        self.bars.__enter__()
+        self.tasks = {layer.index: self.bars.add_task(f"layer {layer.index}", total=layer.size if layer.size > 0 else None)
+                      for layer in self.image.layers}
+        return self.update
+
+    def update(self, index: int, kind: str, count: int) -> None:
+        if kind == "stored" and index in self.tasks:
+            self.bars.advance(self.tasks[index], count)
+
+    def __exit__(self, *exc):
+        return self.bars.__exit__(*exc)
+
+
+def _progress(image, enabled: bool):
+    return _Progress(image) if enabled else _NoProgress()
+
+
+# --------------------------------------------------------------------------- inventory
+
+def inventory_of(ctx, image) -> dict[str, Any]:
+    """What the image trusts: every store per runtime, counts, custom CAs by subject, fingerprint, expiry."""
+    custom = ctx.custom_cas
+
+    def cert_dict(cert, where: str | None = None) -> dict[str, Any]:
+        data = {"subject": cert.subject, "fingerprint_sha256": cert.fingerprint_sha256,
+                "not_after": cert.not_after.isoformat()}
+        if where:
+            data["found_in"] = where
+        return data
+
+    stores = []
+    if ctx.bundle is not None:
+        stores.append({"runtime": "os", "name": f"{ctx.family or 'os'} bundle", "sources": [ctx.bundle_path],
+                       "count": len(ctx.bundle.certificates),
+                       "custom": [cert_dict(c) for c in ctx.bundle.certificates if c.fingerprint_sha256 in custom],
+                       "notes": []})
+    for store in ctx.stores:
+        stores.append({"runtime": store.runtime, "name": store.name, "sources": list(store.sources),
+                       "count": len(store.certificates),
+                       "custom": [cert_dict(c) for c in store.certificates if c.fingerprint_sha256 in custom],
+                       "notes": list(store.notes)})
+    return {
+        "image": ctx.reference,
+        "digest": image.digest,
+        "platform": getattr(image, "platform", ""),
+        "family": ctx.family,
+        "os": ctx.os_release.get("PRETTY_NAME") or None,
+        "user": ctx.user or None,
+        "bundle": ctx.bundle_path,
+        "public_roots_known": bool(ctx.public_fingerprints),
+        "anchors": [{"path": a.path, "certificates": [cert_dict(c) for c in a.certificates],
+                     "in_bundle": all(c.fingerprint_sha256 in ctx.bundle_fingerprints for c in a.certificates)}
+                    for a in ctx.anchor_files],
+        "custom_cas": [cert_dict(cert, where) for cert, where in custom.values()],
+        "stores": stores,
+    }
+
+
+def render_inventory(inventories: list[dict[str, Any]], fmt: str) -> str:
+    import json
+
+    if fmt == "json":
+        return json.dumps({"version": 1, "images": inventories}, indent=2, ensure_ascii=True) + "\n"
+    lines: list[str] = []
+    for inv in inventories:
+        if lines:
+            lines.append("")
+        lines.append(f"image {inv['image']} ({inv['digest']})")
+        lines.append(f"  os: {inv['os'] or 'unknown'} (family {inv['family'] or 'unknown'})"
+                     + (f", USER {inv['user']}" if inv["user"] else ""))
+        lines.append(f"  bundle: {inv['bundle'] or 'none'}")
+        if inv["custom_cas"]:
+            lines.append(f"  custom CAs ({len(inv['custom_cas'])}):")
+            for cert in inv["custom_cas"]:
+                lines.append(f"    {cert['subject']}  sha256:{cert['fingerprint_sha256']}  "
+                             f"expires {cert['not_after'][:10]}  ({cert['found_in']})")
+        else:
+            lines.append("  custom CAs: none")
+        lines.append("  stores:")
+        for store in inv["stores"]:
+            custom = f", {len(store['custom'])} custom" if store["custom"] else ""
+            sources = ", ".join(store["sources"]) or "(no certificates found)"
+            lines.append(f"    {store['name']}: {store['count']} certificates{custom} from {sources}")
+            for note in store["notes"]:
+                lines.append(f"      note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- Dockerfile mapping
+
+_BUILDKIT_SUFFIX = re.compile(r"\s*# buildkit\s*$")
+_NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
+_ARGS_PREFIX = re.compile(r"^\|\d+(?:\s+[A-Za-z_][A-Za-z0-9_]*=(?:\"[^\"]*\"|'[^']*'|\S*))*\s+")
+_SHELL = re.compile(r"^(?:/bin/(?:ba)?sh|sh) -c\s+")
+
+
+def normalize_history(created_by: str) -> tuple[str, str]:
+    """(KEYWORD, argument text) from a history created_by of BuildKit or the classic builder."""
+    text = _BUILDKIT_SUFFIX.sub("", created_by.strip())
+    nop = _NOP.match(text)
+    if nop:
+        text = text[nop.end():]
+        keyword, _, rest = text.partition(" ")
+        return keyword.upper(), rest.strip()
+    keyword, _, rest = text.partition(" ")
+    if keyword.upper() == "RUN":
+        text = rest
+    elif not (text.startswith("|") or _SHELL.match(text)):
+        return keyword.upper(), rest.strip()
+    text = _ARGS_PREFIX.sub("", text)
+    text = _SHELL.sub("", text)
+    return "RUN", text.strip()
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\\\n", " ")).strip().strip("'\"[]")
+
+
+class DockerfileMap:
+    """Matches the image's history to the instructions of the Dockerfile's shipped stage chain."""
+
+    def __init__(self, path: str, text: str, model):
+        self.path = path
+        self.text = text
+        self.model = model
+        chain = list(reversed(model.shipped_chain()))  # base first
+        self.instructions = [inst for stage in chain for inst in stage.instructions]
+        self.from_inst = chain[0].from_inst if chain else None
+        self.env_settings = [s for stage in chain for s in stage.env_settings if s.kind == "ENV"]
+        self._cache: dict[int, dict[int, Any]] = {}
+
+    @classmethod
+    def load(cls, path: str) -> "DockerfileMap":
+        from .dockerfile.model import build_model
+        from .dockerfile.parse import parse_dockerfile
+        from .lint import read_source
+
+        text = read_source(path)
+        model = build_model(parse_dockerfile(text, path))
+        if not model.stages:
+            raise ImagelintError("no FROM instruction: not a Dockerfile", path=path)
+        return cls(path, text, model)
+
+    def _matches(self, inst, keyword: str, args: str) -> bool:
+        if inst.keyword != keyword:
+            return False
+        mine = _squash(inst.args)
+        theirs = _squash(args)
+        if keyword in ("COPY", "ADD"):
+            words = inst.args.split()
+            destination = words[-1].strip("\"[]") if words else ""
+            return bool(destination) and (theirs.endswith(destination) or theirs.rstrip("/").endswith(destination.rstrip("/")))
+        if keyword == "RUN" and inst.heredocs:
+            return True  # the history holds the heredoc body; the keyword and order decide
+        if not mine or not theirs:
+            return mine == theirs
+        return mine == theirs or mine in theirs or theirs in mine
+
+    def history_to_instruction(self, history: list[dict]) -> dict[int, Any]:
+        """history index -> Instruction, aligned from the end (the base image's entries come first)."""
+        key = hash(tuple(str(h.get("created_by") or "") for h in history))
+        if key in self._cache:
+            return self._cache[key]
+        mapping: dict[int, Any] = {}
+        j = len(self.instructions) - 1
+        for h in range(len(history) - 1, -1, -1):
+            if j < 0:
+                break
+            keyword, args = normalize_history(str(history[h].get("created_by") or ""))
+            for k in range(j, -1, -1):
+                if self._matches(self.instructions[k], keyword, args):
+                    mapping[h] = self.instructions[k]
+                    j = k - 1
+                    break
+        self._cache[key] = mapping
+        return mapping
+
+    def place(self, finding: Finding, ctx) -> None:
+        """Move an image finding onto the Dockerfile line that made it (the FROM line when the base did)."""
+        history = ctx.history
+        mapping = self.history_to_instruction(history)
+        layer_history = [i for i, h in enumerate(history) if not h.get("empty_layer")]
+        inst = None
+        layer = finding.properties.get("layer")
+        if layer is not None and layer["index"] < len(layer_history):
+            inst = mapping.get(layer_history[layer["index"]])
+        elif layer is None and finding.properties.get("variable"):
+            inst = self._env_instruction(finding.properties["variable"])
+            if inst is None and finding.properties.get("created_by"):
+                created = finding.properties["created_by"]
+                index = next((i for i in range(len(history) - 1, -1, -1)
+                              if history[i].get("created_by") == created), None)
+                inst = mapping.get(index) if index is not None else None
+        if inst is None:
+            inst = self.from_inst
+            finding.properties["from_base_image"] = True
+        if inst is None:
+            return
+        finding.properties.setdefault("image_location", finding.path)
+        finding.path = self.path
+        finding.line, finding.end_line = inst.line, inst.end_line
+        finding.column = 1
+        finding.end_column = len(self.model.parsed.line_text(inst.end_line)) + 1
+
+    def _env_instruction(self, name: str):
+        for setting in reversed(self.env_settings):
+            if setting.name == name:
+                return setting.inst
+        return None
