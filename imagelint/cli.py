@@ -259,6 +259,58 @@ def fix(
     raise typer.Exit(run.exit_code())
 
 
+@app.command()
+def scan(
+    images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's)."),
+    ca_file: Optional[str] = typer.Option(None, "--ca-file", help="Extra CA (PEM) to verify the registry's TLS certificate."),
+    insecure_registry: Optional[List[str]] = typer.Option(None, "--insecure-registry", help="HOST[:PORT] reachable over plain HTTP."),
+    dockerfile: Optional[str] = typer.Option(None, "--dockerfile", help="The Dockerfile that built the image: findings land on its lines."),
+    inventory: bool = typer.Option(False, "--inventory", help="Report what the image trusts (stores, counts, custom CAs) instead of problems."),
+    expiring_days: int = typer.Option(30, "--expiring-days", help="Report certificates expiring within this many days."),
+    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
+    no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+) -> None:
+    """Scan built images: what they really trust, and what is wrong with it."""
+    from .findings import Severity
+    from .report import Report, render
+    from .scan import ScanOptions, render_inventory, scan_images, show_progress
+
+    allowed = ["text", "json"] if inventory else LINT_FORMATS
+    if format not in allowed:
+        raise _fail(f"unknown format {format!r}{' for --inventory' if inventory else ''} (choose from {', '.join(allowed)})")
+    if ca_file and not os.path.isfile(ca_file):
+        raise _fail(f"{ca_file}: --ca-file does not exist")
+    cfg = _load_config(config)
+    try:
+        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else Severity.INFO)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
+                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
+    result = scan_images(list(images), options)
+    for error in result.errors:
+        typer.echo(f"imagelint: error: {error}", err=True)
+    if not result.images:
+        raise typer.Exit(2)
+    if inventory:
+        _emit(render_inventory(result.inventories, format), output)
+        raise typer.Exit(2 if result.errors else 0)
+    from .catalogue import load_catalogue
+
+    shown = result.images[0] if len(result.images) == 1 else ", ".join(result.images)
+    report = Report(result.findings, [], load_catalogue(), result.sources, __version__, "image",
+                    len(result.images), image=shown)
+    _emit(render(format, report, color=_use_color(no_color, output)), output)
+    raise typer.Exit(_exit_code(result.findings, result.errors, level))
+
+
 def main() -> None:
     """Console entry point: one line for user errors, exit 3 for internal errors."""
     from .findings import ImagelintError
