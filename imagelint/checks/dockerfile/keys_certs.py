@@ -1,0 +1,568 @@
+"""Reading the build context (the Dockerfile's directory or `--context DIR`) for checks that need
+file contents: certificates, keys, requirements files.
+
+Files are read only under the context directory, never through a symlink that leaves it, and
+`.dockerignore` is respected (a file Docker would not send is not in the image). Anything missing
+or unreadable is simply absent: checks stay quiet about what they cannot see.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from functools import lru_cache
+
+from ...dockerfile.model import FileOp, Stage
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_WALK_FILES = 5000
+
+
+def _within(root: str, path: str) -> bool:
+    try:
+        return os.path.commonpath([root, path]) == root
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=64)
+def _real_root(context_dir: str) -> str | None:
+    real = os.path.realpath(context_dir)
+    return real if os.path.isdir(real) else None
+
+
+def _normalise(rel: str) -> str | None:
+    """A COPY source as a context-relative path ('' is the root); None when it escapes."""
+    rel = rel.replace("\\", "/").strip()
+    rel = posixpath.normpath("/" + rel.lstrip("/")).lstrip("/")
+    if rel.startswith(".."):
+        return None
+    return "" if rel == "." else rel
+
+
+# --- .dockerignore (moby/patternmatcher semantics: last match wins, `!` re-includes, `**`) -------
+
+def _pattern_regex(pattern: str) -> re.Pattern:
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            if pattern[i:i + 2] == "**":
+                i += 2
+                if pattern[i:i + 1] == "/":
+                    i += 1
+                    out.append("(?:.*/)?")
+                else:
+                    out.append(".*")
+                continue
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        elif ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("^" + "".join(out) + "$")
+
+
+@lru_cache(maxsize=64)
+def _ignore_rules(root: str) -> tuple[tuple[bool, re.Pattern], ...]:
+    path = os.path.join(root, ".dockerignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return ()
+    rules = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        if exception:
+            line = line[1:].strip()
+        line = posixpath.normpath(line.lstrip("/")) if line not in ("", "/") else ""
+        if not line or line == ".":
+            continue
+        rules.append((exception, _pattern_regex(line)))
+    return tuple(rules)
+
+
+def ignored(root: str, rel: str) -> bool:
+    """Would Docker leave `rel` out of the context? A matching parent directory excludes too."""
+    rules = _ignore_rules(root)
+    if not rules:
+        return False
+    parts = rel.split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    excluded = False
+    for exception, regex in rules:
+        if any(regex.match(c) for c in candidates):
+            excluded = not exception
+    return excluded
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def _resolve(context_dir: str | None, rel: str) -> tuple[str, str, str] | None:
+    """(root, rel, real path) for a context-relative path that stays inside the context."""
+    if not context_dir:
+        return None
+    root = _real_root(context_dir)
+    if root is None:
+        return None
+    norm = _normalise(rel)
+    if norm is None:
+        return None
+    real = os.path.realpath(os.path.join(root, norm))
+    if not _within(root, real):
+        return None  # a symlink (or ..) leading out of the context
+    return root, norm, real
+
+
+def read_context_file(context_dir: str | None, rel: str, max_bytes: int = MAX_FILE_BYTES) -> bytes | None:
+    found = _resolve(context_dir, rel)
+    if found is None:
+        return None
+    root, norm, real = found
+    if not norm or ignored(root, norm) or not os.path.isfile(real):
+        return None
+    try:
+        with open(real, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError:
+        return None
+    return data if len(data) <= max_bytes else None
+
+
+def expand_context_source(context_dir: str | None, source: str) -> list[str]:
+    """The context files a COPY/ADD source stands for: a file, every file under a directory, or the
+    files a glob matches. Context-relative paths; [] when unknown or absent."""
+    if not context_dir or "://" in source or source.startswith("<<"):
+        return []
+    root = _real_root(context_dir)
+    if root is None:
+        return []
+    norm = _normalise(source)
+    if norm is None:
+        return []
+    if any(c in norm for c in "*?["):
+        return _glob(root, norm)
+    real = os.path.realpath(os.path.join(root, norm))
+    if not _within(root, real):
+        return []
+    if os.path.isfile(real):
+        return [] if ignored(root, norm) else [norm]
+    if os.path.isdir(real):
+        return _walk(root, norm)
+    return []
+
+
+def _walk(root: str, top: str) -> list[str]:
+    out: list[str] = []
+    base = os.path.join(root, top) if top else root
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir
+        dirnames[:] = sorted(d for d in dirnames if d != ".git" and not ignored(root, posixpath.join(rel_dir, d)))
+        for name in sorted(filenames):
+            rel = posixpath.join(rel_dir, name)
+            real = os.path.realpath(os.path.join(root, rel))
+            if not _within(root, real) or ignored(root, rel) or not os.path.isfile(real):
+                continue
+            out.append(rel)
+            if len(out) >= MAX_WALK_FILES:
+                return out
+    return out
+
+
+def _glob(root: str, pattern: str) -> list[str]:
+    import fnmatch
+
+    parts = pattern.split("/")
+    paths = [""]
+    for i, part in enumerate(parts):
+        nxt = []
+        for p in paths:
+            full = os.path.join(root, p) if p else root
+            if any(c in part for c in "*?["):
+                try:
+                    names = sorted(os.listdir(full))
+                except OSError:
+                    continue
+                nxt.extend(posixpath.join(p, n) for n in names if fnmatch.fnmatchcase(n, part))
+            else:
+                nxt.append(posixpath.join(p, part))
+        paths = nxt[:MAX_WALK_FILES]
+    out: list[str] = []
+    for p in paths:
+        real = os.path.realpath(os.path.join(root, p))
+        if not _within(root, real) or ignored(root, p):
+            continue
+        if os.path.isfile(real):
+            out.append(p)
+        elif os.path.isdir(real):
+            out.extend(_walk(root, p))
+    return out
+
+
+def context_sources(op: FileOp) -> list[str]:
+    """The build-context sources of a COPY/ADD (none for --from, URLs, heredocs, RUN copies)."""
+    if op.command is not None or op.kind != "copy" or op.from_stage is not None or op.from_image:
+        return []
+    if op.inst.keyword not in ("COPY", "ADD"):
+        return []
+    return [s for s in op.sources if "://" not in s and not s.startswith("<<") and not s.startswith("git@")]
+
+
+def image_path_of(op: FileOp, source: str, context_file: str) -> str:
+    """Where a context file lands in the image, for one COPY source (file, directory or glob)."""
+    name = posixpath.basename(context_file)
+    norm_source = _normalise(source) or ""
+    if context_file == norm_source or any(c in norm_source for c in "*?["):
+        if op.is_dir or op.path.endswith("/") or len(op.sources) > 1 or any(c in norm_source for c in "*?["):
+            # a glob keeps each match's name; a directory match keeps its inner layout
+            if any(c in norm_source for c in "*?[") and "/" in context_file:
+                fixed = norm_source.rsplit("/", 1)[0] if "/" in norm_source else ""
+                rel = context_file[len(fixed):].lstrip("/") if fixed and context_file.startswith(fixed) else name
+                return posixpath.join(op.path, rel)
+            return posixpath.join(op.path, name)
+        return op.path
+    # A directory source: its contents are copied into the destination.
+    rel = context_file[len(norm_source):].lstrip("/") if norm_source else context_file
+    return posixpath.join(op.path, rel)
+
+
+def context_file_for(stage: Stage, image_path: str, context_dir: str | None) -> str | None:
+    """The context file a COPY in the stage chain put at `image_path` (the last one wins)."""
+    found = None
+    for _stage, op in stage.inherited_file_ops():
+        for source in context_sources(op):
+            norm = _normalise(source)
+            if norm is None:
+                continue
+            if op.path == image_path and not op.is_dir and not op.path.endswith("/"):
+                found = norm
+                continue
+            if image_path.startswith(op.path.rstrip("/") + "/"):
+                rest = image_path[len(op.path.rstrip("/")) + 1:]
+                if op.is_dir or len(op.sources) > 1 or op.path.endswith("/"):
+                    if rest == posixpath.basename(norm):
+                        found = norm
+                        continue
+                candidate = posixpath.join(norm, rest) if norm else rest
+                if _is_file(context_dir, candidate):
+                    found = candidate
+    return found
+
+
+def _is_file(context_dir: str | None, rel: str) -> bool:
+    found = _resolve(context_dir, rel)
+    return bool(found and found[1] and os.path.isfile(found[2]) and not ignored(found[0], found[1]))
+
+
+# --- IL501 private-key-copied ----------------------------------------------------------------------
+
+from ...findings import Severity  # noqa: E402
+from ..registry import check  # noqa: E402
+from .common import anchor_target  # noqa: E402
+
+_KEYSTORE_EXTS = (".p12", ".pfx", ".jks", ".keystore", ".jceks", ".bks")
+_SSH_KEYS = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "identity"}
+# `.key` files that are conventionally public: apt/yum repository signing keys (GPG).
+_PUBLIC_KEY_HINTS = ("gpg", "pgp", "signing", "release", "archive", "repo", "apt", "yum", "rpm", "pubkey", "public")
+_READABLE_KEY_EXTS = (".pem", ".key", ".crt", ".cer", ".p12", ".pfx", ".jks", ".keystore", ".jceks", "")
+
+
+def key_name_kind(path: str) -> str | None:
+    """What kind of key material a file name announces: 'private key', 'SSH private key',
+    'keystore', or None. Public keys (`*.pub`), certificates and trust stores are not keys."""
+    name = posixpath.basename(path.rstrip("/")).lower()
+    if not name or name.endswith((".pub", ".crt", ".cer", ".csr", ".der")):
+        return None
+    if name in _SSH_KEYS:
+        return "SSH private key"
+    if name.endswith(_KEYSTORE_EXTS):
+        stem = name.rsplit(".", 1)[0]
+        if "trust" in stem or "cacert" in stem:
+            return None  # a trust store holds certificates only
+        return "keystore"
+    if name.endswith(".ppk"):
+        return "PuTTY private key"
+    if name.endswith(".key"):
+        if any(h in name for h in _PUBLIC_KEY_HINTS):
+            return None
+        return "private key"
+    if name.endswith((".pem",)):
+        stem = name[:-4]
+        if stem in ("key", "privkey", "private", "private-key", "private_key") or stem.endswith(("-key", "_key", ".key")):
+            return "private key"
+    return None
+
+
+def content_key_kinds(data: bytes) -> list[str]:
+    """Key types found in file content (never the bytes themselves)."""
+    from ...certs.load import PRIVATE_KEY_LABELS, PEM_BLOCK
+
+    if b"-----BEGIN " in data:
+        if b"PRIVATE KEY-----" not in data:
+            return []
+        return sorted({PRIVATE_KEY_LABELS[m.group(1)] for m in PEM_BLOCK.finditer(data) if m.group(1) in PRIVATE_KEY_LABELS})
+    if data[:1] == b"\x30" or data[:4] in (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce"):
+        from ...certs.load import load_certificates
+
+        return sorted(set(load_certificates(data).private_keys))
+    return []
+
+
+def _context_key_files(ctx, op) -> list[tuple[str, str]]:
+    """(context file, kind) for key material a COPY/ADD takes from the build context."""
+    found = []
+    for source in context_sources(op):
+        files = expand_context_source(ctx.context_dir, source)
+        if not files:
+            kind = key_name_kind(source)
+            if kind:
+                found.append((source, kind))
+            continue
+        for rel in files:
+            kind = key_name_kind(rel)
+            name = posixpath.basename(rel).lower()
+            if kind is None or kind == "keystore":
+                ext = posixpath.splitext(name)[1]
+                if ext in _READABLE_KEY_EXTS and (ext or name.startswith("id_")):
+                    data = read_context_file(ctx.context_dir, rel)
+                    kinds = content_key_kinds(data) if data else []
+                    if kinds:
+                        kind = "private key (" + ", ".join(kinds) + ")"
+                    elif kind == "keystore" and data is not None:
+                        kind = None  # readable keystore without private keys: a trust store
+            if kind:
+                found.append((rel, kind))
+    return found
+
+
+_GEN_FLAGS = {
+    # command -> (subcommand words that generate a key, option naming the key file)
+    "genrsa": "-out", "genpkey": "-out", "gendsa": "-out", "ecparam": "-out",
+}
+
+
+def generated_keys(stage: Stage) -> list[str]:
+    """Image paths where a RUN of this stage writes a freshly generated private key."""
+    out = []
+    for _run, cmd in stage.commands():
+        values = [w.value for w in cmd.args]
+        lowered = [v.lower() for v in values]
+
+        def option(*names: str) -> str | None:
+            for i, v in enumerate(values):
+                for n in names:
+                    if v == n and i + 1 < len(values):
+                        return values[i + 1]
+                    if v.startswith(n + "="):
+                        return v.split("=", 1)[1]
+            return None
+
+        path = None
+        if cmd.name == "openssl" and values:
+            sub = values[0]
+            if sub in _GEN_FLAGS and (sub != "ecparam" or "-genkey" in values):
+                path = option("-out")
+            elif sub == "req":
+                path = option("-keyout")
+        elif cmd.name == "ssh-keygen" and not any(v in ("-y", "-l", "-R", "-F", "-H", "-e", "-i", "-s") for v in values):
+            path = option("-f")
+        elif cmd.name == "keytool" and any(v in ("-genkeypair", "-genkey", "-genseckey") for v in lowered):
+            path = option("-keystore")
+        elif cmd.name == "mkcert":
+            path = option("-key-file")
+        if path and path.startswith("/"):
+            out.append(posixpath.normpath(path))
+    return out
+
+
+@check("IL501")
+def private_key_copied(model, ctx):
+    shipped = set(model.shipped_chain())
+    for stage in model.stages:
+        if stage not in shipped:
+            continue  # a builder stage's files never reach the image (documented in IL501)
+        for op in stage.file_ops:
+            if op.kind != "copy" or op.inst.keyword not in ("COPY", "ADD"):
+                continue
+            if op.from_stage is not None or op.from_image:
+                yield from _copied_from_stage(model, ctx, stage, op)
+                continue
+            hits = _context_key_files(ctx, op)
+            if not hits:
+                continue
+            shown = ", ".join(rel for rel, _ in hits[:3]) + (f" and {len(hits) - 3} more" if len(hits) > 3 else "")
+            kinds = sorted({k for _, k in hits})
+            yield ctx.hit("IL501", f"{op.inst.keyword} puts {' / '.join(kinds)} material into the image ({shown}): "
+                                   "anyone who can pull the image can read it; mount it at build time "
+                                   "(RUN --mount=type=secret/ssh) or at run time instead",
+                          op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR,
+                          files=[rel for rel, _ in hits])
+
+
+def _copied_from_stage(model, ctx, stage, op):
+    source_stage = op.from_stage
+    generated = []
+    if source_stage is not None:
+        for s in source_stage.chain():
+            generated.extend(generated_keys(s))
+    for source in op.sources:
+        src = posixpath.normpath(source) if source.startswith("/") else None
+        if src is None:
+            continue
+        gen = [g for g in generated if g == src or g.startswith(src.rstrip("/") + "/")]
+        kind = key_name_kind(src)
+        if gen:
+            where = f"stage {source_stage.label}"
+            yield ctx.hit("IL501", f"COPY --from={source_stage.label} copies a private key generated in {where} "
+                                   f"({gen[0]}) into the shipped image: every container of the image shares it",
+                          op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR, files=gen)
+        elif kind:
+            origin = source_stage.label if source_stage is not None else op.from_image
+            yield ctx.hit("IL501", f"COPY --from={origin} copies {kind} material ({src}) into the shipped image: "
+                                   "anyone who can pull the image can read it",
+                          op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR, files=[src])
+
+
+# --- IL510 cert-problem -----------------------------------------------------------------------------
+
+_CERT_EXTS = (".crt", ".pem", ".cer", ".der", ".ca-bundle")
+_TRUST_DIRS = ("/etc/ssl/certs", "/certificates", "/etc/pki/ca-trust/source", "/usr/share/pki/ca-trust-source",
+               "/etc/pki/trust", "/usr/share/pki/trust", "/usr/local/share/ca-certificates",
+               "/usr/share/ca-certificates", "/etc/ca-certificates/trust-source")
+
+
+def _under(path: str, dirs) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def _java_in_stage(stage: Stage) -> bool:
+    if any(s.image.get("jvm") for s in stage.chain()):
+        return True
+    return any(cmd.name == "keytool" for _s, _r, cmd in stage.inherited_commands())
+
+
+def _keytool_files(stage: Stage) -> set[str]:
+    files = set()
+    for _s, _r, cmd in stage.inherited_commands():
+        if cmd.name != "keytool":
+            continue
+        values = [w.value for w in cmd.args]
+        for i, v in enumerate(values):
+            if v.lower() == "-file" and i + 1 < len(values):
+                files.add(posixpath.normpath(values[i + 1]) if values[i + 1].startswith("/") else values[i + 1])
+    return files
+
+
+def _certificate_inputs(ctx, op):
+    """(source, shown name, image path, bytes or None) for each file a COPY/ADD brings in: build
+    context files (read later) and inline heredoc content (`COPY <<EOF /path`)."""
+    if op.inst.keyword in ("COPY", "ADD") and op.command is None and op.content is not None \
+            and op.from_stage is None and not op.from_image:
+        dest = op.path
+        yield op.sources[0] if op.sources else "<<EOF", f"heredoc {op.sources[0] if op.sources else ''}".strip(), dest, op.content.encode()
+        return
+    for source in context_sources(op):
+        for rel in expand_context_source(ctx.context_dir, source):
+            yield source, rel, image_path_of(op, source, rel), None
+
+
+@check("IL510")
+def cert_problem(model, ctx):
+    from ...certs.inspect import certificate_problems
+    from ...certs.load import load_certificates
+
+    days = getattr(ctx.config, "cert_expiry_days", 30)
+    for stage in model.stages:
+        keytool_files = None
+        for op in stage.file_ops:
+            for source, rel, dest, data in _certificate_inputs(ctx, op):
+                name = rel.lower()
+                anchors = anchor_target(stage, _DestOnly(dest))
+                trust_dest = bool(anchors) or _under(dest, _TRUST_DIRS)
+                if not (name.endswith(_CERT_EXTS) or dest.lower().endswith(_CERT_EXTS)) and not trust_dest:
+                    continue
+                if data is None:
+                    data = read_context_file(ctx.context_dir, rel)
+                if data is None:
+                    continue
+                loaded = load_certificates(data, rel)
+                if keytool_files is None:
+                    keytool_files = _keytool_files(stage)
+                as_anchor = trust_dest or dest in keytool_files
+                problems = []
+                if not loaded.certificates:
+                    if trust_dest and not loaded.private_keys:
+                        problems.append(("no-certificate", "no certificate could be read from it", "error", None))
+                    elif trust_dest:
+                        problems.append(("private-key", "it holds a private key, not a certificate", "error", None))
+                else:
+                    if loaded.private_keys and as_anchor:
+                        problems.append(("private-key", "a private key sits inside this certificate file",
+                                         "error", None))
+                    if "bom" in loaded.notes and (dest in keytool_files or _java_in_stage(stage) and as_anchor):
+                        problems.append(("utf8-bom", "starts with a UTF-8 BOM, which keytool and Java reject "
+                                                     "(Input not an X.509 certificate)", "warning", None))
+                    debian = stage_family_of(stage) in ("debian", "ubuntu", "alpine", "wolfi")
+                    if debian and _under(dest, ("/usr/local/share/ca-certificates",)) and dest.endswith(".crt"):
+                        if loaded.container == "der":
+                            problems.append(("der-in-crt", "DER (binary) content in a .crt: update-ca-certificates "
+                                             "appends the raw bytes and OpenSSL never trusts it (convert with "
+                                             "openssl x509 -inform DER)", "error", None))
+                        elif len(loaded.certificates) > 1:
+                            problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one "
+                                             ".crt: rehash skips the file (CApath clients miss them) and Java "
+                                             "imports only the first; use one certificate per file",
+                                             "warning", None))
+                    elif dest in keytool_files and len(loaded.certificates) > 1:
+                        problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one file: "
+                                         "keytool -importcert imports only the first", "warning", None))
+                    for cert in loaded.certificates:
+                        for p in certificate_problems(cert, expiring_days=days, as_anchor=as_anchor):
+                            problems.append((p.code, p.message, p.severity, cert))
+                for code, message, severity, cert in problems:
+                    text = f"{rel} (copied to {dest}): {message}"
+                    if cert is not None:
+                        text += f" [subject {cert.subject}, SHA-256 {cert.fingerprint_sha256}]"
+                    yield ctx.hit("IL510", text, op.inst, op.start or None, op.end or None, stage=stage,
+                                  severity=Severity.parse(severity), problem=code, file=rel,
+                                  fingerprint_sha256=cert.fingerprint_sha256 if cert is not None else None)
+
+
+class _DestOnly:
+    """A stand-in FileOp for anchor_target(): one copied file at `path`."""
+
+    kind = "copy"
+    is_dir = False
+
+    def __init__(self, path: str):
+        self.path = path
+        self.sources: list[str] = []
+
+    def targets(self) -> list[str]:
+        return [self.path]
+
+
+def stage_family_of(stage: Stage) -> str | None:
+    from .common import stage_family
+
+    return stage_family(stage)
