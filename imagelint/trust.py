@@ -158,7 +158,7 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
         return Verdict(trusted=True, reason=None, certificate=(result.anchor or chain[0]).summary(),
                        message=message, error_text=None, fix=None, path=path, **base)
 
-    primary, texts = error_texts(store.runtime, error, host, at)
+    primary, texts = error_texts(store.runtime, error, host, at, store.details)
     message = _message(error, store, result, host)
     if store.runtime == "openssl" and error.reason in ("intermediate-anchor", "leaf-not-ca"):
         curl_result = verify(chain, store.certificates, host, at, POLICIES["curl"])
@@ -401,30 +401,60 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
 
 def _trust_keep(path: str, size: int) -> bool:
     """Beyond the scan defaults, trust needs the files that say where Python finds its roots."""
-    return path.endswith(("/requests/certs.py", "/certifi/core.py")) and size < 256 * 1024
+    return path.endswith(("/requests/certs.py", "/certifi/core.py", "/urllib3/_version.py")) and size < 256 * 1024
+
+
+class _ImageView:
+    """An ImageTree that can also extract roots compiled into libraries the scan did not stream
+    through the PEM extractor (Debian's nodejs keeps them in libnode.so): one extra pass over the
+    one layer that holds the file, only when asked."""
+
+    def __init__(self, tree, image):
+        self._tree = tree
+        self._image = image
+
+    def __getattr__(self, name):
+        return getattr(self._tree, name)
+
+    def embedded_certificates(self, path: str) -> bytes | None:
+        found = self._tree.embedded_certificates(path)
+        if found is not None:
+            return found
+        from .image.layers import read_layer
+
+        real = self._tree.realpath(path)
+        ref = self._tree.layer_of(real) if real else None
+        if ref is None:
+            return None
+        layer = next((layer for layer in self._image.layers if layer.index == ref.index), None)
+        if layer is None:
+            return None
+        record = read_layer(layer, keep=lambda p, s: False, embedded=lambda p, s, m: p == real)
+        return record.embedded.get(real)
 
 
 def _open_tree(ref: str):
-    """(tree, env, entrypoint, label) for 'host' or an image reference."""
+    """(tree, env, entrypoint, label, close) for 'host' or an image reference."""
     if ref == "host":
         from .image.fs import HostTree
 
-        return HostTree(), dict(os.environ), None, "host"
+        return HostTree(), dict(os.environ), None, "host", lambda: None
     from .image.layers import default_keep, read_image_tree
     from .image.source import open_image
 
     image = open_image(ref)
     try:
         tree = read_image_tree(image, keep=lambda p, s: default_keep(p, s) or _trust_keep(p, s))
-    finally:
+    except BaseException:
         image.close()
+        raise
     config = image.config.get("config", image.config) or {}
     env = {}
     for item in config.get("Env") or []:
         key, _, value = item.partition("=")
         env[key] = value
     entrypoint = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    return tree, env, entrypoint, ref
+    return _ImageView(tree, image), env, entrypoint, ref, image.close
 
 
 def run_trust(image_ref_or_host: str, chain_path: str | None = None, connect: str | None = None,
@@ -454,10 +484,15 @@ def run_trust(image_ref_or_host: str, chain_path: str | None = None, connect: st
         chain = [record for der in ders for record in parse_chain(der, connect)]
     entrypoint = None
     label = image_ref_or_host
+    close = None
     if tree is None:
-        tree, opened_env, entrypoint, label = _open_tree(image_ref_or_host)
+        tree, opened_env, entrypoint, label, close = _open_tree(image_ref_or_host)
         env = opened_env if env is None else env
-    verdicts = evaluate(tree, env or {}, chain, host, when, runtimes, entrypoint=entrypoint)
+    try:
+        verdicts = evaluate(tree, env or {}, chain, host, when, runtimes, entrypoint=entrypoint)
+    finally:
+        if close is not None:
+            close()
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if fmt == "json":
         return code, to_json(verdicts, label, host) + "\n"

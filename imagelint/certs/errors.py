@@ -105,10 +105,25 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def error_texts(runtime: str, error: ChainError, host: str | None, at: datetime) -> tuple[str, dict[str, str]]:
+def urllib3_hostname_text(leaf: CertRecord, host: str) -> str:
+    """urllib3 1.x (e.g. Debian bookworm's python3-urllib3 1.26) matches host names itself."""
+    names = [*leaf.dns_names, *leaf.ip_addresses]
+    if len(names) > 1:
+        return "hostname %r doesn't match either of %s" % (host, ", ".join(map(repr, names)))
+    if len(names) == 1:
+        return "hostname %r doesn't match %r" % (host, names[0])
+    return "no appropriate commonName or subjectAltName fields were found"
+
+
+def error_texts(runtime: str, error: ChainError, host: str | None, at: datetime,
+                details: dict | None = None) -> tuple[str, dict[str, str]]:
     """(the line this runtime prints, {client: line} for the clients it stands for)."""
+    details = details or {}
     if error.reason == "hostname-mismatch" and host:
         texts = hostname_texts(error.cert, host, error.detail)
+        if runtime == "python-requests" and str(details.get("urllib3_version", "2")).startswith("1."):
+            line = urllib3_hostname_text(error.cert, host)
+            return line, {"python": line}
         if runtime == "openssl":
             return texts["openssl"], {k: texts[k] for k in ("openssl", "python", "curl")}
         if runtime == "python-requests":

@@ -344,6 +344,10 @@ def requests_store(tree: FileTree, env: Mapping[str, str], site: str, family: st
     """REQUESTS_CA_BUNDLE > CURL_CA_BUNDLE > certifi; requests ignores SSL_CERT_FILE (P2, §3.1)."""
     store = TrustStore("python-requests", f"python-requests {site}")
     store.details["python_version"] = _python_version(site)
+    version_py = tree.read(f"{site}/urllib3/_version.py") or b""
+    match = re.search(rb"__version__\s*=\s*(?:version\s*=\s*)?['\"]([^'\"]+)['\"]", version_py)
+    if match:
+        store.details["urllib3_version"] = match.group(1).decode()
     for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         if env.get(variable):
             path = env[variable]
@@ -405,12 +409,53 @@ def _node_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
     return tuple(int(x) for x in match.groups()) if match else None
 
 
+LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64", "/lib")
+
+
+def _embedded(tree: FileTree, path: str) -> bytes | None:
+    try:
+        return tree.embedded_certificates(path)
+    except (ImportError, NotImplementedError, OSError):
+        return None
+
+
+def _node_bundled_roots(tree: FileTree, binary: str) -> tuple[str, bytes | None]:
+    """Static builds carry the roots in the executable; distro builds (Debian's nodejs) in libnode.so."""
+    bundled = _embedded(tree, binary)
+    if bundled:
+        return binary, bundled
+    for directory in LIB_DIRS:
+        for name in tree.listdir(directory):
+            if name.startswith("libnode.so"):
+                path = f"{directory}/{name}"
+                info = tree.info(path, follow=False)
+                if info is None or info.kind != "file":
+                    continue
+                found = _embedded(tree, path)
+                if found:
+                    return path, found
+    return binary, None
+
+
+def _is_shared_node(tree: FileTree, binary: str) -> bool:
+    """A distro build: a small launcher linked against libnode.so."""
+    if binary.startswith(("/usr/local/", "/opt/")):
+        return False
+    return any(name.startswith("libnode.so") for d in LIB_DIRS for name in tree.listdir(d))
+
+
 def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str | None,
                entrypoint: list[str] | None = None) -> TrustStore:
     """Bundled roots (or OpenSSL's with --use-openssl-ca) + system (--use-system-ca) + NODE_EXTRA_CA_CERTS."""
     store = TrustStore("node", f"node {binary}")
     flags = node_flags(env, entrypoint)
     version = _node_version(env)
+    if family == "debian" and _is_shared_node(tree, binary) and "--use-bundled-ca" not in flags:
+        # Observed (bookworm nodejs 18.20.4): Debian's package defaults to the OpenSSL store, as if
+        # --use-openssl-ca were given; only --use-bundled-ca brings back the compiled-in roots.
+        flags.add("--use-openssl-ca")
+        store.notes.append("Debian's nodejs package uses the system OpenSSL store by default "
+                           "(not its bundled roots; --use-bundled-ca switches back)")
     store.details["flags"] = sorted(flags)
     # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
     ssldir = "/etc/ssl" if binary.startswith("/usr/local/") or binary.startswith("/opt/") else openssl_dir(tree, family)
@@ -420,14 +465,10 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
         store.sources.extend(system.sources)
         store.notes.append(f"--use-openssl-ca: OpenSSL store under {ssldir} instead of the bundled roots")
     else:
-        bundled = None
-        try:
-            bundled = tree.embedded_certificates(binary)
-        except (ImportError, NotImplementedError, OSError):
-            bundled = None
+        holder, bundled = _node_bundled_roots(tree, binary)
         if bundled:
-            store.certificates.extend(load_certificates(bundled, f"{binary} (bundled roots)").certificates)
-            store.sources.append(f"{binary} (bundled roots)")
+            store.certificates.extend(load_certificates(bundled, f"{holder} (bundled roots)").certificates)
+            store.sources.append(f"{holder} (bundled roots)")
         else:
             store.notes.append(f"could not read the roots compiled into {binary}")
         if "--use-system-ca" in flags:
