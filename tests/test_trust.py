@@ -229,3 +229,45 @@ def test_connect_refused_is_clean():
     probe.close()
     with pytest.raises(ImagelintError, match="connection refused"):
         fetch_chain("127.0.0.1", port, timeout=2)
+
+
+# --------------------------------------------------------------------------- images built in tests
+
+
+def test_image_env_and_java_trust_store_from_image_config(tmp_path, pki):
+    """A Temurin-style image (JDK with its own cacerts) written by imagekit and read through
+    open_image: JAVA_TOOL_OPTIONS and NODE_EXTRA_CA_CERTS come from the image's Env, not ours."""
+    from imagekit import Image, Layer, write_oci
+    from test_certs_runtimes import keytool_store
+
+    base = (Layer()
+            .file("etc/os-release", b"ID=ubuntu\nID_LIKE=debian\n")
+            .file("bin/sh", b"#!", mode=0o755)
+            .file("etc/ssl/certs/ca-certificates.crt", pki.other_root.pem)
+            .file("opt/java/openjdk/bin/java", b"\x7fELF", mode=0o755)
+            .file("opt/java/openjdk/release", b'JAVA_VERSION="21.0.4"\n')
+            .file("opt/java/openjdk/lib/security/cacerts", keytool_store(tmp_path / "kt1", pki.other_root,
+                                                                        store_type="JKS"))
+            .file("usr/local/bin/node", b"\x7fELF" + pki.other_root.pem, mode=0o755))
+    app = (Layer()
+           .file("app/truststore.p12", keytool_store(tmp_path / "kt2", pki.root, password="app-pass"))
+           .file("app/corp-root.crt", pki.root.pem))
+    path = ["PATH=/usr/local/bin:/usr/bin:/bin", "JAVA_HOME=/opt/java/openjdk"]
+    plain = write_oci(tmp_path / "plain", Image([base, app], env=path))
+    configured = write_oci(tmp_path / "configured", Image([base, app], env=path + [
+        "JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=/app/truststore.p12 -Djavax.net.ssl.trustStorePassword=app-pass",
+        "NODE_EXTRA_CA_CERTS=/app/corp-root.crt"]))
+
+    code, out = run_trust(plain, chain_path=str(pki.files["chain-full.pem"]), host="localhost", fmt="json")
+    verdicts = {v["runtime"]: v for v in json.loads(out)["verdicts"]}
+    assert code == 1 and set(verdicts) == {"java", "node"}
+    assert verdicts["java"]["reason"] == "untrusted-root"
+    assert ("RUN /opt/java/openjdk/bin/keytool -importcert -noprompt -cacerts -storepass changeit "
+            "-alias test-root-ca -file /tmp/test-root-ca.crt") in verdicts["java"]["fix"]
+    assert "ENV NODE_EXTRA_CA_CERTS=" in verdicts["node"]["fix"]
+
+    code, out = run_trust(configured, chain_path=str(pki.files["chain-full.pem"]), host="localhost", fmt="json")
+    verdicts = {v["runtime"]: v for v in json.loads(out)["verdicts"]}
+    assert code == 0, verdicts
+    assert verdicts["java"]["store"].endswith("/app/truststore.p12")
+    assert "/app/corp-root.crt (NODE_EXTRA_CA_CERTS)" in verdicts["node"]["store"]
