@@ -483,19 +483,27 @@ def node_version(stage: Stage) -> tuple[int, int | None] | None:
 
 
 def node_in_stage(stage: Stage) -> str | None:
-    """Why we believe Node runs in this stage, or None."""
+    """Why we believe an official Node build (bundled Mozilla roots, N1) runs in this stage, or None.
+    Distribution packages (apt/apk/dnf `nodejs`) are left alone: distributions may build Node to
+    use the OS store, which the knowledge base does not settle."""
     if stage.image.get("node"):
         return "the base image"
-    for _cmd, pkg in installed_packages(stage):
-        if pkg in NODE_PACKAGES:
-            return f"the {pkg} package"
     for _s, op in stage.inherited_file_ops():
         if op.from_image and classify_image(op.from_image).get("node"):
             return f"files copied from {op.from_image}"
+        if op.from_stage is not None and op.from_stage.image.get("node") and any("node" in src for src in op.sources):
+            return f"files copied from stage {op.from_stage.label}"
+        if op.kind == "download" and any(_OFFICIAL_NODE.search(u) for u in op.sources):
+            return "the official Node download"
     for _s, _r, cmd in stage.inherited_commands():
-        if cmd.name in NODE_COMMANDS:
-            return f"`{cmd.name}` runs in it"
+        if cmd.name in ("nvm", "fnm", "volta", "n") and any(w.value in ("install", "use") or re.match(r"^v?\d", w.value) for w in cmd.args):
+            return f"`{cmd.name}` (official Node binaries)"
+        if any(_OFFICIAL_NODE.search(w.value) for w in cmd.argv):
+            return "the official Node binaries (nodejs.org / NodeSource)"
     return None
+
+
+_OFFICIAL_NODE = re.compile(r"nodejs\.org/dist|deb\.nodesource\.com|rpm\.nodesource\.com|unofficial-builds\.nodejs\.org")
 
 
 def system_ca_supported(version: tuple[int, int | None] | None) -> bool:
