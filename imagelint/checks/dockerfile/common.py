@@ -147,3 +147,167 @@ def is_cert_path(path: str) -> bool:
 
 def basename(path: str) -> str:
     return posixpath.basename(path.rstrip("/"))
+
+
+# --- text written into files (config files, scripts) -----------------------------------------------
+
+@dataclass
+class WrittenText:
+    """Known text an instruction puts into a file: echo/printf/heredoc/tee/COPY <<EOF, or what `sed -i` inserts."""
+
+    stage: Stage
+    op: FileOp
+    text: str
+    how: str  # "write" | "append" | "copy" | "edit"
+
+    @property
+    def path(self) -> str:
+        return self.op.path
+
+
+def op_offset(op: FileOp) -> int:
+    return op.command.start if op.command else op.inst.start
+
+
+def written_texts(stage: Stage) -> Iterator[WrittenText]:
+    for op in stage.file_ops:
+        if op.content is None:
+            continue
+        if op.kind in ("write", "append"):
+            yield WrittenText(stage, op, op.content, op.kind)
+        elif op.kind == "copy" and any(s.startswith("<<") for s in op.sources) and not op.is_dir:
+            yield WrittenText(stage, op, op.content, "copy")
+        elif op.kind == "edit":
+            inserted = sed_inserted_text(op.content)
+            if inserted:
+                yield WrittenText(stage, op, inserted, "edit")
+
+
+def later_file_ops(model: DockerfileModel, stage: Stage, op: FileOp) -> Iterator[tuple[Stage, FileOp]]:
+    """File ops that run after `op`: later in its stage, or in any stage built FROM it."""
+    at = op_offset(op)
+    for other in stage.file_ops:
+        if other is not op and op_offset(other) > at:
+            yield stage, other
+    for s in model.stages:
+        if s is not stage and stage in s.chain():
+            for other in s.file_ops:
+                yield s, other
+
+
+def deleted_later(model: DockerfileModel, stage: Stage, op: FileOp) -> bool:
+    """Is the file `op` writes removed again (rm of it or of a directory holding it) afterwards?"""
+    path = op.path
+    for _s, other in later_file_ops(model, stage, op):
+        if other.kind == "delete" and (other.path == path or (other.recursive and path.startswith(other.path.rstrip("/") + "/"))):
+            return True
+    return False
+
+
+def _sed_skip_address(expr: str, i: int) -> int:
+    """Skip a sed address (`$`, `12`, `/re/`, `\\%re%`, with an optional `,addr2` and `!`)."""
+    def one(i: int) -> int:
+        if i < len(expr) and expr[i] == "$":
+            return i + 1
+        if i < len(expr) and expr[i].isdigit():
+            while i < len(expr) and (expr[i].isdigit() or expr[i] == "~"):
+                i += 1
+            return i
+        if i < len(expr) and expr[i] in "/\\":
+            delim = "/"
+            if expr[i] == "\\" and i + 1 < len(expr):
+                delim = expr[i + 1]
+                i += 1
+            i += 1
+            while i < len(expr) and expr[i] != delim:
+                i += 2 if expr[i] == "\\" else 1
+            i += 1
+            while i < len(expr) and expr[i] in "IM":
+                i += 1
+        return i
+
+    i = one(i)
+    if i < len(expr) and expr[i] == ",":
+        i = one(i + 1)
+    while i < len(expr) and expr[i] in " \t!":
+        i += 1
+    return i
+
+
+def sed_inserted_text(expr: str) -> str:
+    """The text a sed script writes into a file: replacements of `s` commands and `a`/`i`/`c` text.
+
+    Deletions (`/x/d`) insert nothing. Good enough to see `s/gpgcheck=1/gpgcheck=0/` or
+    `$a sslverify=false`, never a parser of every sed program.
+    """
+    out: list[str] = []
+    i, n = 0, len(expr)
+    while i < n:
+        while i < n and expr[i] in " \t\n;{}":
+            i += 1
+        if i >= n:
+            break
+        i = _sed_skip_address(expr, i)
+        if i >= n:
+            break
+        c = expr[i]
+        if c == "s" and i + 1 < n:
+            delim = expr[i + 1]
+            j = i + 2
+            parts = []
+            for _ in range(2):
+                buf = []
+                while j < n and expr[j] != delim:
+                    if expr[j] == "\\" and j + 1 < n:
+                        nxt = expr[j + 1]
+                        buf.append("\n" if nxt == "n" else ("\t" if nxt == "t" else (nxt if nxt == delim else "\\" + nxt)))
+                        j += 2
+                        continue
+                    buf.append(expr[j])
+                    j += 1
+                parts.append("".join(buf))
+                j += 1
+            out.append(parts[1] if len(parts) > 1 else "")
+            while j < n and expr[j] not in ";\n}":
+                j += 1
+            i = j
+        elif c in "aic":
+            j = i + 1
+            if j < n and expr[j] == "\\":
+                j += 1
+            end = expr.find("\n", j)
+            end = n if end < 0 else end
+            out.append(expr[j:end].lstrip().replace("\\n", "\n"))
+            i = end
+        else:
+            j = expr.find(";", i)
+            k = expr.find("\n", i)
+            ends = [x for x in (j, k) if x >= 0]
+            i = min(ends) if ends else n
+            i += 1
+    return "\n".join(out)
+
+
+_FALSEY = {"false", "no", "off", "0"}
+_TRUTHY = {"true", "yes", "on", "1"}
+
+
+def is_falsey(value: str | None) -> bool:
+    return value is not None and value.strip().strip("'\"").lower() in _FALSEY
+
+
+def is_truthy(value: str | None) -> bool:
+    return value is not None and value.strip().strip("'\"").lower() in _TRUTHY
+
+
+def option_values(cmd: Command, *names: str) -> Iterator[tuple[ShellWord, str | None]]:
+    """(word, value) for each `--name value`, `--name=value` or bare `--name` (value None) in argv."""
+    args = cmd.args
+    for i, w in enumerate(args):
+        v = w.value
+        for name in names:
+            if v == name:
+                nxt = args[i + 1].value if i + 1 < len(args) else None
+                yield w, nxt
+            elif v.startswith(name + "="):
+                yield w, v[len(name) + 1 :]

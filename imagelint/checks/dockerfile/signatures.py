@@ -1,0 +1,87 @@
+"""Package signature or integrity checks bypassed (package-signature-bypass), IL130.
+
+These are not TLS switches (trust-stores.md §3.5: apk --allow-untrusted, apt [trusted=yes] are about
+repository signatures), but they have the same effect: whoever serves the package decides what runs.
+A repository of local files (`file:`) built in the same RUN is not a bypass: nothing crosses a network.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..registry import check
+from .common import is_falsey, is_truthy
+from .insecure_cmd import APT, YUM, Switch, _sw, all_commands, apt_options, yum_setopt_persists, yum_setopts
+from .insecure_config import config_switches, emit
+
+_APT_ALLOW = re.compile(r"(acquire::allowinsecurerepositories|acquire::allowdowngradetoinsecurerepositories"
+                        r"|apt::get::allowunauthenticated)", re.I)
+_APT_FLAGS = {
+    "--allow-unauthenticated": "installs packages whose signatures cannot be verified",
+    "--allow-insecure-repositories": "accepts repositories without a valid signature",
+    "--force-yes": "(deprecated) also installs unauthenticated packages without asking",
+}
+_RPM_INSTALL = re.compile(r"^-[a-zA-Z]*[iUF][a-zA-Z]*$")
+_RPM_FLAGS = {"--nosignature": "skips the package signature check", "--nodigest": "skips the package digest check",
+              "--nofiledigest": "skips the per-file digest check"}
+_APK_NON_INSTALL = {"index", "verify", "fetch", "info", "search", "list", "dot", "policy", "stats", "manifest"}
+
+
+def signature_switches(model) -> Iterator[Switch]:
+    for stage, run, cmd in all_commands(model):
+        name = cmd.name
+        vals = [w.value for w in cmd.args]
+        if name in APT:
+            for w in cmd.args:
+                if w.value in _APT_FLAGS:
+                    yield _sw("IL130", f"{name} {w.value} {_APT_FLAGS[w.value]}", stage, run, cmd, w)
+            for w, key, value in apt_options(cmd):
+                if _APT_ALLOW.fullmatch(key) and is_truthy(value):
+                    yield _sw("IL130", f"{name} -o {key}={value} accepts unsigned repositories or packages for this "
+                              f"command", stage, run, cmd, w)
+        elif name in YUM:
+            persists = yum_setopt_persists(cmd)
+            for w in cmd.args:
+                if w.value in ("--nogpgcheck", "--no-gpgcheck"):
+                    yield _sw("IL130", f"{name} {w.value} installs packages without checking their signatures",
+                              stage, run, cmd, w)
+            for w, key, value in yum_setopts(cmd):
+                if key.split(".")[-1].lower() == "gpgcheck" and is_falsey(value):
+                    where = "; saved in the repository configuration, it persists" if persists else " for this command"
+                    yield _sw("IL130", f"{name} --setopt={key}={value} turns off package signature checks{where}",
+                              stage, run, cmd, w, persistent=persists)
+        elif name == "zypper":
+            sub = next((v for v in vals if not v.startswith("-")), "")
+            for w in cmd.args:
+                v = w.value
+                if v in ("--no-gpg-checks", "--gpgcheck-allow-unsigned", "--gpgcheck-allow-unsigned-repo",
+                         "--gpgcheck-allow-unsigned-package"):
+                    yield _sw("IL130", f"zypper {v} accepts packages or repositories without a valid signature",
+                              stage, run, cmd, w)
+                elif sub in ("ar", "addrepo", "mr", "modifyrepo") and v in ("--no-gpgcheck", "-G"):
+                    yield _sw("IL130", f"zypper {sub} {v} turns off signature checks for that repository; saved in its "
+                              f"repo file, it persists", stage, run, cmd, w, persistent=True)
+        elif name == "apk":
+            sub = next((v for v in vals if not v.startswith("-")), "")
+            if sub in _APK_NON_INSTALL:
+                continue
+            for w in cmd.args:
+                if w.value == "--allow-untrusted":
+                    yield _sw("IL130", "apk --allow-untrusted installs packages with untrusted or missing signatures",
+                              stage, run, cmd, w)
+        elif name == "rpm":
+            if not any(v in ("--install", "--upgrade", "--freshen", "--reinstall") or _RPM_INSTALL.match(v) for v in vals):
+                continue
+            for w in cmd.args:
+                if w.value in _RPM_FLAGS:
+                    yield _sw("IL130", f"rpm {w.value} {_RPM_FLAGS[w.value]} while installing", stage, run, cmd, w)
+        elif name == "dpkg":
+            for w in cmd.args:
+                if w.value in ("--force-bad-verify",):
+                    yield _sw("IL130", "dpkg --force-bad-verify installs a package whose signature check failed",
+                              stage, run, cmd, w)
+
+
+@check("IL130")
+def package_signature_bypass(model, ctx):
+    yield from emit(model, ctx, "IL130", [*signature_switches(model), *config_switches(model)])
