@@ -208,6 +208,16 @@ class _Builder:
                 if cmds:
                     previous = cmds[-1]
                 out.extend(cmds)
+            # `a | b > f`: tree-sitter puts the redirect on the pipeline; the shell gives it to b
+            # (output) or to a (input, heredoc).
+            if redirects and out:
+                for r in redirects:
+                    if r.op in ("<", "<<", "<<-", "<<<"):
+                        out[0].redirects.append(r)
+                        if r.content is not None and out[0].stdin is None:
+                            out[0].stdin = r.content
+                    else:
+                        out[-1].redirects.append(r)
             return out
         if t == "list":
             out = []
@@ -433,8 +443,9 @@ def _output_text(cmd: Command) -> str | None:
         words = [w for w in cmd.args if not (w.value in ("-e", "-n", "-E", "-ne", "-en"))]
         return " ".join(w.value for w in words) + "\n"
     if cmd.name == "printf" and cmd.args:
-        fmt = cmd.args[0].value
-        rest = [w.value for w in cmd.args[1:]]
+        args = cmd.args[1:] if cmd.args[0].value == "--" and len(cmd.args) > 1 else cmd.args
+        fmt = args[0].value
+        rest = [w.value for w in args[1:]]
         text = fmt.replace("\\n", "\n").replace("\\t", "\t")
         if "%s" in text and rest:
             try:
