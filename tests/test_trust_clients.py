@@ -65,6 +65,26 @@ try:
 except requests.exceptions.SSLError as exc:
     print(exc)
 """
+GO_PROBE = """
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+)
+
+func main() {
+	conn, err := tls.Dial("tcp", net.JoinHostPort("127.0.0.1", os.Args[2]), &tls.Config{ServerName: os.Args[1]})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	conn.Close()
+	fmt.Println("HANDSHAKE OK")
+}
+"""
 NODE_PROBE = """
 const tls = require('tls');
 const [host, port] = process.argv.slice(-2);
@@ -109,6 +129,13 @@ def lab(tmp_path_factory):
     java_dir.mkdir()
     (java_dir / "TlsProbe.java").write_text(TLS_PROBE_JAVA)
     subprocess.run(["javac", "TlsProbe.java"], cwd=java_dir, check=True, env=PATH_ONLY, capture_output=True)
+    require("go")
+    go_dir = base / "go"
+    go_dir.mkdir()
+    (go_dir / "probe.go").write_text(GO_PROBE)
+    subprocess.run(["go", "build", "-o", "probe", "probe.go"], cwd=go_dir, check=True, capture_output=True,
+                   env={**PATH_ONLY, "HOME": str(go_dir), "GOCACHE": str(go_dir / "cache"), "GO111MODULE": "off"})
+    (go_dir / "empty").mkdir()
     return base, pki, files, java_dir
 
 
@@ -148,6 +175,7 @@ def _build_image(lab, scenario: Scenario) -> tuple:
         # node's bundled roots (an unrelated CA) + the store via NODE_EXTRA_CA_CERTS
         "/usr/local/bin/node": b"\x7fELF" + pki.other_leaf.pem,
         "/ca/extra.pem": store_pem,
+        "/usr/local/go/bin/go": b"\x7fELF",
     })
     return tree, {"NODE_EXTRA_CA_CERTS": "/ca/extra.pem"}, ca_file, work / "client" / "store.p12"
 
@@ -175,8 +203,17 @@ def _client_outputs(lab, scenario, ca_file: Path, p12: Path, port: int) -> dict[
                      env={**PATH_ONLY, "NODE_EXTRA_CA_CERTS": str(ca_file)}),
         "java": _run(["java", "-cp", str(java_dir), f"-Djavax.net.ssl.trustStore={p12}",
                       "-Djavax.net.ssl.trustStorePassword=changeit", "TlsProbe", HOST, str(port)]),
+        # Go reads SSL_CERT_FILE instead of its file list, SSL_CERT_DIR instead of its dirs.
+        "go": _run([str(base / "go" / "probe"), HOST, str(port)],
+                   env={**PATH_ONLY, "SSL_CERT_FILE": str(ca_file), "SSL_CERT_DIR": str(base / "go" / "empty")}),
     }
     return out
+
+
+def _no_current_time(text: str) -> str:
+    import re
+
+    return re.sub(r"current time \S+ ", "current time T ", text)
 
 
 def _succeeded(client: str, output: str) -> bool:
@@ -199,6 +236,7 @@ def test_verdicts_match_real_clients(lab, scenario):
     openssl = next(v for v in verdicts if v.runtime == "openssl")
     java = next(v for v in verdicts if v.runtime == "java")
     node = next(v for v in verdicts if v.runtime == "node")
+    go = next(v for v in verdicts if v.runtime == "go")
     requests_311 = by_store[f"python-requests {SITE}"]
     requests_313 = by_store[f"python-requests {SITE313}"]
 
@@ -209,7 +247,7 @@ def test_verdicts_match_real_clients(lab, scenario):
         # (verdict, client, key in verdict.error_texts)
         (openssl, "openssl", "openssl"), (openssl, "s_client", None), (openssl, "python", "python"),
         (requests_311, "requests", "python"), (requests_313, "python313", "python"),
-        (node, "node", "node"), (java, "java", "java"),
+        (node, "node", "node"), (java, "java", "java"), (go, "go", None),
     ]
     problems = []
     for verdict, client, key in checks:
@@ -221,6 +259,8 @@ def test_verdicts_match_real_clients(lab, scenario):
         if not verdict.trusted:
             # s_client prints the bare OpenSSL string: "verify error:num=20:unable to get ..."
             expected = verdict.error_texts.get(key) if key else verdict.error_text
+            if client == "go":  # the clock moved on since the verdict: compare around "current time"
+                expected, output = _no_current_time(expected), _no_current_time(output)
             if expected not in output:
                 problems.append(f"{client}: expected {expected!r} in:\n{output}")
     # curl allows a partial chain (X4): compare it with that policy, and its texts with the verdict's.
@@ -238,14 +278,17 @@ def test_expected_reasons(lab):
     """The reasons themselves, per scenario (the client test above proves they are the clients')."""
     base, pki, files, _ = lab
     expected = {
-        "full-chain": {"openssl": None, "java": None, "node": None},
-        "leaf-only": {"openssl": "missing-intermediate", "java": "missing-intermediate", "node": "missing-intermediate"},
-        "expired-1-day-leaf": {"openssl": "expired", "java": "expired", "node": "expired"},
-        "wrong-hostname": {"openssl": "hostname-mismatch", "java": "hostname-mismatch", "node": "hostname-mismatch"},
-        "self-signed-untrusted": {"openssl": "self-signed-leaf", "java": "self-signed-leaf"},
-        "intermediate-only-anchor": {"openssl": "intermediate-anchor", "java": None, "node": "intermediate-anchor"},
-        "untrusted-root-sent": {"openssl": "untrusted-root", "java": "untrusted-root"},
-        "server-cert-as-anchor": {"openssl": "leaf-not-ca", "java": None},
+        "full-chain": {"openssl": None, "java": None, "node": None, "go": None},
+        "leaf-only": {"openssl": "missing-intermediate", "java": "missing-intermediate", "node": "missing-intermediate",
+                      "go": "missing-intermediate"},
+        "expired-1-day-leaf": {"openssl": "expired", "java": "expired", "node": "expired", "go": "expired"},
+        "wrong-hostname": {"openssl": "hostname-mismatch", "java": "hostname-mismatch", "node": "hostname-mismatch",
+                           "go": "hostname-mismatch"},
+        "self-signed-untrusted": {"openssl": "self-signed-leaf", "java": "self-signed-leaf", "go": "self-signed-leaf"},
+        "intermediate-only-anchor": {"openssl": "intermediate-anchor", "java": None, "node": "intermediate-anchor",
+                                     "go": None},
+        "untrusted-root-sent": {"openssl": "untrusted-root", "java": "untrusted-root", "go": "untrusted-root"},
+        "server-cert-as-anchor": {"openssl": "leaf-not-ca", "java": None, "go": None},
     }
     for scenario in SCENARIOS:
         if scenario.name not in expected:
