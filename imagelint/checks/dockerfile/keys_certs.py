@@ -78,9 +78,17 @@ def _pattern_regex(pattern: str) -> re.Pattern:
     return re.compile("^" + "".join(out) + "$")
 
 
-@lru_cache(maxsize=64)
 def _ignore_rules(root: str) -> tuple[tuple[bool, re.Pattern], ...]:
     path = os.path.join(root, ".dockerignore")
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        return ()
+    return _parse_ignore(path, stamp)
+
+
+@lru_cache(maxsize=64)
+def _parse_ignore(path: str, _stamp: int) -> tuple[tuple[bool, re.Pattern], ...]:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().splitlines()
@@ -259,10 +267,10 @@ def context_file_for(stage: Stage, image_path: str, context_dir: str | None) -> 
                 continue
             if image_path.startswith(op.path.rstrip("/") + "/"):
                 rest = image_path[len(op.path.rstrip("/")) + 1:]
-                if op.is_dir or len(op.sources) > 1 or op.path.endswith("/"):
-                    if rest == posixpath.basename(norm):
-                        found = norm
-                        continue
+                # A file copied into a directory (also `COPY f .` onto an existing WORKDIR) keeps its name.
+                if rest == posixpath.basename(norm) and _is_file(context_dir, norm):
+                    found = norm
+                    continue
                 candidate = posixpath.join(norm, rest) if norm else rest
                 if _is_file(context_dir, candidate):
                     found = candidate

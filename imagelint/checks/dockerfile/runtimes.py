@@ -664,8 +664,9 @@ def _requirements_from(stage: Stage, path: str, ctx) -> set[str]:
             for target in op.targets() if op.is_dir else [op.path]:
                 if target.endswith("/" + path.lstrip("./")):
                     candidates.append(target)
-            if op.is_dir or op.path.endswith("/") or not op.sources:
-                candidates.append(posixpath.join(op.path, path))
+            if any(posixpath.basename(src.rstrip("/")) == posixpath.basename(path) for src in op.sources):
+                candidates.append(posixpath.join(op.path, posixpath.basename(path)))
+            candidates.append(posixpath.join(op.path, path))
     for image_path in candidates:
         rel = context_file_for(stage, image_path, ctx.context_dir)
         data = read_context_file(ctx.context_dir, rel) if rel else None
