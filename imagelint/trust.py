@@ -160,6 +160,13 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
 
     primary, texts = error_texts(store.runtime, error, host, at, store.details)
     message = _message(error, store, result, host)
+    # A client prints one error; the next one only shows up after a redeploy (the incident's
+    # second failure). Say now what is queued behind the first.
+    seen = {error.reason}
+    for later in result.errors:
+        if later.reason not in seen:
+            seen.add(later.reason)
+            warnings.append(f"once that is fixed: {later.reason}: {_message(later, store, result, host)}")
     if store.runtime == "openssl" and error.reason in ("intermediate-anchor", "leaf-not-ca"):
         curl_result = verify(chain, store.certificates, host, at, POLICIES["curl"])
         if curl_result.trusted:
@@ -203,8 +210,8 @@ def _message(error, store, result, host) -> str:
     cert = error.cert
     if error.reason == "untrusted-root":
         if cert.self_signed:
-            return f"the chain ends at {_short(cert)}, which {store.name} does not trust"
-        return f"no certificate in {store.name} issued {_short(cert)} (issuer: {cert.issuer})"
+            return f"the chain ends at {_short(cert)}, which this store does not trust"
+        return f"the issuer of {_short(cert)} ({cert.issuer}) is not in this store"
     if error.reason == "missing-intermediate":
         return (f"the server sent only {_short(cert)}; its issuer {cert.issuer} is neither sent nor trusted "
                 "(clients here do not fetch intermediates)")
@@ -344,12 +351,15 @@ def to_json(verdicts: list[Verdict], image: str, host: str | None) -> str:
                        "verdicts": [v.to_dict() for v in verdicts]}, indent=2, default=str)
 
 
-def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=None) -> str:
+def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=None,
+                at: datetime | None = None) -> str:
     lines = [f"imagelint trust {image}" + (f" (host {host})" if host else "")]
     if chain:
         leaf = chain[0]
-        lines.append(f"  server certificate: {leaf.subject}  valid {leaf.not_before:%Y-%m-%d} .. "
-                     f"{leaf.not_after:%Y-%m-%d}  sha256 {leaf.fingerprint_sha256[:16]}…")
+        now = at or datetime.now(timezone.utc)
+        state = " (EXPIRED)" if now > leaf.not_after else " (NOT YET VALID)" if now < leaf.not_before else ""
+        lines.append(f"  server certificate: {leaf.subject}  valid {leaf.not_before:%Y-%m-%d %H:%M} .. "
+                     f"{leaf.not_after:%Y-%m-%d %H:%M} UTC{state}  sha256 {leaf.fingerprint_sha256[:16]}…")
     if not verdicts:
         lines.append("  no TLS runtime found (use --runtime to ask for one)")
     for v in verdicts:
