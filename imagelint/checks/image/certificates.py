@@ -7,7 +7,7 @@ from ...certs.load import load_certificates
 from ...findings import Severity
 from ...image.layers import looks_like_private_key
 from ..registry import check
-from .context import ImageContext, describe_layer
+from .context import CertFile, ImageContext, describe_layer
 
 # The problems this rule reports; weak keys and signatures are another rule's business.
 VALIDITY_CODES = ("expired", "not-yet-valid", "expiring")
@@ -16,28 +16,30 @@ KEYSTORE_SUFFIXES = (".p12", ".pfx", ".jks", ".keystore", ".bks", ".pkcs12")
 
 
 def _trusted_files(ctx: ImageContext):
-    """(path, CertFile) of every trust store in the image: bundle, anchors, runtime stores."""
+    """Every trust store in the image (bundle, anchors, runtime stores) as CertFiles, each file once.
+    Runtime stores reuse the certificates their discovery already parsed."""
     seen: set[str] = set()
 
-    def add(path: str | None):
-        if not path:
-            return None
-        real = ctx.tree.realpath(path)
+    def first_time(path: str | None) -> bool:
+        real = ctx.tree.realpath(path) if path else None
         if real is None or real in seen:
-            return None
+            return False
         seen.add(real)
-        return ctx.load(path)
+        return True
 
-    if (bundle := add(ctx.bundle_path)) is not None:
-        yield bundle
+    if first_time(ctx.bundle_path) and ctx.bundle is not None:
+        yield ctx.bundle
     for anchor in ctx.anchor_files:
-        if (loaded := add(anchor.path)) is not None:
-            yield loaded
+        if first_time(anchor.path):
+            yield anchor
     for store in ctx.stores:
-        for source in store.sources:
-            path = source.split(" -> ")[0].split(" (")[0]
-            if path.startswith("/") and (loaded := add(path)) is not None:
-                yield loaded
+        by_source: dict[str, list] = {}
+        for cert in store.certificates:
+            by_source.setdefault(cert.source, []).append(cert)
+        for source, certs in by_source.items():
+            path = source.split(" (")[0]
+            if path.startswith("/") and first_time(path):
+                yield CertFile(path, certs)
 
 
 @check("IL708", kind="image")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable
 
 from ...certs.load import CertRecord, load_certificates
@@ -138,6 +138,37 @@ class CertFile:
     @property
     def fingerprints(self) -> set[str]:
         return {c.fingerprint_sha256 for c in self.certificates}
+
+
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_fingerprints(data: bytes) -> set[str]:
+    """SHA-256 fingerprints of the PEM certificates in `data`, without parsing them (the DER's hash):
+    cheap enough for a whole public root set."""
+    import base64
+    import binascii
+    import hashlib
+
+    found = set()
+    for match in _PEM_CERT.finditer(data):
+        try:
+            der = base64.b64decode(b"".join(match.group(1).split()))
+        except (binascii.Error, ValueError):
+            continue
+        found.add(hashlib.sha256(der).hexdigest())
+    return found
+
+
+@lru_cache(maxsize=1)
+def certifi_fingerprints() -> frozenset[str]:
+    try:
+        import certifi
+
+        with open(certifi.where(), "rb") as fh:
+            return frozenset(pem_fingerprints(fh.read()))
+    except (ImportError, OSError):
+        return frozenset()
 
 
 def short_digest(digest: str | None) -> str:
@@ -293,9 +324,7 @@ class ImageContext:
             info = self.tree.info(source)
             paths = self.walk_files(source) if info is not None and info.kind == "dir" else [source]
             for path in paths:
-                loaded = self.load(path)
-                if loaded is not None:
-                    fingerprints |= loaded.fingerprints
+                fingerprints |= pem_fingerprints(self.tree.read(path) or b"")
         return fingerprints
 
     @cached_property
@@ -304,13 +333,7 @@ class ImageContext:
         (only ever used to tell "holds no public root at all")."""
         if self.public_fingerprints:
             return self.public_fingerprints
-        try:
-            import certifi
-
-            with open(certifi.where(), "rb") as fh:
-                return {c.fingerprint_sha256 for c in load_certificates(fh.read()).certificates}
-        except (ImportError, OSError):
-            return set()
+        return certifi_fingerprints()
 
     @cached_property
     def custom_cas(self) -> dict[str, tuple[CertRecord, str]]:
