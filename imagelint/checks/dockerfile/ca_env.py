@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ...catalogue import load_data
 from ...dockerfile.model import Stage
 from ...dockerfile.parse import Instruction
+from ...findings import Severity
 from ..context import scope_severity
 from ..registry import check
 from .common import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
@@ -245,11 +246,18 @@ def env_bundle_replaces(model, ctx):
             continue
         bundle = stage_facts(stage).get("bundle") or "the system bundle"
         severity = scope_severity(model, stage, setting.persistent)
+        if setting.name == "SSL_CERT_FILE":
+            # OpenSSL keeps its default directory next to SSL_CERT_FILE (a union, §3.1 LAB-6); httpx and
+            # Go's file list are replaced. Real but narrower damage: at most a warning.
+            severity = Severity.WARNING
+            effect = ("it replaces the default CA file (httpx, Go, curl's CA file; OpenSSL clients keep the hashed "
+                      "directory), so public hosts fail for those clients")
+        else:
+            effect = "it replaces the default roots, so every public host fails verification"
         yield ctx.hit(
             "IL330",
-            f"{setting.name} points at {setting.path}, which holds only {detail}: it replaces the default roots, "
-            f"so every public host fails verification; point it at the regenerated system bundle ({bundle}) "
-            "after registering the CA",
+            f"{setting.name} points at {setting.path}, which holds only {detail}: {effect}; point it at the "
+            f"regenerated system bundle ({bundle}) after registering the CA",
             setting.inst, setting.start, setting.end, stage=stage, severity=severity,
         )
 
@@ -352,7 +360,9 @@ def missing_reason(model, stage: Stage, path: str, ctx) -> str | None:
     if any(path.startswith(d + "/") for d in anchors):
         return "nothing in the Dockerfile puts it in the anchor directory, which base images ship empty"
     if path in bundles:
-        if _ca_installed(stage) is False:
+        # Only Debian/Ubuntu bases lack the bundle itself; Alpine/Wolfi bases ship ca-certificates-bundle
+        # (A1, A2) even without the update tool.
+        if family in ("debian", "ubuntu") and _ca_installed(stage) is False:
             return "the base image has no ca-certificates package and the Dockerfile never installs it"
         return None
     if path.startswith("/etc/ssl/certs/") and posixpath.dirname(path) == "/etc/ssl/certs":

@@ -301,8 +301,10 @@ def key_name_kind(path: str) -> str | None:
     name = posixpath.basename(path.rstrip("/")).lower()
     if not name or name.endswith((".pub", ".crt", ".cer", ".csr", ".der")):
         return None
-    if name in _SSH_KEYS:
+    if name in _SSH_KEYS or re.fullmatch(r"ssh_host_[a-z0-9]+_key", name):
         return "SSH private key"
+    if any(h in name for h in ("license", "licence")):
+        return None  # product license keys, not cryptographic private keys
     if name.endswith(_KEYSTORE_EXTS):
         stem = name.rsplit(".", 1)[0]
         if "trust" in stem or "cacert" in stem:
