@@ -257,7 +257,7 @@ def _missing_ca(reason: str, cert, result) -> tuple[str, str]:
         # The store needs the issuer, which the server does not send: only its name is known.
         return (f"{_slug(_cn_of(cert.issuer))}.crt",
                 f"the CA {cert.issuer} (not sent by the server: get it from its owner)")
-    return f"{_slug(cert.common_name)}.crt", f"the root CA {cert.subject} (sha256 {cert.fingerprint_sha256})"
+    return f"{_slug(cert.common_name)}.crt", f"the root CA {cert.subject}\n#   sha256 {cert.fingerprint_sha256}"
 
 
 def os_ca_snippet(family: str | None, filename: str, tree) -> str:
@@ -313,7 +313,7 @@ def fix_for(reason: str, store, cert, chain, host, family, tree, result=None) ->
 
     filename, how = _missing_ca(reason, cert, result)
     alias = filename[:-4]
-    header = f"# {filename}: {how}, as PEM\n"
+    header = f"# {filename} (PEM): {how}\n"
     if store.runtime == "java":
         java_home = store.details.get("java_home", "$JAVA_HOME")
         if store.details.get("configured_by") in ("javax.net.ssl.trustStore", "jssecacerts"):
@@ -506,4 +506,4 @@ def run_trust(image_ref_or_host: str, chain_path: str | None = None, connect: st
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if fmt == "json":
         return code, to_json(verdicts, label, host) + "\n"
-    return code, render_text(verdicts, label, host, chain)
+    return code, render_text(verdicts, label, host, chain, when)
