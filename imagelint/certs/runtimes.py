@@ -205,7 +205,8 @@ def go_binaries(tree: FileTree, env: Mapping[str, str], limit: int = 3) -> list[
 
 
 def go_present(tree: FileTree, env: Mapping[str, str]) -> bool:
-    if any(k in env for k in ("GOLANG_VERSION", "GOROOT", "GOPATH")) or _exists(tree, "/usr/local/go/bin/go"):
+    if any(k in env for k in ("GOLANG_VERSION", "GOROOT", "GOPATH")) or _exists(tree, "/usr/local/go/bin/go") \
+            or _which(tree, env, "go"):
         return True
     return bool(go_binaries(tree, env, limit=1))
 
