@@ -1,10 +1,12 @@
 """A CA placed in the family's anchor directory must be followed by the family's update command."""
 from __future__ import annotations
 
+import posixpath
+
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .common import INSTALL_VERBS, anchor_target, is_package_op, ordered_steps, stage_facts, stage_family
+from .common import INSTALL_VERBS, anchor_target, basename, is_package_op, op_paths, ordered_steps, stage_facts, stage_family
 
 
 def registers_trust(stage, cmd, facts) -> bool:
@@ -71,3 +73,176 @@ def ca_not_registered(model, ctx):
             op.inst, op.start or None, op.end or None, stage=stage, severity=severity, whole_instruction=True,
             fix=fixes.register_ca(model, stage, op),
         )
+
+
+# --- shared by the OS-store rules (IL2xx) and the multi-stage rules (IL4xx) --------------------------
+
+CERT_EXTENSIONS = (".crt", ".pem", ".cer", ".der", ".cert", ".ca", ".ca-bundle", ".p7b", ".p7c")
+STORE_DIR = "/etc/ssl/certs"
+
+
+def all_families() -> dict:
+    from ...catalogue import load_data
+
+    return load_data("os-families.toml")["family"]
+
+
+def looks_like_cert_name(path: str) -> bool:
+    return path.lower().endswith(CERT_EXTENSIONS)
+
+
+def under(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/") or "/"
+    return path == directory or path.startswith(directory + "/") or directory == "/"
+
+
+def step_key(stage, item) -> tuple[int, int]:
+    """Execution order across a stage chain: the stage's index first (a chain is built base first),
+    then the source offset of the op or command."""
+    if isinstance(item, tuple):
+        return stage.index, item[1].start
+    return stage.index, item.command.start if item.command else item.inst.start
+
+
+def chain_steps(stage):
+    """(stage, item) for every file op and command of the stage and the stages it is built FROM, in order."""
+    out = []
+    for s in reversed(stage.chain()):
+        for _offset, item in ordered_steps(s):
+            out.append((s, item))
+    return out
+
+
+def is_conditional(item) -> bool:
+    cmd = item[1] if isinstance(item, tuple) else item.command
+    return bool(cmd is not None and cmd.conditional)
+
+
+def registration_points(stage):
+    """Keys of the commands in the stage chain that regenerate the trust store after a CA was
+    placed in an anchor directory (a CA registered with the OS)."""
+    facts = stage_facts(stage)
+    points = []
+    pending = False
+    for s, item in chain_steps(stage):
+        if isinstance(item, tuple):
+            if pending and registers_trust(s, item[1], facts):
+                points.append((s, item))
+                pending = False
+        elif anchor_target(s, item) and item.kind != "delete":
+            pending = True
+    return points
+
+
+def anchor_ops(stage):
+    """(stage, op) for every CA put into the family's anchor directories in the stage chain."""
+    return [(s, item) for s, item in chain_steps(stage)
+            if not isinstance(item, tuple) and item.kind != "delete" and anchor_target(s, item)]
+
+
+@check("IL202")
+def ca_only_in_etc_ssl_certs(model, ctx):
+    """A CA dropped straight into /etc/ssl/certs: Go reads it, OpenSSL's bundle never gets it (D7, G3)."""
+    for stage in model.stages:
+        facts = stage_facts(stage)
+        if not facts.get("anchor_dirs") or STORE_DIR in facts["anchor_dirs"]:
+            continue  # unknown family, or one whose drop-in directory is /etc/ssl/certs itself
+        all_bundles = {p for f in all_families().values() for p in f.get("bundle_paths", [])}
+        anchored_names = {basename(t) for s, op in anchor_ops(stage) for t in anchor_target(s, op)}
+        for op in stage.file_ops:
+            if op.kind not in ("copy", "move", "write", "download") or is_conditional(op):
+                continue
+            if op.from_stage is not None or op.from_image:
+                continue  # a store copied from another stage or image, not a lone CA
+            if any(src.startswith(("/etc/ssl", "/etc/pki", "/usr/share/ca-certificates")) for src in op.sources):
+                continue  # moving parts of an existing store around
+            for target in op_paths(op):
+                if posixpath.dirname(target) != STORE_DIR or target in all_bundles:
+                    continue
+                if not looks_like_cert_name(target) or basename(target) == "java":
+                    continue
+                stem = posixpath.splitext(basename(target))[0]
+                if any(posixpath.splitext(n)[0] == stem for n in anchored_names):
+                    continue  # the same CA also goes through the anchor directory
+                if _rehashed_after(stage, op):
+                    continue  # hashed for CApath readers; documented as the remaining gap
+                update = facts.get("update_command", "the update command")
+                anchor = facts["anchor_dirs"][0]
+                yield ctx.hit(
+                    "IL202",
+                    f"CA {target} is put straight into {STORE_DIR}: Go reads it, but the bundle "
+                    f"{facts.get('bundle', 'file')} that OpenSSL, curl, Python and git read never gets it and no hash "
+                    f"link is made; put it in {anchor}/ and run `{update}`",
+                    op.inst, op.start or None, op.end or None, stage=stage,
+                    severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
+                )
+                break
+
+
+def _rehashed_after(stage, op) -> bool:
+    at = step_key(stage, op)
+    for s, item in chain_steps(stage):
+        if not isinstance(item, tuple) or step_key(s, item) < at:
+            continue
+        cmd = item[1]
+        values = [w.value for w in cmd.args]
+        if cmd.name in ("c_rehash", "rehash_ca_certificates.sh") or (cmd.name == "openssl" and values[:1] == ["rehash"]):
+            return True
+        if cmd.name == "update-ca-certificates" and any(v in ("-f", "--fresh") for v in values):
+            return True
+    return False
+
+
+PURGE_FLAGS = {"--purge"}
+
+
+def removes_ca_package(cmd, facts) -> str | None:
+    """'purge' / 'del' when the command deletes the ca-certificates package, else None."""
+    package = facts.get("ca_package", "ca-certificates")
+    values = [w.value for w in cmd.args]
+    if package not in values:
+        return None
+    if cmd.name in ("apt-get", "apt", "aptitude") and facts.get("purge_removes_bundle"):
+        if "purge" in values or (("remove" in values or "autoremove" in values) and "--purge" in values):
+            return "purge"
+    if cmd.name == "dpkg" and facts.get("purge_removes_bundle") and any(v in ("-P", "--purge") for v in values):
+        return "purge"
+    if cmd.name == "apk" and "del" in values and facts.get("package_manager") == "apk":
+        return "del"
+    return None
+
+
+@check("IL203")
+def ca_package_purged(model, ctx):
+    """The shipped image registers a CA, then deletes the ca-certificates package."""
+    stage = model.shipped
+    if stage is None:
+        return
+    facts = stage_facts(stage)
+    if not facts.get("anchor_dirs"):
+        return
+    placed = registered = False
+    for s, item in chain_steps(stage):
+        if not isinstance(item, tuple):
+            placed = placed or bool(anchor_target(s, item) and item.kind != "delete")
+            continue
+        run, cmd = item
+        if placed and registers_trust(s, cmd, facts):
+            registered = True
+            continue
+        if not registered:
+            continue
+        how = removes_ca_package(cmd, facts)
+        if how is None:
+            continue
+        word = next(w for w in cmd.args if w.value == facts.get("ca_package", "ca-certificates"))
+        if how == "purge":
+            text = ("purging ca-certificates after `update-ca-certificates` deletes the generated bundle "
+                    f"{facts.get('bundle')}: the image ends up with no CA bundle at all, the custom CA included")
+            severity = Severity.ERROR
+        else:
+            text = ("`apk del ca-certificates` after `update-ca-certificates` removes the update tool and the "
+                    "certificates the per-CA links point to; the next upgrade of ca-certificates-bundle rewrites "
+                    "the bundle without the custom CA")
+            severity = Severity.WARNING
+        yield ctx.hit("IL203", text, run.inst, word.start, word.end, stage=s, severity=severity)
