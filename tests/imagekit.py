@@ -360,3 +360,40 @@ def pkcs12_store(certificates: list, password: str | None = "changeit") -> bytes
     encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
     entries = [pkcs12.PKCS12Certificate(cert, f"cert{i}") for i, cert in enumerate(certificates)]
     return pkcs12.serialize_java_truststore(entries, encryption)
+
+
+def write_oci_from_rootfs(root: Path | str, rootfs_tar: Path | str, tag: str = "latest", compression: str = "gzip",
+                          env: list[str] | None = None, created_by: str = "mmdebstrap") -> str:
+    """A one-layer OCI image from a root filesystem tar (e.g. mmdebstrap's), streamed: never in memory."""
+    import shutil
+
+    root = Path(root)
+    blobs = _Blobs(root)
+    (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    diff = hashlib.sha256()
+    partial = root / "blob.partial"
+    with open(rootfs_tar, "rb") as source, open(partial, "wb") as target:
+        sink = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=1, mtime=0) if compression == "gzip" else target
+        while chunk := source.read(1 << 20):
+            diff.update(chunk)
+            sink.write(chunk)
+        if sink is not target:
+            sink.close()
+    blob_digest = hashlib.sha256()
+    with open(partial, "rb") as blob:
+        while chunk := blob.read(1 << 20):
+            blob_digest.update(chunk)
+    size = partial.stat().st_size
+    shutil.move(partial, root / "blobs" / "sha256" / blob_digest.hexdigest())
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Env": env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff.hexdigest()]},
+                         "history": [{"created_by": created_by}]}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": OCI_CONFIG, "digest": blobs.put(config), "size": len(config)},
+                           "layers": [{"mediaType": LAYER_TYPES[compression], "size": size,
+                                       "digest": "sha256:" + blob_digest.hexdigest()}]}).encode()
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": blobs.put(manifest), "size": len(manifest),
+         "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    return f"oci:{root}:{tag}"

@@ -227,7 +227,7 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
                 continue
             if keep(path, member.size):
                 if shared.may_keep(member.size):
-                    record.kept[path] = _read_member(tar, member, name)
+                    record.kept[path] = _read_member(tar, reader, member, name, member.size)
                 else:
                     record.notes.append(f"{path}: too large to keep in memory ({member.size} bytes)")
             elif embedded(path, member.size, member.mode):
@@ -235,11 +235,9 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
                 assert fileobj is not None
                 record.embedded[path] = pem_blocks_in_stream(fileobj)
             elif member.size <= SNIFF_MAX_SIZE:
-                fileobj = tar.extractfile(member)
-                assert fileobj is not None
-                head = fileobj.read(SNIFF_BYTES)
+                head = _read_member(tar, reader, member, name, SNIFF_BYTES)
                 if looks_like_private_key(head) and shared.may_keep(member.size):
-                    record.kept[path] = head + fileobj.read()
+                    record.kept[path] = _read_member(tar, reader, member, name, member.size)
         # Read past the end-of-archive marker: the digests are only checked at end of stream,
         # and anything but zero padding there is a tar our reader and the engine's would disagree on.
         while chunk := reader.read(1 << 20):
@@ -255,11 +253,19 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
     return record
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo, layer_name: str) -> bytes:
-    fileobj = tar.extractfile(member)
-    assert fileobj is not None
-    data = fileobj.read()
-    if len(data) != member.size:
+def _read_member(tar: tarfile.TarFile, reader: ForwardReader, member: tarfile.TarInfo, layer_name: str,
+                 limit: int) -> bytes:
+    """The first `limit` bytes of a regular member. Plain members are read straight from the stream
+    (tarfile's per-member file objects cost more than the read for small files); sparse ones via tarfile."""
+    wanted = min(limit, member.size)
+    if member.issparse():
+        fileobj = tar.extractfile(member)
+        assert fileobj is not None
+        data = fileobj.read(wanted)
+    else:
+        reader.seek(member.offset_data)
+        data = reader.read(wanted)
+    if len(data) != wanted:
         raise ImagelintError(f"{layer_name}: truncated layer tar ({member.name} is cut off)")
     return data
 
