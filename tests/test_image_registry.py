@@ -471,3 +471,32 @@ def test_docker_config_credentials(tmp_path):
     (tmp_path / "config.json").write_text("{broken")
     with pytest.raises(ImagelintError, match="unreadable docker config"):
         docker_credentials("ghcr.io", options)
+
+
+def test_bare_name_falls_back_to_the_registry(tmp_path, registry_factory, dockerd, monkeypatch):
+    """A bare name goes to the engine only when the engine has it (as Trivy does)."""
+    registry = registry_factory()
+    layout = kit.write_oci(tmp_path / "layout", sample_image(), "v1")
+    push(layout, registry, "fallback/sample:v1")
+    bare = f"{registry.host_port}/fallback/sample:v1"
+    monkeypatch.setenv("DOCKER_HOST", dockerd.host)  # reachable, but without this image
+    with open_image(bare) as image:
+        assert image.source == "docker"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")  # no engine at all
+    with open_image(bare) as image:
+        assert image.source == "docker"
+        assert len(read_image_tree(image)) > 10
+
+
+def test_certificate_for_another_name(tmp_path, registry_factory):
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("registry.other.test")
+    cert, key, ca_file = tmp_path / "srv.crt", tmp_path / "srv.key", tmp_path / "ca.crt"
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    registry = registry_factory(cert=cert, key=key)
+    with pytest.raises(ImagelintError, match=rf"certificate of registry {registry.host_port} does not match its name"):
+        open_image(f"docker://{registry.host_port}/x:v1", ca_file=str(ca_file))

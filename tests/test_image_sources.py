@@ -221,6 +221,19 @@ def test_transport_references():
     assert parse_reference("docker://alpine@sha256:" + "b" * 64).name.reference == "sha256:" + "b" * 64
 
 
+def test_bare_paths_are_archives_or_layouts(tmp_path, monkeypatch):
+    image = sample_image()
+    kit.write_oci(tmp_path / "layout", image)
+    kit.write_docker_archive(tmp_path / "image.tar", image, "skopeo")
+    kit.write_oci_archive(tmp_path / "oci.tar", image)
+    monkeypatch.chdir(tmp_path)
+    assert parse_reference("layout").transport == "oci"
+    assert parse_reference("./image.tar").transport == "docker-archive"
+    expected = flatten(read(f"oci:{tmp_path / 'layout'}")[0])
+    for bare in ("layout", "./image.tar", str(tmp_path / "oci.tar")):
+        assert flatten(read(bare)[0]) == expected, bare
+
+
 @pytest.mark.parametrize("text,message", [
     ("", "empty image reference"),
     ("docker:alpine", "docker://registry/repo:tag"),

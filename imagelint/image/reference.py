@@ -3,9 +3,11 @@
     docker-archive:PATH[:name:tag | :@N]   oci:DIR[:tag]   oci-archive:PATH[:tag]
     docker-daemon:name:tag                 docker://registry/repo:tag  or  ...@sha256:...
     name:tag (no transport)                the local engine when it has it, else the registry
+    PATH (no transport, an existing file)  docker-archive (or oci-archive); a directory with oci-layout: oci
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -126,4 +128,9 @@ def parse_reference(text: str) -> ImageReference:
         if tag and not _TAG.match(tag) and not tag.startswith("@"):
             raise ImagelintError(f"{text!r}: invalid tag {tag!r}")
         return ImageReference(transport, text, path=path, selector=tag or None)
+    # A bare path to an archive or layout is what people type first: take it as such.
+    if os.path.isdir(text) and os.path.isfile(os.path.join(text, "oci-layout")):
+        return ImageReference("oci", text, path=text)
+    if os.path.isfile(text):
+        return ImageReference("docker-archive", text, path=text)  # reads oci-archives too
     return ImageReference("auto", text, name=parse_name(text))
