@@ -62,11 +62,16 @@ def word_edits(model: DockerfileModel, run: RunStep, word: ShellWord, new_words:
     inst = run.inst
     if run.exec_form or inst.json_args is not None:
         return _exec_word_edits(src, inst, word, new_words)
-    if not verified(src, word.start, word.end, word.raw):
+    if not verified(src, word.start, word.end, word.raw) or not _literal(word):
         return None  # the word is not literally in the source (ARG value, escaped sh -c string)
     if new_words is None:
         return delete_span(src, word.start, word.end)
     return [Edit(word.start, word.end, " ".join(_quote(w) for w in new_words))]
+
+
+def _literal(word: ShellWord) -> bool:
+    """Is the word's source text its value, maybe quoted (no expansion, no escapes)?"""
+    return word.known and word.raw in (word.value, f"'{word.value}'", f'"{word.value}"') and "$" not in word.value
 
 
 def _exec_word_edits(src: Source, inst: Instruction, word: ShellWord, new_words: list[str] | None) -> list[Edit] | None:
@@ -255,6 +260,10 @@ def remove_setting(model: DockerfileModel, a, title: str, applicability: Applica
             pairs = [a]
         if len(pairs) <= 1:
             return _fix(title, applicability, delete_instruction(src, inst))
+        later = [p.start for p in pairs if p.start > start]
+        if later and all(p.start >= start for p in pairs) and inst.json_args is None:
+            # The first pair: the next one moves up to the keyword (`ENV A=0 \` + `  B=1` -> `ENV B=1`).
+            return _fix(title, applicability, [Edit(start, min(later), "")])
         return _fix(title, applicability, delete_span(src, start, end))
     if a.kind == "export":
         export_start = _export_command_span(src, start)
@@ -419,3 +428,97 @@ def copy_from_stage(model: DockerfileModel, target: Stage, from_label: str, path
 def guidance(title: str) -> Fix:
     """Display-only: text guidance, never applied."""
     return Fix(title, DISPLAY_ONLY, [])
+
+
+# --- runtimes: Java, Node, Python ----------------------------------------------------------------------
+
+def _alias_for(path: str) -> str:
+    name = posixpath.basename(path)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    alias = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.") or "custom-ca"
+    return alias.lower()
+
+
+def _run_lines_after(model: DockerfileModel, stage: Stage, anchor: Instruction, command: str, title: str,
+                     applicability: Applicability, chain_into: bool) -> Fix | None:
+    """Run `command` right after `anchor`: chained into the anchor RUN when `chain_into`, else a new RUN;
+    wrapped in USER root / USER <user> when a non-root user is in effect."""
+    src = source(model)
+    user = user_at(stage, anchor.start)
+    if not _is_root(user):
+        return _fix(title + " (as root)", applicability,
+                    [insert_after(src, anchor, ["USER root", f"RUN {command}", f"USER {user}"])])
+    if chain_into:
+        edit = append_to_run(src, anchor, command)
+        if edit is not None:
+            return _fix(title, applicability, [edit])
+    return _fix(title, applicability, [insert_after(src, anchor, [f"RUN {command}"])])
+
+
+def java_import(model: DockerfileModel, stage: Stage, op: FileOp, ca_path: str, java_version: int | None = None,
+                java_home: str | None = None) -> Fix | None:
+    """IL301: import the CA into the JVM's own cacerts with keytool (K1, J8)."""
+    if any(c in ca_path for c in "*?$"):
+        return None
+    if java_version == 8:
+        store = f"-keystore {posixpath.join(java_home, 'jre/lib/security/cacerts') if java_home else '$JAVA_HOME/jre/lib/security/cacerts'}"
+    else:
+        store = "-cacerts"
+    command = (f"keytool -importcert -noprompt {store} -storepass changeit -alias {_quote(_alias_for(ca_path))} "
+               f"-file {_quote(ca_path)}")
+    return _run_lines_after(model, stage, op.inst, command, "Import the CA into the JVM's cacerts with keytool",
+                            UNSAFE, op.command is not None)
+
+
+def add_word_after(model: DockerfileModel, run: RunStep, word: ShellWord, new: str, title: str,
+                   applicability: Applicability = SAFE) -> Fix | None:
+    """Insert one word right after `word` (e.g. `-noprompt` after `-importcert`)."""
+    src = source(model)
+    if run.exec_form or run.inst.json_args is not None:
+        edits = _exec_word_edits(src, run.inst, word, [word.value, new])
+        return _fix(title, applicability, edits)
+    if not verified(src, word.start, word.end, word.raw):
+        return None
+    return _fix(title, applicability, [Edit(word.end, word.end, " " + _quote(new))])
+
+
+def keytool_noprompt(model: DockerfileModel, run: RunStep, cmd: Command) -> Fix | None:
+    """IL302: `-noprompt` after `-importcert`/`-import`."""
+    word = next((w for w in cmd.args if w.value.lower() in ("-importcert", "-import")), None)
+    if word is None:
+        return None
+    return add_word_after(model, run, word, "-noprompt", "Add `-noprompt` so keytool imports without asking")
+
+
+def replace_word(model: DockerfileModel, run: RunStep, word: ShellWord, new_words: list[str], title: str,
+                 applicability: Applicability = UNSAFE) -> Fix | None:
+    return _fix(title, applicability, word_edits(model, run, word, new_words))
+
+
+def node_extra_ca(model: DockerfileModel, op: FileOp, ca_path: str) -> Fix | None:
+    """IL310: ENV NODE_EXTRA_CA_CERTS=<the CA> after it is copied (N1: it adds to the bundled roots)."""
+    if any(c in ca_path for c in "*?$"):
+        return None
+    return add_env_after(model, op.inst, "NODE_EXTRA_CA_CERTS", ca_path,
+                         f"Set NODE_EXTRA_CA_CERTS={ca_path} so Node trusts the CA too", SAFE)
+
+
+def requests_bundle(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | None:
+    """IL320: ENV REQUESTS_CA_BUNDLE=<the family's regenerated bundle>, never the single CA."""
+    from ..checks.dockerfile.common import stage_facts
+
+    bundle = stage_facts(stage).get("bundle")
+    if not bundle:
+        return None
+    return add_env_after(model, op.inst, "REQUESTS_CA_BUNDLE", bundle,
+                         f"Set REQUESTS_CA_BUNDLE={bundle} (the system bundle) so requests trusts the CA", SAFE)
+
+
+def point_at_bundle(model: DockerfileModel, a, stage: Stage | None = None) -> Fix | None:
+    """IL330: a CA variable naming one CA file -> the family's regenerated bundle."""
+    from ..checks.dockerfile.common import stage_facts
+
+    bundle = stage_facts(stage or a.stage).get("bundle")
+    if not bundle or a.value == bundle:
+        return None
+    return set_setting_value(model, a, bundle, f"Point {a.name} at the system bundle {bundle}", UNSAFE)
