@@ -29,6 +29,7 @@ LAYER_TYPES = {
     "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
     "none": "application/vnd.oci.image.layer.v1.tar",
 }
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MTIME = 1_700_000_000  # fixed: identical inputs give identical digests
 
 
@@ -116,7 +117,7 @@ class Layer:
 @dataclass
 class Image:
     layers: list[Layer]
-    env: list[str] = field(default_factory=lambda: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    env: list[str] = field(default_factory=lambda: [DEFAULT_PATH])
     entrypoint: list[str] | None = None
     cmd: list[str] | None = None
     user: str = ""
@@ -180,8 +181,8 @@ def _manifest(blobs: _Blobs, image: Image, compressed: bool = True) -> tuple[byt
         data = layer.blob() if compressed else layer.tar()
         media_type = layer.media_type if compressed else LAYER_TYPES["none"]
         if image.docker_media_types:
-            media_type = ("application/vnd.docker.image.rootfs.diff.tar.gzip" if compressed and layer.compression == "gzip"
-                          else "application/vnd.docker.image.rootfs.diff.tar")
+            gzipped = compressed and layer.compression == "gzip"
+            media_type = "application/vnd.docker.image.rootfs.diff.tar" + (".gzip" if gzipped else "")
         layers.append({"mediaType": media_type, "digest": blobs.put(data), "size": len(data)})
     config_type = DOCKER_CONFIG if image.docker_media_types else OCI_CONFIG
     manifest: dict = {"schemaVersion": 2,
@@ -189,7 +190,8 @@ def _manifest(blobs: _Blobs, image: Image, compressed: bool = True) -> tuple[byt
                       "layers": layers}
     media_type = DOCKER_MANIFEST if image.docker_media_types else OCI_MANIFEST
     if image.docker_media_types or image.manifest_media_type:
-        manifest = {"schemaVersion": 2, "mediaType": media_type, **{k: v for k, v in manifest.items() if k != "schemaVersion"}}
+        manifest = {"schemaVersion": 2, "mediaType": media_type, "config": manifest["config"],
+                    "layers": manifest["layers"]}
     data = json.dumps(manifest).encode()
     descriptor = {"mediaType": media_type, "digest": blobs.put(data), "size": len(data)}
     return data, descriptor
@@ -386,7 +388,7 @@ def write_oci_from_rootfs(root: Path | str, rootfs_tar: Path | str, tag: str = "
     size = partial.stat().st_size
     shutil.move(partial, root / "blobs" / "sha256" / blob_digest.hexdigest())
     config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"Env": env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+                         "config": {"Env": env or [DEFAULT_PATH]},
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff.hexdigest()]},
                          "history": [{"created_by": created_by}]}).encode()
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,

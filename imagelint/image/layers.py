@@ -19,7 +19,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Callable, Iterator
+from typing import Callable, Iterator
 
 from ..findings import ImagelintError
 from .fs import FileInfo, norm
@@ -337,7 +337,10 @@ class ImageTree:
             real = self.realpath(wanted)
         else:
             parent = self.realpath(posixpath.dirname(wanted))
-            real = None if parent is None else posixpath.join(parent, posixpath.basename(wanted)) if wanted != "/" else "/"
+            if parent is None:
+                real = None
+            else:
+                real = posixpath.join(parent, posixpath.basename(wanted)) if wanted != "/" else "/"
         info = self._infos.get(real) if real else None
         if info is None:
             return None

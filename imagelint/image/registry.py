@@ -59,7 +59,8 @@ class RegistryOptions:
     backoff: float = 0.5  # seconds, doubled each attempt, capped at max_backoff
     max_backoff: float = 8.0
     docker_config: str | None = None  # directory holding config.json; default $DOCKER_CONFIG or ~/.docker
-    certs_dirs: tuple[str, ...] | None = None  # default: /etc/docker/certs.d, /etc/containers/certs.d, ~/.docker/certs.d
+    # Default: /etc/docker/certs.d, /etc/containers/certs.d and $DOCKER_CONFIG/certs.d (~/.docker/certs.d).
+    certs_dirs: tuple[str, ...] | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -390,7 +391,8 @@ class RegistryClient:
                         raise ImagelintError(f"{self.host} does not serve the registry API (GET /v2/ gave 404)")
             self.scheme = scheme
             return
-        hint = "" if len(schemes) > 1 else f" (plain HTTP is only tried for loopback or --insecure-registry {self.host})"
+        hint = ("" if len(schemes) > 1
+                else f" (plain HTTP is only tried for loopback or --insecure-registry {self.host})")
         raise ImagelintError(f"cannot reach registry {self.host} ({_reason(last_error)}){hint}")
 
     def _authorization(self, repository: str, refresh: bool = False) -> dict[str, str]:
@@ -417,7 +419,8 @@ class RegistryClient:
         parsed = urllib.parse.urlsplit(realm)
         if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and not (
                 is_loopback(parsed.netloc) or self.insecure)):
-            raise ImagelintError(f"registry {self.host} sends its token realm over plain HTTP ({parsed.netloc}); refusing")
+            raise ImagelintError(f"registry {self.host} sends its token realm over plain HTTP "
+                                 f"({parsed.netloc}); refusing")
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]
@@ -465,7 +468,8 @@ class RegistryClient:
 
     def manifest(self, repository: str, reference: str, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest or index; a digest reference is verified."""
-        what = f"{self.host}/{repository}:{reference}" if ":" not in reference else f"{self.host}/{repository}@{reference}"
+        separator = "@" if ":" in reference else ":"
+        what = f"{self.host}/{repository}{separator}{reference}"
         with self._get(repository, f"manifests/{reference}", {"Accept": MANIFEST_ACCEPT}, stream=True) as response:
             self._check_status(response, what, "manifest")
             body = response.raw.read(limits.max_metadata_bytes + 1, decode_content=True)

@@ -527,7 +527,8 @@ def read_docker_archive(store: TarStore, selector: str | None, reference: str, p
 
 def _digest_from_name(path: str) -> str | None:
     """`blobs/sha256/<hex>` and classic `<hex>.json` names carry the digest of their content."""
-    match = re.search(r"(?:^|/)blobs/(sha256)/([0-9a-f]{64})$", path) or re.search(r"(?:^|/)()([0-9a-f]{64})\.json$", path)
+    match = (re.search(r"(?:^|/)blobs/(sha256)/([0-9a-f]{64})$", path)
+             or re.search(r"(?:^|/)()([0-9a-f]{64})\.json$", path))
     if not match:
         return None
     return f"{match.group(1) or 'sha256'}:{match.group(2)}"
