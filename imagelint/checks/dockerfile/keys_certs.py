@@ -180,6 +180,20 @@ def expand_context_source(context_dir: str | None, source: str) -> list[str]:
 
 
 def _walk(root: str, top: str) -> list[str]:
+    # Many Dockerfiles share one context (and `COPY . /app`): list each directory once per run.
+    try:
+        stamp = os.stat(os.path.join(root, ".dockerignore")).st_mtime_ns
+    except OSError:
+        stamp = 0
+    return list(_walk_cached(root, top, stamp))
+
+
+@lru_cache(maxsize=256)
+def _walk_cached(root: str, top: str, _ignore_stamp: int) -> tuple[str, ...]:
+    return tuple(_walk_uncached(root, top))
+
+
+def _walk_uncached(root: str, top: str) -> list[str]:
     out: list[str] = []
     base = os.path.join(root, top) if top else root
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
@@ -348,20 +362,49 @@ def _context_key_files(ctx, op) -> list[tuple[str, str]]:
             if kind:
                 found.append((source, kind))
             continue
-        for rel in files:
-            kind = key_name_kind(rel)
-            name = posixpath.basename(rel).lower()
-            if kind is None or kind == "keystore":
-                ext = posixpath.splitext(name)[1]
-                if ext in _READABLE_KEY_EXTS and (ext or name.startswith("id_")):
-                    data = read_context_file(ctx.context_dir, rel)
-                    kinds = content_key_kinds(data) if data else []
-                    if kinds:
-                        kind = "private key (" + ", ".join(kinds) + ")"
-                    elif kind == "keystore" and data is not None:
-                        kind = None  # readable keystore without private keys: a trust store
-            if kind:
-                found.append((rel, kind))
+        found.extend(_key_files(ctx.context_dir, tuple(files)))
+    return found
+
+
+_KEY_CACHE: dict[tuple, list[tuple[str, str]]] = {}
+
+
+def _key_files(context_dir: str, files: tuple[str, ...]) -> list[tuple[str, str]]:
+    # Large directory copies repeat across Dockerfiles sharing a context; classify them once.
+    key = (context_dir, files, tuple(_mtime(context_dir, f) for f in files if f.lower().endswith(_KEY_CANDIDATE_EXTS)))
+    if key not in _KEY_CACHE:
+        if len(_KEY_CACHE) > 256:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[key] = _classify_key_files(context_dir, files)
+    return _KEY_CACHE[key]
+
+
+def _mtime(context_dir: str, rel: str) -> int:
+    try:
+        return os.stat(os.path.join(context_dir, rel)).st_mtime_ns
+    except OSError:
+        return 0
+
+
+_KEY_CANDIDATE_EXTS = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".jceks")
+
+
+def _classify_key_files(context_dir: str, files: tuple[str, ...]) -> list[tuple[str, str]]:
+    found = []
+    for rel in files:
+        kind = key_name_kind(rel)
+        name = posixpath.basename(rel).lower()
+        if kind is None or kind == "keystore":
+            ext = posixpath.splitext(name)[1]
+            if ext in _READABLE_KEY_EXTS and (ext or name.startswith("id_")):
+                data = read_context_file(context_dir, rel)
+                kinds = content_key_kinds(data) if data else []
+                if kinds:
+                    kind = "private key (" + ", ".join(kinds) + ")"
+                elif kind == "keystore" and data is not None:
+                    kind = None  # a readable keystore without private keys is a trust store
+        if kind:
+            found.append((rel, kind))
     return found
 
 
@@ -491,9 +534,24 @@ def _certificate_inputs(ctx, op):
         dest = op.path
         yield op.sources[0] if op.sources else "<<EOF", f"heredoc {op.sources[0] if op.sources else ''}".strip(), dest, op.content.encode()
         return
-    for source in context_sources(op):
+    sources = context_sources(op)
+    if not sources:
+        return
+    into_trust_dir = _under(op.path, _TRUST_DIRS) or any(
+        _under(op.path, facts_dirs) for facts_dirs in [stage_facts_anchor_dirs(op)])
+    for source in sources:
         for rel in expand_context_source(ctx.context_dir, source):
+            if not into_trust_dir and not rel.lower().endswith(_CERT_EXTS):
+                continue  # cheap filter before mapping paths: most context files are not certificates
             yield source, rel, image_path_of(op, source, rel), None
+
+
+def stage_facts_anchor_dirs(op) -> list[str]:
+    """Every family's anchor directories (the op's stage is not known here; a superset is fine
+    because the per-file check below uses the stage's own family)."""
+    from ...catalogue import load_data
+
+    return [d for fam in load_data("os-families.toml")["family"].values() for d in fam.get("anchor_dirs", [])]
 
 
 @check("IL510")
