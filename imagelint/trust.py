@@ -30,6 +30,7 @@ REASONS = {
     "path-length-exceeded": "a CA's pathLen constraint is exceeded",
     "not-rfc5280": "a strict verifier rejects a CA that does not follow RFC 5280",
     "no-roots": "this runtime has no trusted certificates at all",
+    "truststore-unreadable": "the JVM cannot open its trust store (wrong password, or not a keystore)",
 }
 RUNTIME_CLIENTS = {
     "openssl": "curl, wget, git, Python ssl/httpx, Ruby, .NET",
@@ -126,9 +127,29 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
     warnings = list(store.notes)
     base = dict(runtime=store.runtime, store=description, store_size=len(store.certificates), warnings=warnings)
 
+    java_error = store.details.get("java_store_error")
+    if java_error in ("wrong-password", "not-a-keystore"):
+        from .certs.errors import JAVA_STORE_UNREADABLE, JAVA_STORE_UNREADABLE_CAUSE
+
+        path = store.sources[0] if store.sources else "the trust store"
+        fix = (f"# {path} must be a JKS or PKCS12 keystore, e.g.:\n"
+               f"RUN keytool -importcert -noprompt -keystore {path}.p12 -storetype PKCS12 -storepass changeit "
+               f"-alias corp-root -file {path}\n# and point -Djavax.net.ssl.trustStore at {path}.p12"
+               if java_error == "not-a-keystore" else
+               "# Set -Djavax.net.ssl.trustStorePassword to the store's real password (or drop it for a JKS store).")
+        return Verdict(trusted=False, reason="truststore-unreadable", certificate=chain[0].summary(),
+                       message=f"the JVM cannot open {path}: every TLS connection fails before any certificate "
+                               "is checked",
+                       error_text=JAVA_STORE_UNREADABLE,
+                       error_texts={"java": JAVA_STORE_UNREADABLE, "java-cause": JAVA_STORE_UNREADABLE_CAUSE},
+                       fix=fix, **base)
     if not store.certificates:
         leaf = chain[0]
         texts = NO_ROOTS_TEXT.get(store.runtime, {})
+        if java_error == "no-anchors":
+            from .certs.errors import JAVA_NO_ANCHORS
+
+            texts = {"java": JAVA_NO_ANCHORS}
         return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
                        message=f"{store.name} has no trusted certificates at all: every TLS connection fails",
                        error_text=next(iter(texts.values()), None), error_texts=texts,

@@ -93,13 +93,23 @@ def test_java_keystores(tmp_path, root, store_type, extra):
 
 
 @needs_keytool
-def test_keystore_with_unknown_password_is_noted(tmp_path, root):
+def test_keystore_passwords_as_the_jvm_applies_them(tmp_path, root):
+    from imagelint.certs.load import load_java_trust_store
+
     (tmp_path / "root.pem").write_bytes(root.pem)
     _keytool("-importcert", "-noprompt", "-alias", "r", "-file", "root.pem", "-keystore", "s.jks", "-storetype", "JKS",
              "-storepass", "s3cret-pass", cwd=tmp_path)
-    loaded = load_certificates((tmp_path / "s.jks").read_bytes())
-    assert "unreadable-keystore" in loaded.notes
-    assert load_certificates((tmp_path / "s.jks").read_bytes(), passwords=(b"s3cret-pass",)).certificates
+    _keytool("-importcert", "-noprompt", "-alias", "r", "-file", "root.pem", "-keystore", "s.p12",
+             "-storetype", "PKCS12", "-storepass", "s3cret-pass", cwd=tmp_path)
+    jks_data, p12_data = (tmp_path / "s.jks").read_bytes(), (tmp_path / "s.p12").read_bytes()
+    # A JKS without a password: integrity unchecked, entries readable (as the JVM does).
+    assert load_certificates(jks_data).certificates
+    assert "unreadable-keystore" in load_certificates(jks_data, passwords=(b"wrong-pass",)).notes
+    assert load_java_trust_store(jks_data, None)[1] is None
+    assert load_java_trust_store(jks_data, b"wrong-pass")[1] == "wrong-password"
+    assert load_java_trust_store(p12_data, None)[1] == "no-anchors"
+    assert load_java_trust_store(p12_data, b"s3cret-pass")[0].certificates
+    assert load_java_trust_store(root.pem, b"changeit")[1] == "not-a-keystore"
 
 
 def test_host_java_cacerts_if_present():

@@ -154,7 +154,7 @@ def test_debian_without_ca_certificates_installs_it_first(tmp_path, pki):
     files = debian_files(pki, pki.other_root.pem)
     del files["/usr/sbin/update-ca-certificates"]
     (verdict,) = evaluate(build_root(tmp_path, files), {}, chain(pki, "chain-with-root.pem"), "localhost", NOW)
-    assert verdict.fix.splitlines()[1].startswith("RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates")
+    assert verdict.fix.splitlines()[2].startswith("RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates")
 
 
 def test_missing_intermediate_is_fixed_on_the_server(tmp_path, pki):

@@ -297,3 +297,39 @@ def test_expected_reasons(lab):
         verdicts = {v.runtime: v for v in evaluate(tree, env, parse_chain(files[scenario.chain].read_bytes()), HOST, NOW)}
         for runtime, reason in expected[scenario.name].items():
             assert verdicts[runtime].reason == reason, (scenario.name, runtime, verdicts[runtime].message)
+
+
+@pytest.mark.parametrize("case", ["jks-wrong-password", "pem-as-truststore", "pkcs12-without-password",
+                                  "missing-file", "jks-without-password"])
+def test_java_trust_store_configuration_matches_the_jvm(lab, tmp_path, case):
+    """-Djavax.net.ssl.trustStore/-Password from JAVA_TOOL_OPTIONS, judged as the JVM does (J3)."""
+    base, pki, files, java_dir = lab
+    jks = keytool_store(tmp_path / "kt1", pki.root, password="s3cret-pw", store_type="JKS")
+    p12 = keytool_store(tmp_path / "kt2", pki.root, password="s3cret-pw")
+    store_path, password, content = {
+        "jks-wrong-password": ("/stores/app.jks", "changeit", jks),
+        "pem-as-truststore": ("/stores/root.pem", "changeit", pki.root.pem),
+        "pkcs12-without-password": ("/stores/app.p12", None, p12),
+        "missing-file": ("/stores/absent.jks", "changeit", None),
+        "jks-without-password": ("/stores/app.jks", None, jks),
+    }[case]
+    layout = {f"{JAVA_HOME}/bin/java": b"\x7fELF", f"{JAVA_HOME}/lib/security/cacerts": keytool_store(
+        tmp_path / "kt3", pki.other_root)}
+    if content is not None:
+        layout[store_path] = content
+    root = tmp_path / "root"
+    tree = build_root(root, layout)
+    options = f"-Djavax.net.ssl.trustStore={store_path}" + (
+        f" -Djavax.net.ssl.trustStorePassword={password}" if password else "")
+    (verdict,) = evaluate(tree, {"JAVA_TOOL_OPTIONS": options}, parse_chain(files["chain-full.pem"].read_bytes()),
+                          HOST, NOW, runtimes=["java"])
+    host_options = [f"-Djavax.net.ssl.trustStore={root}{store_path}"] + (
+        [f"-Djavax.net.ssl.trustStorePassword={password}"] if password else [])
+    with TLSServer(files["chain-full.pem"], files["leaf.key"]) as server:
+        output = _run(["java", "-cp", str(java_dir), *host_options, "TlsProbe", HOST, str(server.port)])
+    assert _succeeded("java", output) == verdict.trusted, (verdict.reason, output)
+    if not verdict.trusted:
+        assert verdict.error_text in output, (verdict.error_text, output)
+    expected = {"jks-wrong-password": "truststore-unreadable", "pem-as-truststore": "truststore-unreadable",
+                "pkcs12-without-password": "no-roots", "missing-file": "no-roots", "jks-without-password": None}
+    assert verdict.reason == expected[case]

@@ -47,6 +47,12 @@ JAVA_VALIDITY = ("PKIX path validation failed: java.security.cert.CertPathValida
                  "validity check failed")
 JAVA_NOT_CA = ("PKIX path validation failed: java.security.cert.CertPathValidatorException: "
                "basic constraints check failed: this is not a CA certificate")
+# The JVM cannot open its trust store at all (wrong password, or not a keystore): J3, observed JDK 17.
+JAVA_STORE_UNREADABLE = ("java.net.SocketException: java.security.NoSuchAlgorithmException: Error constructing "
+                         "implementation (algorithm: Default, provider: SunJSSE, "
+                         "class: sun.security.ssl.SSLContextImpl$DefaultSSLContext)")
+JAVA_STORE_UNREADABLE_CAUSE = "java.security.KeyManagementException: problem accessing trust store"
+JAVA_NO_ANCHORS = "java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty"
 GO_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 GO_TLS_PREFIX = "tls: failed to verify certificate: "
 PYTHON_PREFIX = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "

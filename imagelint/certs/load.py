@@ -307,7 +307,7 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
     for password in passwords:
         try:
             # No password: pyjks skips the integrity check, which is what the JVM does for trust stores.
-            store = jks.KeyStore.loads(data, password.decode() if password is not None else "",
+            store = jks.KeyStore.loads(data, password.decode() if password is not None else None,
                                        try_decrypt_keys=False)
             break
         except Exception:
@@ -328,3 +328,23 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
         result.private_keys.append(f"{container}-private-key")
     for _alias in getattr(store, "secret_keys", {}):
         result.private_keys.append(f"{container}-secret-key")
+
+
+def load_java_trust_store(data: bytes, password: bytes | None, source: str = "") -> tuple[LoadResult, str | None]:
+    """The store as the JVM opens it with `javax.net.ssl.trustStorePassword` = `password`.
+
+    Observed with JDK 17 (tests/test_trust_clients.py): a JKS opened without a password skips the
+    integrity check and works; with a wrong password, or when the file is not a keystore at all
+    (a PEM bundle), the JVM fails ("problem accessing trust store"). A password-protected PKCS12
+    opened without its password yields no anchors; a password-less PKCS12 (JDK 18+ cacerts)
+    opens with any password.
+    Returns (certificates, None | "wrong-password" | "not-a-keystore" | "no-anchors").
+    """
+    is_keystore = data.startswith(JKS_MAGIC) or data.startswith(JCEKS_MAGIC) or (
+        data[:1] == b"\x30" and b"-----BEGIN" not in data[:64])
+    loaded = load_certificates(data, source, passwords=(password,))
+    if not is_keystore or loaded.container not in ("jks", "jceks", "pkcs12", "unknown"):
+        return LoadResult(container=loaded.container), "not-a-keystore"
+    if "unreadable-keystore" in loaded.notes:
+        return LoadResult(container=loaded.container), "wrong-password" if password is not None else "no-anchors"
+    return loaded, None if loaded.certificates else "no-anchors"

@@ -289,13 +289,27 @@ def java_store(tree: FileTree, env: Mapping[str, str], home: str) -> TrustStore:
     password = props.get("javax.net.ssl.trustStorePassword")
     passwords = (password.encode(),) if password else (None, b"changeit", b"")
     if props.get("javax.net.ssl.trustStore"):
+        from .load import load_java_trust_store
+
         path = props["javax.net.ssl.trustStore"]
         store.details["configured_by"] = "javax.net.ssl.trustStore"
-        if not _load_file(tree, path, store, passwords):
+        data = tree.read(path)
+        if data is None:
             store.notes.append(f"-Djavax.net.ssl.trustStore={path} does not exist: every handshake fails "
                                "with PKIX path building failed (the JVM does not report the missing file)")
-        else:
-            store.notes.append("javax.net.ssl.trustStore replaces cacerts")
+            return store
+        loaded, problem = load_java_trust_store(data, password.encode() if password else None, path)
+        store.sources.append(path)
+        store.certificates.extend(loaded.certificates)
+        store.notes.append("javax.net.ssl.trustStore replaces cacerts")
+        if problem:
+            store.details["java_store_error"] = problem
+            store.notes.append({
+                "wrong-password": f"javax.net.ssl.trustStorePassword does not open {path}",
+                "not-a-keystore": f"{path} is not a keystore (JKS/PKCS12): the JVM cannot use a PEM file here",
+                "no-anchors": f"{path} yields no trusted certificate with the password given "
+                              "(a password-protected PKCS12 needs javax.net.ssl.trustStorePassword)",
+            }[problem])
         return _dedupe(store)
     for security in (f"{home}/lib/security", f"{home}/jre/lib/security"):
         if _load_file(tree, f"{security}/jssecacerts", store, passwords):
