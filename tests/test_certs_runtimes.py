@@ -191,3 +191,20 @@ def test_discover_finds_what_is_there(tmp_path, pki):
     tree = build_root(tmp_path, {**debian_files(pki), "/usr/local/go/bin/go": b"\x7fELF"})
     assert [s.runtime for s in discover(tree, {})] == ["openssl", "go"]
     assert discover(build_root(tmp_path / "scratch", {}), {}) == []
+
+
+def test_temurin_use_system_ca_certs(tmp_path, pki):
+    """USE_SYSTEM_CA_CERTS works only through the image's own entrypoint (T1)."""
+    home = "/opt/java/openjdk"
+    tree = build_root(tmp_path / "root", {
+        **debian_files(pki, pki.root.pem),
+        f"{home}/bin/java": b"\x7fELF",
+        f"{home}/lib/security/cacerts": keytool_store(tmp_path / "kt", pki.other_root),
+        "/__cacert_entrypoint.sh": b"#!/bin/sh",
+    })
+    env = {"USE_SYSTEM_CA_CERTS": "1"}
+    assert names(java_store(tree, {}, home, "debian", ["/__cacert_entrypoint.sh"])) == {"Unrelated Root CA"}
+    with_entrypoint = java_store(tree, env, home, "debian", ["/__cacert_entrypoint.sh", "java", "-jar", "app.jar"])
+    assert names(with_entrypoint) == {"Unrelated Root CA", "Test Root CA"}
+    overridden = java_store(tree, env, home, "debian", ["java", "-jar", "app.jar"])
+    assert names(overridden) == {"Unrelated Root CA"} and "no effect" in overridden.notes[-1]

@@ -94,11 +94,12 @@ def _load_file(tree: FileTree, path: str, store: TrustStore, passwords: tuple | 
     return True
 
 
-def _load_hashed_dir(tree: FileTree, directory: str, store: TrustStore) -> None:
+def _load_hashed_dir(tree: FileTree, directory: str, store: TrustStore, configured: bool = False) -> None:
     """OpenSSL's CApath lookup only ever opens `<subject hash>.<n>` entries (made by rehash)."""
     names = [n for n in tree.listdir(directory) if HASHED_NAME.match(n)]
     if not names:
-        if tree.info(directory) is not None:
+        # Only worth saying when someone pointed at it (RHEL's default dir is never hashed).
+        if configured and tree.info(directory) is not None:
             store.notes.append(f"{directory} has no hashed links (openssl rehash): OpenSSL ignores it")
         return
     before = len(store.certificates)
@@ -171,7 +172,7 @@ def openssl_store(tree: FileTree, env: Mapping[str, str], family: str | None,
             store.notes.append(f"SSL_CERT_FILE={cafile} does not exist in the image")
     for directory in (env.get("SSL_CERT_DIR") or f"{ssldir}/certs").split(":"):
         if directory:
-            _load_hashed_dir(tree, norm(directory), store)
+            _load_hashed_dir(tree, norm(directory), store, configured=bool(env.get("SSL_CERT_DIR")))
     if env.get("SSL_CERT_FILE") and not env.get("SSL_CERT_DIR"):
         store.notes.append("SSL_CERT_FILE replaces only the default file: the default directory "
                            f"{ssldir}/certs is still trusted")
@@ -281,7 +282,32 @@ def java_options(env: Mapping[str, str]) -> dict[str, str]:
     return props
 
 
-def java_store(tree: FileTree, env: Mapping[str, str], home: str) -> TrustStore:
+TEMURIN_ENTRYPOINT = "/__cacert_entrypoint.sh"
+
+
+def _temurin_system_ca(tree: FileTree, env: Mapping[str, str], store: TrustStore, family: str | None,
+                       entrypoint: list[str] | None) -> None:
+    """eclipse-temurin's USE_SYSTEM_CA_CERTS (T1-T3): at container start its entrypoint imports the OS
+    store and /certificates/*crt into the JVM's store. Only when that entrypoint actually runs."""
+    if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, TEMURIN_ENTRYPOINT):
+        return
+    if entrypoint is not None and TEMURIN_ENTRYPOINT not in " ".join(entrypoint):
+        store.notes.append(f"USE_SYSTEM_CA_CERTS is set but the ENTRYPOINT does not run {TEMURIN_ENTRYPOINT}: "
+                           "no effect")
+        return
+    system = SYSTEM_BUNDLES.get(family or "debian", DEBIAN_BUNDLE)
+    before = len(store.certificates)
+    _load_file(tree, system, store)
+    for name in tree.listdir("/certificates"):
+        if name.endswith("crt"):
+            _load_file(tree, f"/certificates/{name}", store)
+    store.notes.append(f"USE_SYSTEM_CA_CERTS: at container start {TEMURIN_ENTRYPOINT} adds the OS store and "
+                       f"/certificates/*crt ({len(store.certificates) - before} certificates in the image) to this "
+                       "JVM's store; RUN steps do not see them")
+
+
+def java_store(tree: FileTree, env: Mapping[str, str], home: str, family: str | None = None,
+               entrypoint: list[str] | None = None) -> TrustStore:
     """trustStore property > jssecacerts > cacerts (J2, J3)."""
     store = TrustStore("java", f"java {home}")
     props = java_options(env)
@@ -324,6 +350,7 @@ def java_store(tree: FileTree, env: Mapping[str, str], home: str) -> TrustStore:
                 store.sources[-1] = f"{path} -> {real}"
             store.details["configured_by"] = "cacerts"
             break
+    _temurin_system_ca(tree, env, store, family, entrypoint)
     return _dedupe(store)
 
 
@@ -368,7 +395,7 @@ def requests_store(tree: FileTree, env: Mapping[str, str], site: str, family: st
             path = env[variable]
             store.details["configured_by"] = variable
             if tree.info(path) is not None and tree.info(path).kind == "dir":
-                _load_hashed_dir(tree, norm(path), store)
+                _load_hashed_dir(tree, norm(path), store, configured=True)
             elif not _load_file(tree, path, store):
                 store.notes.append(f"{variable}={path} does not exist: requests raises OSError "
                                    "(Could not find a suitable TLS CA certificate bundle)")
@@ -524,7 +551,7 @@ def discover(tree: FileTree, env: Mapping[str, str], family: str | None = None,
         stores.append(go_store(tree, env))
     if "java" in wanted:
         for home in java_homes(tree, env):
-            stores.append(java_store(tree, env, home))
+            stores.append(java_store(tree, env, home, family, entrypoint))
     if "python-requests" in wanted:
         for site in python_site_dirs(tree, env):
             stores.append(requests_store(tree, env, site, family))
