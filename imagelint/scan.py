@@ -152,10 +152,12 @@ class _Progress:
         self.image = image
 
     def __enter__(self):
+        from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+        # stderr: the report on stdout must stay byte-for-byte what a pipe would get.
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                             transient=True)
+                             transient=True, console=Console(stderr=True))
         self.bars.__enter__()
         self.tasks = {layer.index: self.bars.add_task(f"layer {layer.index}", total=layer.size if layer.size > 0 else None)
                       for layer in self.image.layers}

@@ -251,3 +251,44 @@ def test_registry_without_ca_is_a_certificate_error(tls_registry_image):
     _, target, home = tls_registry_image
     line = assert_one_line_error(run_cli("scan", target, env=clean_env(HOME=str(home))), "--ca-file")
     assert "certificate" in line.lower()
+
+
+# ---- platforms and progress
+
+def test_platform_selects_from_an_index(tmp_path):
+    amd64 = Image([debian_layer()], env=[PATH_ENV, "GIT_SSL_NO_VERIFY=1"], architecture="amd64")
+    arm64 = Image([debian_layer()], env=[PATH_ENV], architecture="arm64")
+    ref = write_oci(tmp_path / "multi", [amd64, arm64], as_index=True)
+    assert run_cli("scan", "--platform", "linux/amd64", ref).returncode == 1
+    assert run_cli("scan", "--platform", "linux/arm64", ref).returncode == 0
+    assert_one_line_error(run_cli("scan", "--platform", "linux/s390x", ref), "linux/s390x", "available")
+    assert_one_line_error(run_cli("scan", "--platform", "nonsense", ref), "platform")
+
+
+def test_progress_bars_on_a_terminal(images):
+    """With stderr on a terminal (and not in CI) rich draws progress; the report on stdout is unchanged."""
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**clean_env(), "CI": "", "TERM": "xterm"}
+    env.pop("NO_PROGRESS", None)
+    try:
+        result = subprocess.run([__import__("sys").executable, "-m", "imagelint.cli", "scan", images["clean-oci"]],
+                                stdout=subprocess.PIPE, stderr=secondary, env=env, timeout=120,
+                                cwd=Path(__file__).resolve().parents[1])
+        os.close(secondary)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(primary)
+    assert result.returncode == 0
+    assert result.stdout.decode().startswith("No problems found")
+    assert b"layer 0" in drawn and b"Traceback" not in drawn

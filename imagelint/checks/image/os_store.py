@@ -44,7 +44,7 @@ def no_ca_bundle(ctx: ImageContext):
         install = ctx.facts.get("ca_package")
         hint = f"; install {install}" if install else "; copy a CA bundle in from a builder stage"
         yield ctx.hit("IL704", f"no CA bundle ({expected} is missing) but the image has TLS clients ({shown}): "
-                      f"every HTTPS connection fails verification{hint}", None, severity=Severity.ERROR, clients=clients)
+                      f"every HTTPS connection fails verification{hint}", expected, severity=Severity.ERROR, clients=clients)
     elif count == 0:
         yield ctx.hit("IL704", f"{ctx.bundle_path} holds no certificate but the image has TLS clients ({shown})",
                       ctx.bundle_path, severity=Severity.ERROR, clients=clients)
