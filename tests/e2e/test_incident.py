@@ -26,9 +26,13 @@ BASE = "buildpack-deps:bookworm-curl"  # the clients rootfs: Debian + ca-certifi
 JAVA_BASE = "eclipse-temurin:17-jre"  # a vendor-style JDK: its cacerts is its own file, not the OS store's
 
 
+DOCKER_ENV: dict[str, str] = {}
+
+
 def imagelint(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, with this machine's CA variables removed and our engine as DOCKER_HOST."""
     return subprocess.run([sys.executable, "-m", "imagelint.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=clean_env(), timeout=600)
+                          cwd=cwd, env=clean_env(**DOCKER_ENV), timeout=600)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(dockerd, clients_rootfs, java_rootfs, tmp_path_factory):
     require("javac")
+    DOCKER_ENV["DOCKER_HOST"] = dockerd.host
     work = tmp_path_factory.mktemp("incident")
     pki = make_pki("orders-api")
     files = pki.write(work / "pki")
