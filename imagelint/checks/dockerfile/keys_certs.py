@@ -315,7 +315,7 @@ def key_name_kind(path: str) -> str | None:
     name = posixpath.basename(path.rstrip("/")).lower()
     if not name or name.endswith((".pub", ".crt", ".cer", ".csr", ".der")):
         return None
-    if name in _SSH_KEYS or re.fullmatch(r"ssh_host_[a-z0-9]+_key", name):
+    if name in _SSH_KEYS or re.fullmatch(r"ssh_host_[a-z0-9]+_key", name) or re.search(r"(^|[._-])id_(rsa|dsa|ecdsa|ed25519)(_sk)?$", name):
         return "SSH private key"
     if any(h in name for h in ("license", "licence")):
         return None  # product license keys, not cryptographic private keys
@@ -358,7 +358,12 @@ def _context_key_files(ctx, op) -> list[tuple[str, str]]:
     for source in context_sources(op):
         files = expand_context_source(ctx.context_dir, source)
         if not files:
-            kind = key_name_kind(source)
+            # Not visible in the context: judge by the names, the source's and the destination's
+            # (`ADD deploy_key /root/.ssh/id_rsa`), unless the destination says it is public.
+            dest_name = "" if (op.is_dir or op.path.endswith("/")) else op.path
+            if dest_name.endswith(".pub"):
+                continue
+            kind = key_name_kind(source) or (key_name_kind(dest_name) if dest_name else None)
             if kind:
                 found.append((source, kind))
             continue
