@@ -161,3 +161,19 @@ def test_env_path_missing_quiet_for_mounts_and_runtime_paths():
         RUN --mount=type=secret,id=ca,target=/certs/ca.pem REQUESTS_CA_BUNDLE=/certs/ca.pem pip install x
         ENV NODE_EXTRA_CA_CERTS=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt
         """)
+
+
+def test_npmrc_from_context_with_single_ca(tmp_path):
+    (tmp_path / ".npmrc").write_text("registry=https://registry.npmjs.org/\ncafile=/usr/local/share/ca-certificates/corp.crt\n")
+    hits = lint("""
+        FROM node:20
+        COPY corp.crt /usr/local/share/ca-certificates/corp.crt
+        COPY .npmrc /root/.npmrc
+        RUN npm ci
+        """, tmp_path)
+    assert [(f.rule, f.line) for f in hits] == [("IL330", 3)]
+    (tmp_path / ".npmrc").write_text("cafile=/etc/ssl/certs/ca-certificates.crt\n")
+    assert not lint("""
+        FROM node:20
+        COPY .npmrc /root/.npmrc
+        """, tmp_path)

@@ -12,6 +12,7 @@ from ...catalogue import load_data
 from ...dockerfile.model import Stage
 from ...dockerfile.parse import Instruction
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..context import scope_severity
 from ..registry import check
 from .common import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
@@ -47,7 +48,7 @@ class TrustSetting:
         return self.kind == "ENV"
 
 
-def trust_settings(model) -> list[TrustSetting]:
+def trust_settings(model, ctx=None) -> list[TrustSetting]:
     out: list[TrustSetting] = []
     for a in env_assignments(model):
         if a.value is None:
@@ -84,8 +85,15 @@ def trust_settings(model) -> list[TrustSetting]:
                     out.append(TrustSetting("-Djavax.net.ssl.trustStore", m.group(1).strip("\"'"), stage, run.inst,
                                             w.start, w.end, "RUN", True))
         for op in stage.file_ops:
-            if op.content and posixpath.basename(op.path) in (".npmrc", "npmrc") and op.kind in ("write", "append", "copy"):
-                for m in re.finditer(r"^\s*cafile\s*=\s*(\S+)", op.content, re.M):
+            if posixpath.basename(op.path) not in (".npmrc", "npmrc") or op.kind not in ("write", "append", "copy"):
+                continue
+            content = op.content
+            if content is None and ctx is not None:
+                sources = context_sources(op)
+                data = read_context_file(ctx.context_dir, sources[0]) if len(sources) == 1 else None
+                content = data.decode("utf-8", "replace") if data else None
+            if content:
+                for m in re.finditer(r"^\s*cafile\s*=\s*(\S+)", content, re.M):
                     out.append(TrustSetting("npm cafile (.npmrc)", m.group(1), stage, op.inst, op.start or None,
                                             op.end or None, "ENV", True))
     return [s for s in out if s.path]
@@ -235,7 +243,7 @@ def _classify_creator(stage: Stage, op, path: str, ctx, depth: int) -> tuple[str
 
 @check("IL330")
 def env_bundle_replaces(model, ctx):
-    for setting in trust_settings(model):
+    for setting in trust_settings(model, ctx):
         if not setting.replaces or not setting.path.startswith("/") or "$" in setting.path:
             continue
         stage = setting.stage
@@ -259,6 +267,7 @@ def env_bundle_replaces(model, ctx):
             f"{setting.name} points at {setting.path}, which holds only {detail}: {effect}; point it at the "
             f"regenerated system bundle ({bundle}) after registering the CA",
             setting.inst, setting.start, setting.end, stage=stage, severity=severity,
+            fix=fixes.point_at_bundle(model, setting),
         )
 
 
@@ -392,7 +401,7 @@ def _similar(path: str, created: set[str]) -> str | None:
 
 @check("IL331")
 def env_path_missing(model, ctx):
-    for setting in trust_settings(model):
+    for setting in trust_settings(model, ctx):
         stage = setting.stage
         paths = setting.path.split(":") if setting.name == "SSL_CERT_DIR" else [setting.path]
         for raw in paths:
@@ -408,5 +417,6 @@ def env_path_missing(model, ctx):
                 "IL331",
                 f"{setting.name} points at {path}, but {reason}{hint}",
                 setting.inst, setting.start, setting.end, stage=stage,
+                fix=fixes.guidance(f"Point {setting.name} at {similar}" if similar else f"Point {setting.name} at a file the image has"),
                 severity=scope_severity(model, stage, setting.persistent),
             )
