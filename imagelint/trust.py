@@ -203,11 +203,14 @@ def _warn_strict(warnings, store, result, strict_code, chain, host, at, python_v
     from .certs.verify import STRICT_OPENSSL_TEXT
 
     if strict_code is not None and store.runtime in ("openssl", "python-requests"):
+        from .certs.verify import x509_strict_errors
+
         code, cert = strict_code
         newer = [f"{a}.{b}" for a, b in python_versions if (a, b) >= (3, 13)]
         who = f"this image's Python {', '.join(newer)}" if newer else "Python 3.13"
+        also = [f"{c.label}: {STRICT_OPENSSL_TEXT[n]}" for n, c in x509_strict_errors(result.chain)[1:]]
         warnings.append(f"works with curl today, fails on {who}: {cert.label}: {STRICT_OPENSSL_TEXT[code]} "
-                        f"(VERIFY_X509_STRICT, error {code})")
+                        f"(VERIFY_X509_STRICT, error {code})" + (f"; also {'; '.join(also)}" if also else ""))
     anchors = [result.anchor] if result.anchor is not None else []
     strict = crypto_check(chain, anchors, host, at) if anchors else None
     if strict:
@@ -388,7 +391,7 @@ def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=Non
         lines.append("")
         lines.append(f"{v.runtime}: {mark}")
         lines.append(f"  store:   {v.store}")
-        lines.append(f"  {'why' if not v.trusted else 'path'}:     {v.message}")
+        lines.append(f"  {'why:   ' if not v.trusted else 'path:  '}  {v.message}")
         if v.error_text:
             lines.append(f"  prints:  {v.error_text}")
         for warning in v.warnings:

@@ -10,7 +10,7 @@ import pytest
 
 from imagelint.certs.runtimes import detect_family, discover, go_store, java_store, openssl_store
 from imagelint.image.fs import HostTree
-from pki import make_cert, make_pki
+from pki import make_pki
 
 DEBIAN_OS_RELEASE = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
 

@@ -11,7 +11,7 @@ import pytest
 from imagelint.findings import ImagelintError
 from imagelint.trust import evaluate, parse_at, parse_chain, run_trust
 from pki import DAY, NOW, TLSServer, make_pki
-from test_certs_runtimes import Link, build_root, debian_files
+from test_certs_runtimes import build_root, debian_files
 
 VERDICT_KEYS = {"runtime", "store", "trusted", "reason", "certificate", "message", "error_text", "fix", "warnings"}
 

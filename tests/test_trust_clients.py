@@ -8,7 +8,6 @@ client does not print. (No Go toolchain here: Go's texts come from the knowledge
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -333,3 +332,24 @@ def test_java_trust_store_configuration_matches_the_jvm(lab, tmp_path, case):
     expected = {"jks-wrong-password": "truststore-unreadable", "pem-as-truststore": "truststore-unreadable",
                 "pkcs12-without-password": "no-roots", "missing-file": "no-roots", "jks-without-password": None}
     assert verdict.reason == expected[case]
+
+
+def test_strict_errors_in_openssl_order(lab, tmp_path):
+    """x509_strict_errors lists what `openssl verify -x509_strict` reports, in its order."""
+    import re
+
+    from imagelint.certs.verify import x509_strict_errors
+    from pki import make_cert
+
+    root = make_cert("Hand Rolled CA", ca=True, key_usage=False, key_ids=False, bc_critical=False)
+    intermediate = make_cert("Hand Rolled Int", root, ca=True, key_usage=False, key_ids=False)
+    leaf = make_cert("svc", intermediate, dns=(HOST,), key_ids=False)
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    (tmp_path / "chain.pem").write_bytes(leaf.pem + intermediate.pem)
+    output = _run(["openssl", "verify", "-x509_strict", "-CAfile", str(tmp_path / "root.pem"),
+                   "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "chain.pem")])
+    reported = [(int(code), int(depth)) for code, depth in re.findall(r"error (\d+) at (\d+) depth", output)]
+    chain = verify(parse_chain(leaf.pem + intermediate.pem), parse_chain(root.pem), HOST, NOW, POLICIES["openssl"]).chain
+    predicted = [(code, [c.fingerprint_sha256 for c in chain].index(cert.fingerprint_sha256))
+                 for code, cert in x509_strict_errors(chain)]
+    assert predicted == reported, output

@@ -87,7 +87,7 @@ class LoadResult:
 def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str = "pem",
                      alias: str | None = None) -> CertRecord:
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.x509.oid import ExtensionOID, NameOID
 

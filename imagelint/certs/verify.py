@@ -261,21 +261,28 @@ STRICT_OPENSSL_TEXT = {
 }
 
 
-def x509_strict_error(chain: list[CertRecord]) -> tuple[int, CertRecord] | None:
-    """The first error OpenSSL's X509_V_FLAG_X509_STRICT adds (Python 3.13's default), or None."""
+def x509_strict_errors(chain: list[CertRecord]) -> list[tuple[int, CertRecord]]:
+    """What OpenSSL's X509_V_FLAG_X509_STRICT (Python 3.13's default) adds, in the order
+    `openssl verify -x509_strict` reports it: leaf first; per certificate 89, 92, 85, 86."""
+    found: list[tuple[int, CertRecord]] = []
     if len(chain) < 2:
-        return None
+        return found
     for depth, cert in enumerate(chain):
-        if cert.is_ca:
-            if not cert.bc_critical:
-                return 89, cert
-            if cert.key_usage is None:
-                return 92, cert
+        if cert.is_ca and not cert.bc_critical:
+            found.append((89, cert))
+        if cert.is_ca and cert.key_usage is None:
+            found.append((92, cert))
         if not cert.has_aki and not (cert.self_signed and depth == len(chain) - 1):
-            return 85, cert
+            found.append((85, cert))
         if cert.is_ca and not cert.has_ski:
-            return 86, cert
-    return None
+            found.append((86, cert))
+    return found
+
+
+def x509_strict_error(chain: list[CertRecord]) -> tuple[int, CertRecord] | None:
+    """The error a strict client stops at (the first one), or None."""
+    found = x509_strict_errors(chain)
+    return found[0] if found else None
 
 
 def cryptography_strict_error(presented: list[CertRecord], anchors: list[CertRecord], host: str | None,
