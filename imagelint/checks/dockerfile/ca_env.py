@@ -382,8 +382,11 @@ def missing_reason(model, stage: Stage, path: str, ctx) -> str | None:
             return "no such file is shipped or created in /etc/ssl/certs"
         return None
     top = path.strip("/").split("/", 1)[0]
-    if top not in STANDARD_TOP_DIRS:
-        return f"nothing in the Dockerfile creates it and /{top} is not part of any base image"
+    parent = posixpath.dirname(path)
+    if top not in STANDARD_TOP_DIRS and any(posixpath.dirname(c) == parent for c in created):
+        # The Dockerfile fills this directory itself, so it is image content, not a run-time mount
+        # point: a missing file there is a typo. An untouched directory may be mounted at run time.
+        return f"the Dockerfile puts other files in {parent} but never this one"
     return None
 
 
