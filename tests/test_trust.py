@@ -271,3 +271,23 @@ def test_image_env_and_java_trust_store_from_image_config(tmp_path, pki):
     assert code == 0, verdicts
     assert verdicts["java"]["store"].endswith("/app/truststore.p12")
     assert "/app/corp-root.crt (NODE_EXTRA_CA_CERTS)" in verdicts["node"]["store"]
+
+
+def test_s_client_fallback_reads_the_same_chain(pki):
+    """Where the stdlib cannot hand out the presented chain, `openssl s_client -showcerts` does."""
+    from imagelint.certs.connect import _s_client_chain, fetch_chain
+
+    with TLSServer(pki.files["chain-with-root.pem"], pki.files["leaf.key"]) as server:
+        via_ssl = fetch_chain("127.0.0.1", server.port, "localhost", timeout=5)
+        via_openssl = _s_client_chain("127.0.0.1", server.port, "localhost", timeout=10)
+    assert via_ssl == via_openssl and len(via_ssl) == 3
+
+
+def test_host_port_parsing():
+    from imagelint.trust import parse_host_port
+
+    assert parse_host_port("orders-api:8443") == ("orders-api", 8443)
+    assert parse_host_port("orders-api") == ("orders-api", 443)
+    assert parse_host_port("[::1]:8443") == ("::1", 8443)
+    with pytest.raises(ImagelintError, match="out of range"):
+        parse_host_port("x:70000")
