@@ -134,3 +134,10 @@ def test_ca_without_key_usage_strict_code():
     assert result.trusted
     code, cert = x509_strict_error(result.chain)
     assert (code, cert.common_name) == (92, "NoKU Root")
+
+
+def test_openssl_req_x509_style_self_signed_server_cert():
+    """`openssl req -x509` marks the certificate CA:TRUE; served as the leaf it is still a self-signed leaf."""
+    server = make_cert("localhost", None, ca=True, dns=("localhost",))
+    assert outcome([server], [make_cert("R", ca=True)], "openssl") == "self-signed-leaf:18"
+    assert outcome([server], [server], "openssl") == "ok"

@@ -172,7 +172,8 @@ def verify(presented: list[CertRecord], store: list[CertRecord], host: str | Non
         depth = len(chain) - 1
         if top.self_signed:
             if len(chain) == 1:
-                chain_errors.append(ChainError("self-signed-leaf" if not _is_ca(top) else "untrusted-root", 18, 0, top))
+                # The server's own certificate is self-signed (CA:TRUE or not: `openssl req -x509` sets it).
+                chain_errors.append(ChainError("self-signed-leaf", 18, 0, top))
             else:
                 chain_errors.append(ChainError("untrusted-root", 19, depth, top))
         elif top_from_store:
