@@ -35,8 +35,17 @@ def test_java_severity_follows_scope():
         COPY corp.crt /usr/local/share/ca-certificates/corp.crt
         RUN update-ca-certificates
         """)
-    # the builder runs ./mvnw (a script we cannot see), so only the shipped stage is reported
-    assert [(f.rule, f.line, f.severity) for f in findings] == [("IL301", 5, Severity.ERROR)]
+    assert [(f.rule, f.line, f.severity) for f in findings] == [("IL301", 2, Severity.WARNING),
+                                                                ("IL301", 5, Severity.ERROR)]
+
+
+def test_opaque_setup_script_silences_missing_step_rules():
+    assert not lint("""
+        FROM eclipse-temurin:17-jre
+        COPY corp.crt /usr/local/share/ca-certificates/corp.crt
+        COPY install-certs.sh /usr/local/bin/
+        RUN update-ca-certificates && /usr/local/bin/install-certs.sh
+        """)
 
 
 @pytest.mark.parametrize("base,fires", [

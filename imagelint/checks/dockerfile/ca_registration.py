@@ -175,6 +175,7 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                     f"link is made; put it in {anchor}/ and run `{update}`",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
+                    fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/ and run `{update}`"),
                 )
                 break
 

@@ -73,7 +73,8 @@ def emit(model: DockerfileModel, ctx, rule: str, switches: Iterable[Switch]):
         else:
             severity = Severity.WARNING
         yield ctx.hit(rule, text, s.inst, s.start, s.end, stage=s.stage, severity=severity,
-                      whole_instruction=s.start is None, fix=s.fix)
+                      whole_instruction=s.start is None,
+                      fix=s.fix if s.fix is not None else fixes.switch_fix(model, s))
 
 
 # --- config files ----------------------------------------------------------------------------------

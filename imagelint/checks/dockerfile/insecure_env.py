@@ -201,5 +201,6 @@ def insecure_environment(model, ctx):
         if spec.max_severity is not None and severity > spec.max_severity and stage_family(a.stage) not in spec.effective_families:
             severity = spec.max_severity
         yield ctx.hit("IL103", f"{_shown(a.name, a.value)} {spec.effect} ({spec.fact}); {a.scope}",
-                      a.inst, a.start, a.end, stage=a.stage, severity=severity)
+                      a.inst, a.start, a.end, stage=a.stage, severity=severity,
+                      fix=fixes.remove_setting(model, a, f"Remove {a.name}"))
     yield from _written_to_startup_files(model, ctx, "IL103")

@@ -9,6 +9,7 @@ import re
 from ...dockerfile.model import classify_image, family_facts
 from ...dockerfile.parse import split_words
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..registry import check
 from .ca_registration import chain_steps, looks_like_cert_name, registration_points, under
 from .common import INSTALL_VERBS, anchor_target, is_package_op, stage_facts, stage_family
@@ -123,7 +124,7 @@ def ca_lost_multistage(model, ctx):
             f"{what}, is not built FROM it and copies no CA bundle from it: the program there does not trust the CA; "
             f"copy the bundle (`COPY --from={registering.label} {stage_facts(registering).get('bundle', '/etc/ssl/certs/ca-certificates.crt')} ...`) "
             f"or register the CA in the shipped stage too",
-            shipped.from_inst, stage=shipped,
+            shipped.from_inst, stage=shipped, fix=fixes.bundle_from_stage(model, shipped, registering),
         )
 
 
@@ -200,6 +201,7 @@ def no_ca_bundle(model, ctx):
         "`unable to get local issuer certificate`); add `COPY --from=<builder> /etc/ssl/certs/ca-certificates.crt "
         "/etc/ssl/certs/ca-certificates.crt`",
         inst, stage=shipped, severity=Severity.ERROR if tls else Severity.WARNING,
+        fix=fixes.no_bundle_fix(model, shipped),
     )
 
 
@@ -254,4 +256,5 @@ def etc_ssl_certs_dir_copied(model, ctx):
                 f"dangle, so `SSL_CERT_DIR`/CApath readers find nothing; copy the bundle file "
                 f"`/etc/ssl/certs/ca-certificates.crt` instead",
                 op.inst, op.start or None, op.end or None, stage=s,
+                fix=fixes.bundle_file_instead_of_dir(model, op, whole[0]),
             )

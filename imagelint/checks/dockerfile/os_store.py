@@ -11,6 +11,7 @@ import posixpath
 import re
 
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..registry import check
 from .ca_registration import (
     STORE_DIR, all_families, chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under,
@@ -159,6 +160,7 @@ def ca_tool_missing(model, ctx):
                 f"before this command, so it fails with `{update}: not found`{order}{hidden}; install it first: "
                 f"`{facts.get('install_ca_tool', 'install ' + package)}`",
                 run.inst, cmd.argv[0].start, cmd.argv[0].end, stage=stage,
+                fix=fixes.install_tool_before(model, stage, cmd),
             )
 
 
@@ -207,6 +209,7 @@ def ca_name_ignored(model, ctx):
                     f"{path} does not end in `{ext}`: {family}'s update-ca-certificates reads only `*{ext}` files "
                     f"under {anchor}, so this CA is silently ignored; name it `{posixpath.splitext(basename(path))[0]}{ext}`",
                     op.inst, op.start or None, op.end or None, stage=stage,
+                    fix=fixes.rename_destination(model, op, fixes.crt_name(path, ext), f"Name it {fixes.crt_name(basename(path), ext)}"),
                 )
             elif flat and posixpath.dirname(path) != anchor:
                 yield ctx.hit(
@@ -214,6 +217,7 @@ def ca_name_ignored(model, ctx):
                     f"{path} is in a subdirectory of {anchor}: {family}'s update-ca-certificates reads only the top "
                     f"level of {anchor}, so this CA is silently ignored; copy it to {anchor}/ directly",
                     op.inst, op.start or None, op.end or None, stage=stage,
+                    fix=fixes.rename_destination(model, op, posixpath.join(anchor, basename(path)), f"Copy it to {anchor}/ directly"),
                 )
 
 
@@ -287,6 +291,7 @@ def ca_dir_typo(model, ctx):
                     f"{directory} looks like a misspelling of {intended}: no trust tool reads it, so the CA copied "
                     f"there is not trusted",
                     op.inst, op.start or None, op.end or None, stage=stage,
+                    fix=fixes.move_destination_dir(model, op, directory.rstrip("/"), intended, f"Use {intended}", fixes.UNSAFE),
                 )
                 break
 
@@ -320,6 +325,7 @@ def ca_other_family_dir(model, ctx):
                     f"{other} is where {_family_label(other)} looks for CAs, but this stage is {family}: "
                     f"`{facts.get('update_command')}` reads {', '.join(own)}, so the CA is not trusted",
                     op.inst, op.start or None, op.end or None, stage=stage,
+                    fix=fixes.move_into_anchors(model, stage, op, f"Use {own[0]} and `{facts.get('update_command')}`"),
                 )
                 break
 
@@ -354,6 +360,7 @@ def rhel_neutral_source(model, ctx):
                 f"{path} sits directly in {directory}/: update-ca-trust gives plain certificates there neutral trust, "
                 f"so the CA is not trusted; use {directory}/anchors/",
                 op.inst, op.start or None, op.end or None, stage=stage,
+                fix=fixes.move_destination_dir(model, op, directory, directory + "/anchors", f"Use {directory}/anchors/"),
             )
 
 
@@ -377,6 +384,7 @@ def debian_share_unlisted(model, ctx):
                 f"{path} is under {listed_dir}/, whose files update-ca-certificates uses only when listed in {conf}, "
                 f"and nothing edits that file: the CA is not trusted; copy it to {anchor}/ instead",
                 op.inst, op.start or None, op.end or None, stage=stage,
+                fix=fixes.move_destination_dir(model, op, listed_dir, anchor, f"Copy it to {anchor}/ instead"),
             )
 
 
@@ -488,6 +496,9 @@ def bundle_overwrite(model, ctx):
                     f"the JDK ships; import the CA with `keytool -importcert -noprompt -cacerts` instead",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
+                    fix=None if "cacerts" in target else fixes.move_into_anchors(
+                        model, stage, op, "Copy the CA into the anchor directory and run the update instead",
+                        name=basename(op.sources[0]) if len(op.sources) == 1 else None),
                 )
                 break
 
@@ -514,7 +525,8 @@ def _append_hit(model, ctx, stage, op, target, facts):
                 f"rewrites it and drops the CA, and the hashed directory and Java never see it; add the CA to {anchor} "
                 f"and run `{update}`")
         severity = Severity.WARNING
-    yield ctx.hit("IL231", text, op.inst, op.start or None, op.end or None, stage=stage, severity=severity)
+    yield ctx.hit("IL231", text, op.inst, op.start or None, op.end or None, stage=stage, severity=severity,
+                  fix=fixes.anchor_instead_of_append(model, stage, op))
 
 
 # --- IL240 trust-store-writable ----------------------------------------------------------------------

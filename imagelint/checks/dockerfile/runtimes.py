@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ...dockerfile.model import FileOp, Stage, classify_image, parse_image_ref
 from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
+from ...fixes import builders as fixes
 from ..registry import check
 from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
 from .keys_certs import context_file_for, read_context_file
@@ -33,11 +34,15 @@ def os_ca_additions(stage: Stage) -> list[tuple[Stage, FileOp, list[str]]]:
     return out
 
 
+# Build wrappers that never touch trust stores: running them is not an opaque setup step.
+KNOWN_BUILD_WRAPPERS = {"mvnw", "gradlew", "configure", "sbt", "lein", "bootstrap.sh", "autogen.sh"}
+
+
 def runs_opaque_script(stage: Stage) -> bool:
     """Does a RUN in the chain execute a script whose content we cannot see? It may do anything
     (import the CA, set variables in a profile), so rules about a missing step stay quiet."""
     for _s, _run, cmd in stage.inherited_commands():
-        if not cmd.argv:
+        if not cmd.argv or cmd.name in KNOWN_BUILD_WRAPPERS:
             continue
         first = cmd.argv[0].value
         if cmd.name in (".", "source") and cmd.args:
@@ -332,7 +337,7 @@ def java_ca_missing(model, ctx):
             f"and never reads it: Java clients fail with `PKIX path building failed`; import it with "
             f"`keytool -importcert -noprompt -cacerts -storepass changeit -alias <name> -file {paths[0]}`",
             op.inst, op.start or None, op.end or None, stage=stage, severity=shipped_severity(model, stage),
-            whole_instruction=True,
+            whole_instruction=True, fix=fixes.java_import(model, stage, op, paths[0], jvm.version, jvm.java_home),
         )
 
 
@@ -351,7 +356,7 @@ def keytool_without_noprompt(model, ctx):
                 "keytool -importcert without -noprompt: docker build gives RUN no stdin, so keytool reads EOF at "
                 "`Trust this certificate? [no]:`, prints `Certificate was not added to keystore` and exits 0; "
                 "the build succeeds without the CA",
-                run.inst, word.start, word.end, stage=stage,
+                run.inst, word.start, word.end, stage=stage, fix=fixes.keytool_noprompt(model, run, cmd),
             )
 
 
@@ -580,7 +585,7 @@ def node_ca_missing(model, ctx):
             f"CA {paths[0]} goes only to the OS trust store, but Node ({why}) uses its bundled roots: set "
             f"`ENV NODE_EXTRA_CA_CERTS={paths[0]}` (adds to the bundled roots){detail}",
             op.inst, op.start or None, op.end or None, stage=stage, severity=shipped_severity(model, stage),
-            whole_instruction=True,
+            whole_instruction=True, fix=fixes.node_extra_ca(model, op, paths[0]),
         )
 
 
@@ -718,5 +723,5 @@ def python_ca_missing(model, ctx):
             f"certifi's own bundle and ignore it: set `ENV REQUESTS_CA_BUNDLE={bundle}` (the whole regenerated "
             "bundle, not the single CA) or use truststore",
             op.inst, op.start or None, op.end or None, stage=stage, severity=shipped_severity(model, stage),
-            whole_instruction=True,
+            whole_instruction=True, fix=fixes.requests_bundle(model, stage, op),
         )
