@@ -518,7 +518,287 @@ def point_at_bundle(model: DockerfileModel, a, stage: Stage | None = None) -> Fi
     """IL330: a CA variable naming one CA file -> the family's regenerated bundle."""
     from ..checks.dockerfile.common import stage_facts
 
-    bundle = stage_facts(stage or a.stage).get("bundle")
-    if not bundle or a.value == bundle:
+    stage = stage or a.stage
+    bundle = stage_facts(stage).get("bundle")
+    value = getattr(a, "value", getattr(a, "path", None))
+    if not bundle or value == bundle or a.kind not in ("ENV", "ARG", "RUN", "export") or not a.name.isidentifier():
         return None
+    if not registered_between(stage, 0, a.inst.start if a.kind != "ENV" else len(model.parsed.text)):
+        return None  # the bundle holds the CA only once it is registered: IL201/IL2xx first
     return set_setting_value(model, a, bundle, f"Point {a.name} at the system bundle {bundle}", UNSAFE)
+
+
+# --- OS store: wrong name or directory, bundle overwritten, tool missing -----------------------------------
+
+def _literal_path(raw: str) -> bool:
+    return bool(raw) and not any(c in raw for c in "$`'\"*?[\\")
+
+
+def destination_edit(model: DockerfileModel, op: FileOp, new_path: str) -> Edit | None:
+    """Replace the destination word of a COPY/ADD/cp/mv so the file lands at `new_path` (absolute)."""
+    src = source(model)
+    if not op.start or op.end <= op.start:
+        return None
+    raw = src.text[op.start:op.end]
+    if op.inst.json_args is not None or not _literal_path(raw):
+        return None
+    if op.is_dir or raw.endswith("/"):
+        # A directory destination: only one source file may be renamed through it.
+        if len(op.sources) != 1 or "." not in posixpath.basename(op.sources[0].rstrip("/")) or op.sources[0].endswith("/"):
+            return None
+    return Edit(op.start, op.end, new_path)
+
+
+def destination_dir_edit(model: DockerfileModel, op: FileOp, old_dir: str, new_dir: str) -> Edit | None:
+    """Replace the directory part `old_dir` of the destination word by `new_dir`, keeping the rest."""
+    src = source(model)
+    if not op.start or op.end <= op.start or op.inst.json_args is not None:
+        return None
+    raw = src.text[op.start:op.end]
+    if not _literal_path(raw) or not raw.startswith(old_dir):
+        return None
+    rest = raw[len(old_dir):]
+    if rest and not rest.startswith("/"):
+        return None
+    return Edit(op.start, op.end, new_dir + rest)
+
+
+def rename_destination(model: DockerfileModel, op: FileOp, new_path: str, title: str,
+                       applicability: Applicability = SAFE) -> Fix | None:
+    edit = destination_edit(model, op, new_path)
+    return _fix(title, applicability, [edit] if edit else None)
+
+
+def move_destination_dir(model: DockerfileModel, op: FileOp, old_dir: str, new_dir: str, title: str,
+                         applicability: Applicability = SAFE) -> Fix | None:
+    edit = destination_dir_edit(model, op, old_dir, new_dir)
+    return _fix(title, applicability, [edit] if edit else None)
+
+
+def crt_name(path: str, extension: str = ".crt") -> str:
+    stem, ext = posixpath.splitext(path)
+    return path if ext == extension else stem + extension
+
+
+def _with_lines_after(src: Source, inst: Instruction, inner: list[Edit], lines: list[str]) -> Edit:
+    """One whole-instruction replacement: `inner` edits inside `inst`, then `lines` after it."""
+    start, end = inst.start, src.instruction_end(inst)
+    shifted = [Edit(e.start - start, e.end - start, e.text) for e in inner]
+    from .apply import apply_edits
+
+    body = apply_edits(src.text[start:end], shifted)
+    indent = src.indent_of(inst.start)
+    return Edit(start, end, body + "".join(src.newline + indent + line for line in lines))
+
+
+def move_into_anchors(model: DockerfileModel, stage: Stage, op: FileOp, title: str,
+                      applicability: Applicability = UNSAFE, name: str | None = None) -> Fix | None:
+    """Put the CA into the family's anchor directory instead (a .crt name where the family needs it)
+    and run the update command after it (IL202, IL222, IL230)."""
+    from ..checks.dockerfile.common import stage_facts
+
+    facts = stage_facts(stage)
+    anchors = facts.get("anchor_dirs") or []
+    if not anchors:
+        return None
+    base = name or posixpath.basename(op.targets()[0] if (op.is_dir and op.sources) else op.path)
+    if facts.get("anchor_extension"):
+        base = crt_name(base, facts["anchor_extension"])
+    edit = destination_edit(model, op, posixpath.join(anchors[0], base))
+    if edit is None:
+        return None
+    command = update_command_for(stage, op.inst.start)
+    if command is None:
+        return _fix(title, applicability, [edit])
+    if not _is_root(user_at(stage, op.inst.start)):
+        return _fix(title, applicability, [edit])  # the update needs root: IL201 says how
+    return _fix(title, applicability, [_with_lines_after(source(model), op.inst, [edit], [f"RUN {command}"])])
+
+
+def install_tool_before(model: DockerfileModel, stage: Stage, cmd: Command) -> Fix | None:
+    """IL210: `<install ca-certificates> && ` right before the update command."""
+    from ..checks.dockerfile.common import stage_facts
+
+    install = stage_facts(stage).get("install_ca_tool")
+    src = source(model)
+    first = cmd.argv[0] if cmd.argv else None
+    if not install or first is None or cmd.start != first.start or cmd.assignments:
+        return None
+    if not verified(src, first.start, first.end, first.raw):
+        return None
+    return _fix(f"Install the tool first: `{install}`", SAFE, [Edit(cmd.start, cmd.start, install + " && ")])
+
+
+def anchor_instead_of_append(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | None:
+    """IL231: `cat ca.crt >> <bundle>` -> `cat ca.crt > <anchor>/ca.crt && <update>`."""
+    from ..checks.dockerfile.common import stage_facts
+
+    facts = stage_facts(stage)
+    anchors = facts.get("anchor_dirs") or []
+    cmd = op.command
+    if not anchors or cmd is None:
+        return None
+    redirect = next((r for r in cmd.redirects if r.target is not None and r.target.start == op.start and r.op == ">>"), None)
+    if redirect is None:
+        return None
+    src = source(model)
+    if not verified(src, redirect.target.start, redirect.target.end, redirect.target.raw):
+        return None
+    name = next((posixpath.basename(s) for s in op.sources if s), "custom-ca.crt")
+    name = crt_name(name, facts.get("anchor_extension") or posixpath.splitext(name)[1] or ".crt")
+    update = update_command_for(stage, op.inst.start)
+    if update is None:
+        return None
+    # Replace `>> target` by `> anchor/name`, then chain the update right after the redirect.
+    op_start = src.text.rfind(">>", 0, redirect.target.start)
+    if op_start < 0 or src.text[op_start:redirect.target.start].strip() != ">>":
+        return None
+    edits = [Edit(op_start, redirect.target.end, f"> {posixpath.join(anchors[0], name)} && {update}")]
+    return _fix("Copy the CA into the anchor directory and run the update instead of appending to the bundle",
+                UNSAFE, edits)
+
+
+# --- stages ---------------------------------------------------------------------------------------------
+
+def bundle_from_stage(model: DockerfileModel, shipped: Stage, builder: Stage, title: str | None = None,
+                      applicability: Applicability = UNSAFE) -> Fix | None:
+    """IL401/IL402: `COPY --from=<builder> <bundle> <bundle>` right after the shipped stage's FROM."""
+    from ..checks.dockerfile.common import stage_facts
+
+    bundle = stage_facts(builder).get("bundle")
+    if not bundle or not builder.name:
+        return None
+    target = stage_facts(shipped).get("bundle") or "/etc/ssl/certs/ca-certificates.crt"
+    line = f"COPY --from={builder.name} {bundle} {target}"
+    return _fix(title or f"Copy the CA bundle from stage {builder.name}", applicability,
+                [insert_after(source(model), shipped.from_inst, [line])])
+
+
+def stage_with_bundle(model: DockerfileModel, shipped: Stage) -> Stage | None:
+    """The last named stage (not in the shipped chain) whose family has a CA bundle."""
+    from ..checks.dockerfile.common import stage_facts
+
+    chain = shipped.chain()
+    for stage in reversed(model.stages):
+        if stage in chain or not stage.name or stage.index > shipped.index:
+            continue
+        facts = stage_facts(stage)
+        if facts.get("bundle") and not facts.get("no_bundle"):
+            return stage
+    return None
+
+
+def no_bundle_fix(model: DockerfileModel, shipped: Stage) -> Fix:
+    """IL402: copy the bundle from a builder that has one, else guidance naming a builder."""
+    builder = stage_with_bundle(model, shipped)
+    fix = bundle_from_stage(model, shipped, builder) if builder is not None else None
+    if fix is not None:
+        return fix
+    return guidance("Add a builder stage that has a CA bundle and copy it: `FROM debian:12 AS certs` + "
+                    "`RUN apt-get update && apt-get install -y ca-certificates`, then in this stage "
+                    "`COPY --from=certs /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt`")
+
+
+def bundle_file_instead_of_dir(model: DockerfileModel, op: FileOp, source_dir: str) -> Fix | None:
+    """IL403: `COPY --from=x /etc/ssl/certs /etc/ssl/certs` -> the bundle file only."""
+    src = source(model)
+    inst = op.inst
+    if inst.json_args is not None:
+        return None
+    words = inst.words(src.escape)
+    if len(words) != 2:
+        return None
+    source_word, dest_word = words
+    if source_word.raw.rstrip("/") != source_dir.rstrip("/") or not _literal_path(dest_word.raw):
+        return None
+    bundle = "/etc/ssl/certs/ca-certificates.crt"
+    dest = dest_word.raw.rstrip("/")
+    if dest not in ("/etc/ssl/certs", "/etc/ssl"):
+        return None
+    edits = [Edit(source_word.start, source_word.end, bundle), Edit(dest_word.start, dest_word.end, bundle)]
+    return _fix("Copy the bundle file instead of the directory of links", SAFE, edits)
+
+
+# --- insecure switches reported through `Switch` objects --------------------------------------------------
+
+# Options whose value is the next word (`--trusted-host HOST`).
+_OPTION_WITH_VALUE = {"--trusted-host", "--allow-insecure-host", "--insecure-host", "--setopt"}
+
+
+def remove_switch_word(model: DockerfileModel, run: RunStep, cmd: Command, word: ShellWord, title: str,
+                       applicability: Applicability = UNSAFE) -> Fix | None:
+    """Remove a flag word (and the value word after it when the option takes one)."""
+    args = cmd.args
+    if word not in args:
+        return None
+    i = args.index(word)
+    edits = word_edits(model, run, word, None)
+    if edits is None:
+        return None
+    if word.value in _OPTION_WITH_VALUE and i + 1 < len(args):
+        value_edits = word_edits(model, run, args[i + 1], None)
+        if value_edits is None or run.exec_form:
+            return None
+        edits = [Edit(word.start, args[i + 1].end, "")]
+        edits = delete_span(source(model), word.start, args[i + 1].end)
+    return _fix(title, applicability, edits)
+
+
+def remove_command(model: DockerfileModel, run: RunStep, cmd: Command, title: str,
+                   applicability: Applicability = UNSAFE) -> Fix | None:
+    """Remove a whole command (`npm config set strict-ssl false`) from its RUN, with its `&&`."""
+    if run.exec_form or run.inst.json_args is not None or cmd.parent is not None:
+        return None
+    src = source(model)
+    if cmd.redirects or cmd.piped_from is not None or cmd.stdin is not None:
+        return None
+    if not any(c is cmd for c in run.commands):
+        return None
+    end = max(w.end for w in cmd.argv) if cmd.argv else cmd.end
+    return _fix(title, applicability, _delete_command_span(src, run, cmd.start, end))
+
+
+# Boolean switches that stand alone (no value word follows them).
+_STANDALONE_SWITCHES = {
+    "--no-check-certificate", "--allow-untrusted", "--nogpgcheck", "--no-gpgcheck", "--no-gpg-checks",
+    "--allow-unauthenticated", "--force-yes", "--allow-downgrades", "--insecure", "--insecure-skip-tls-verify",
+    "--skip-tls-verify", "--no-verify-ssl", "--nosignature", "--nodigest", "--noverify", "--nofiledigest",
+    "--force-bad-verify", "--sslv2", "--sslv3", "--tlsv1", "--tlsv1.0", "--tlsv1.1", "--ssl-no-revoke",
+    "--disable-tls", "--no-strict-ssl", "--unsafely-ignore-certificate-errors", "--ignore-certs",
+    "--tls-min-v1.0", "--tls-min-v1.1", "--disable-ssl-verification", "-insecure", "--kube-insecure-skip-tls-verify",
+}
+_CONFIG_TOOLS = {"git", "npm", "yarn", "pnpm", "pip", "pip3", "poetry", "composer", "bundle", "conda", "mamba",
+                 "micromamba", "gcloud", "kubectl", "helm", "go", "zypper"}
+
+
+def switch_fix(model: DockerfileModel, switch) -> Fix | None:
+    """A fix for an insecure switch found in a RUN command (`Switch` of the insecure_* checks):
+    drop a standalone flag (or `--opt=value`, or `--trusted-host HOST`), or drop a whole
+    `<tool> config ...` command. Config-file lines and anything unclear get no fix."""
+    from ..catalogue import load_catalogue
+
+    doc = load_catalogue().get(switch.rule)
+    if doc is not None and doc.fix == "display-only":
+        return guidance(doc.sections.get("Fix", doc.title).split("\n\n")[0].replace("\n", " "))
+    if doc is not None and doc.fix != "unsafe":
+        return None
+    if switch.start is None or switch.end is None:
+        return None
+    run = next((r for r in switch.stage.runs if r.inst is switch.inst), None)
+    if run is None:
+        return None
+    cmd = next((c for c in run.commands if c.start == switch.order), None)
+    if cmd is None:
+        return None
+    word = next((w for w in cmd.argv if w.start == switch.start and w.end == switch.end), None)
+    if word is None:
+        return None
+    value = word.value
+    title = f"Remove `{value}`"
+    if value.startswith("-"):
+        if value in _STANDALONE_SWITCHES or value in _OPTION_WITH_VALUE or (value.startswith("--") and "=" in value):
+            return remove_switch_word(model, run, cmd, word, title)
+        return None
+    if cmd.name in _CONFIG_TOOLS and any(w.value == "config" for w in cmd.args[:2]):
+        return remove_command(model, run, cmd, f"Remove `{cmd.name} config ...` that turns verification off")
+    return None
