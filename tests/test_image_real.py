@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 JDK = "/usr/lib/jvm/java-17-openjdk-amd64"
 
 PROBE = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
+
+    def peak_rss_mb():  # VmHWM starts afresh at exec; ru_maxrss would carry pytest's over
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+
     sys.path[:0] = [ROOT, ROOT + "/tests"]
     from imagelint.image.layers import read_image_tree
     from imagelint.image.source import open_image
@@ -29,7 +36,7 @@ PROBE = textwrap.dedent("""
     bundle = tree.read("/etc/ssl/certs/ca-certificates.crt") or b""
     print(json.dumps({
         "seconds": seconds,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_rss_mb(),
         "paths": len(tree),
         "cacerts_real": tree.realpath(cacerts),
         "cacerts_magic": (tree.read(cacerts) or b"")[:4].hex(),
