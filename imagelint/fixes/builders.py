@@ -796,9 +796,49 @@ def switch_fix(model: DockerfileModel, switch) -> Fix | None:
     value = word.value
     title = f"Remove `{value}`"
     if value.startswith("-"):
+        if value == "--trusted-host" and cmd.name.startswith("pip"):
+            bundle = _registered_bundle(switch.stage, cmd.start)
+            args = cmd.args
+            i = args.index(word) if word in args else -1
+            if bundle and 0 <= i < len(args) - 1 and not run.exec_form:
+                edits = word_edits(model, run, word, ["--cert", bundle])
+                value_edits = word_edits(model, run, args[i + 1], None)
+                if edits and value_edits:
+                    return _fix(f"Replace `--trusted-host` with `--cert {bundle}`", UNSAFE,
+                                [Edit(word.start, args[i + 1].end, f"--cert {_quote(bundle)}")])
         if value in _STANDALONE_SWITCHES or value in _OPTION_WITH_VALUE or (value.startswith("--") and "=" in value):
             return remove_switch_word(model, run, cmd, word, title)
         return None
     if cmd.name in _CONFIG_TOOLS and any(w.value == "config" for w in cmd.args[:2]):
         return remove_command(model, run, cmd, f"Remove `{cmd.name} config ...` that turns verification off")
     return None
+
+
+def _registered_bundle(stage: Stage, before: int) -> str | None:
+    """The family's bundle when a CA was installed and registered in the OS store before `before`."""
+    from ..checks.dockerfile.common import stage_facts
+
+    bundle = stage_facts(stage).get("bundle")
+    cas = installed_cas(stage, before)
+    if not bundle or not cas:
+        return None
+    _path, op = cas[-1]
+    op_end = op.command.end if op.command is not None else op.inst.end
+    return bundle if registered_between(stage, op_end, before) else None
+
+
+def env_switch_fix(model: DockerfileModel, a) -> Fix | None:
+    """IL103: remove the variable; where the Dockerfile installs a CA, give the tool that CA instead
+    (PIP_TRUSTED_HOST -> PIP_CERT=<regenerated bundle>, npm strict-ssl -> NODE_EXTRA_CA_CERTS=<the CA>)."""
+    at = len(model.parsed.text) if a.kind == "ENV" else a.inst.start
+    if a.name == "PIP_TRUSTED_HOST":
+        bundle = _registered_bundle(a.stage, at)
+        if bundle:
+            return remove_setting(model, a, f"Replace PIP_TRUSTED_HOST with PIP_CERT={bundle}", UNSAFE,
+                                  replacement=("PIP_CERT", bundle))
+    if a.name.lower() == "npm_config_strict_ssl":
+        cas = installed_cas(a.stage, None if a.kind == "ENV" else a.inst.start)
+        if cas:
+            return remove_setting(model, a, f"Replace {a.name} with NODE_EXTRA_CA_CERTS={cas[-1][0]}", UNSAFE,
+                                  replacement=("NODE_EXTRA_CA_CERTS", cas[-1][0]))
+    return remove_setting(model, a, f"Remove {a.name}")

@@ -202,5 +202,5 @@ def insecure_environment(model, ctx):
             severity = spec.max_severity
         yield ctx.hit("IL103", f"{_shown(a.name, a.value)} {spec.effect} ({spec.fact}); {a.scope}",
                       a.inst, a.start, a.end, stage=a.stage, severity=severity,
-                      fix=fixes.remove_setting(model, a, f"Remove {a.name}"))
+                      fix=fixes.env_switch_fix(model, a))
     yield from _written_to_startup_files(model, ctx, "IL103")

@@ -592,4 +592,5 @@ def trust_store_writable(model, ctx):
                     f"{problem}: any process running as a non-root user can add its own CA to the trust store and "
                     f"intercept TLS; keep the trust store owned by root and not world-writable",
                     op.inst, op.start or None, op.end or None, stage=stage,
+                    fix=fixes.guidance("Keep the trust store owned by root and not writable by others: drop the chmod/chown; register CAs as root at build time (USER root, RUN update-ca-certificates, USER app)"),
                 )

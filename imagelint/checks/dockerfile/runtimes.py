@@ -448,7 +448,7 @@ def temurin_system_ca_ignored(model, ctx):
         if stage.image.get("jvm") and not stage.image.get("temurin_entrypoint"):
             yield ctx.hit("IL304", "USE_SYSTEM_CA_CERTS is read only by eclipse-temurin's /__cacert_entrypoint.sh, "
                                    "which this base image does not use: the variable does nothing here",
-                          setting.inst, setting.start, setting.end, stage=stage)
+                          setting.inst, setting.start, setting.end, stage=stage, fix=fixes.guidance("Start the ENTRYPOINT with /__cacert_entrypoint.sh, or import the CA at build time with `keytool -importcert -noprompt -cacerts -storepass changeit -alias <name> -file <ca>`"))
             continue
         if not stage.image.get("temurin_entrypoint"):
             continue
@@ -456,14 +456,16 @@ def temurin_system_ca_ignored(model, ctx):
             if any(r.inst.start > setting.inst.start for r in stage.runs):
                 yield ctx.hit("IL304", "USE_SYSTEM_CA_CERTS acts only when a container starts (through "
                                        "/__cacert_entrypoint.sh); the RUN steps of this build stage never get the CA",
-                              setting.inst, setting.start, setting.end, stage=stage, severity=Severity.WARNING)
+                              setting.inst, setting.start, setting.end, stage=stage, severity=Severity.WARNING,
+                              fix=fixes.guidance("Start the ENTRYPOINT with /__cacert_entrypoint.sh, or import the CA at build time with `keytool -importcert -noprompt -cacerts -storepass changeit -alias <name> -file <ca>`"))
             continue
         if not _entrypoint_calls_cacert_script(stage, ctx):
             inst = next(s.entrypoint for s in stage.chain() if s.entrypoint is not None)
             yield ctx.hit("IL304", "ENTRYPOINT replaces eclipse-temurin's /__cacert_entrypoint.sh, so "
                                    "USE_SYSTEM_CA_CERTS does nothing: the CAs are never imported; start the "
                                    "entrypoint with /__cacert_entrypoint.sh or import at build time with keytool",
-                          inst, stage=stage, severity=shipped_severity(model, stage), whole_instruction=True)
+                          inst, stage=stage, severity=shipped_severity(model, stage), whole_instruction=True,
+                          fix=fixes.guidance("Start the ENTRYPOINT with /__cacert_entrypoint.sh, or import the CA at build time with `keytool -importcert -noprompt -cacerts -storepass changeit -alias <name> -file <ca>`"))
 
 
 # --- Node ---------------------------------------------------------------------------------------------
