@@ -68,7 +68,8 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
     config = options.config or find_config(Path(options.dockerfile or "."))
     for ref in refs:
         try:
-            findings, inventory = scan_image(ref, options, config, mapper, prefix=len(refs) > 1)
+            findings, inventory = scan_image(ref, options, config, mapper, prefix=len(refs) > 1,
+                                             internal=result.errors)
         except ImagelintError as exc:
             result.errors.append(InputError(exc.path or ref, str(exc), exc.line))
             continue
@@ -81,7 +82,7 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
 
 
 def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
-               prefix: bool = False) -> tuple[list[Finding], dict | None]:
+               prefix: bool = False, internal: list[InputError] | None = None) -> tuple[list[Finding], dict | None]:
     from .checks.image.context import ImageContext
     from .image.layers import read_image_tree
     from .image.source import open_image
@@ -96,7 +97,7 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
                            open_layer=lambda index: image.layers[index].open())
         if options.inventory:
             return [], inventory_of(ctx, image)
-        hits = run_checks(ctx, config, options)
+        hits = run_checks(ctx, config, options, internal)
     finally:
         image.close()
     docs = load_catalogue()
@@ -113,14 +114,26 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     return findings, None
 
 
-def run_checks(ctx, config: Config, options: ScanOptions) -> list[Hit]:
+def run_checks(ctx, config: Config, options: ScanOptions, internal: list[InputError] | None = None) -> list[Hit]:
+    """Every enabled image check's hits. A crashing check is a bug in imagelint: it is recorded in
+    `internal` (exit code 3) and the other checks still run."""
     hits: list[Hit] = []
     seen = set()
     for check in checks_for("image"):
         ids = getattr(check, "rule_ids", ())
         if ids and not any(config.enabled(rid, None, options.select, options.ignore) for rid in ids):
             continue  # skip the work of rules nobody asked for
-        for hit in check(ctx):
+        try:
+            found = list(check(ctx))
+        except ImagelintError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported, not hidden
+            if internal is None:
+                raise
+            internal.append(InputError(ctx.reference, f"internal error in check {'/'.join(ids)}: "
+                                       f"{type(exc).__name__}: {exc} (please report this)", internal=True))
+            continue
+        for hit in found:
             if not config.enabled(hit.rule, None, options.select, options.ignore):
                 continue
             key = (hit.rule, hit.message, hit.properties.get("image_path"))
