@@ -208,3 +208,10 @@ def test_temurin_use_system_ca_certs(tmp_path, pki):
     assert names(with_entrypoint) == {"Unrelated Root CA", "Test Root CA"}
     overridden = java_store(tree, env, home, "debian", ["java", "-jar", "app.jar"])
     assert names(overridden) == {"Unrelated Root CA"} and "no effect" in overridden.notes[-1]
+
+
+def test_scratch_image_running_a_static_program_is_judged_as_go(tmp_path, pki):
+    tree = build_root(tmp_path, {"/app/billing": b"\x7fELF static", "/etc/ssl/certs/ca-certificates.crt": pki.root.pem})
+    (store,) = discover(tree, {}, entrypoint=["/app/billing", "serve"])
+    assert store.runtime == "go" and names(store) == {"Test Root CA"} and "assumed Go" in store.notes[-1]
+    assert discover(tree, {}, entrypoint=["/app/missing"]) == []

@@ -538,6 +538,16 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
 # ---------------------------------------------------------------------------------------------
 
 
+def _static_entrypoint(tree: FileTree, env: Mapping[str, str], entrypoint: list[str] | None) -> str | None:
+    """The program a scratch/distroless image runs, when nothing else in it speaks TLS."""
+    if not entrypoint:
+        return None
+    program = entrypoint[0]
+    path = program if program.startswith("/") else _which(tree, env, program)
+    info = tree.info(path) if path else None
+    return path if info is not None and info.kind == "file" else None
+
+
 def discover(tree: FileTree, env: Mapping[str, str], family: str | None = None,
              only: list[str] | None = None, entrypoint: list[str] | None = None) -> list[TrustStore]:
     """Every runtime present (or only those asked for) with its effective store."""
@@ -547,17 +557,22 @@ def discover(tree: FileTree, env: Mapping[str, str], family: str | None = None,
     forced = only is not None
     if "openssl" in wanted and (forced or openssl_present(tree, env)):
         stores.append(openssl_store(tree, env, family))
-    if "go" in wanted and (forced or go_present(tree, env)):
-        stores.append(go_store(tree, env))
-    if "java" in wanted:
-        for home in java_homes(tree, env):
-            stores.append(java_store(tree, env, home, family, entrypoint))
-    if "python-requests" in wanted:
-        for site in python_site_dirs(tree, env):
-            stores.append(requests_store(tree, env, site, family))
-    if "node" in wanted:
-        for binary in node_binaries(tree, env):
-            stores.append(node_store(tree, env, binary, family, entrypoint))
+    homes = java_homes(tree, env) if "java" in wanted else []
+    sites = python_site_dirs(tree, env) if "python-requests" in wanted else []
+    nodes = node_binaries(tree, env) if "node" in wanted else []
+    static_app = _static_entrypoint(tree, env, entrypoint) if not (stores or homes or sites or nodes) else None
+    if "go" in wanted and (forced or go_present(tree, env) or static_app):
+        go = go_store(tree, env)
+        if static_app and not go_present(tree, env):
+            go.notes.append(f"assumed Go: {static_app} runs without libssl, Java, Node or Python "
+                            "(statically linked programs read Go's file list)")
+        stores.append(go)
+    for home in homes:
+        stores.append(java_store(tree, env, home, family, entrypoint))
+    for site in sites:
+        stores.append(requests_store(tree, env, site, family))
+    for binary in nodes:
+        stores.append(node_store(tree, env, binary, family, entrypoint))
     for store in stores:
         store.details.setdefault("family", family)
     return stores
