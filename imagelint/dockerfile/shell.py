@@ -195,7 +195,18 @@ class _Builder:
             heredoc = next((r.content for r in reds if r.op in ("<<", "<<-", "<<<")), None)
             if body is None:
                 return []
-            return self.walk(body, conditional, guarded, reds, heredoc)
+            if body.type == "command":
+                return self.walk(body, conditional, guarded, reds, heredoc)
+            # `a && b > f`, `a | b > f`: tree-sitter hangs the redirect on the list or pipeline; the
+            # shell gives it to the command it follows in the text.
+            cmds = self.walk(body, conditional, guarded)
+            if cmds:
+                for r in reds:
+                    owner = max((c for c in cmds if c.start <= r.start), key=lambda c: c.start, default=cmds[-1])
+                    owner.redirects.append(r)
+                    if r.content is not None and owner.stdin is None:
+                        owner.stdin = r.content
+            return cmds
         if t == "pipeline":
             previous: Command | None = None
             out = []
@@ -208,16 +219,6 @@ class _Builder:
                 if cmds:
                     previous = cmds[-1]
                 out.extend(cmds)
-            # `a | b > f`: tree-sitter puts the redirect on the pipeline; the shell gives it to b
-            # (output) or to a (input, heredoc).
-            if redirects and out:
-                for r in redirects:
-                    if r.op in ("<", "<<", "<<-", "<<<"):
-                        out[0].redirects.append(r)
-                        if r.content is not None and out[0].stdin is None:
-                            out[0].stdin = r.content
-                    else:
-                        out[-1].redirects.append(r)
             return out
         if t == "list":
             out = []
