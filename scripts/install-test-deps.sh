@@ -20,6 +20,7 @@ declare -A present_if=(
   [openjdk-17-jre-headless]=java
   [ca-certificates-java]=
   [nodejs]=node
+  [openjdk-17-jdk-headless]=javac
   [golang-go]=go  # trust: Go's x509 verdicts are checked against a real Go client
 )
 
