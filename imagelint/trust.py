@@ -115,72 +115,41 @@ def _python_versions(tree) -> list[tuple[int, int]]:
 
 
 def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
-    from .certs.errors import NO_ROOTS_TEXT, error_texts
-    from .certs.verify import POLICIES, STRICT_OPENSSL_TEXT, cryptography_strict_error, verify, x509_strict_error
+    from .certs.verify import POLICIES, verify, x509_strict_error
 
     policy = POLICIES[store.runtime]
     py_version = _version_tuple(store.details.get("python_version"))
     strict_python = store.runtime == "python-requests" and py_version is not None and py_version >= (3, 13)
     if strict_python:
         policy = POLICIES["curl"]  # urllib3 >= 2.3 on 3.13: partial chain (and strict, below)
-    description = store.describe()
-    warnings = list(store.notes)
-    base = dict(runtime=store.runtime, store=description, store_size=len(store.certificates), warnings=warnings)
+    base = dict(runtime=store.runtime, store=store.describe(), store_size=len(store.certificates),
+                warnings=list(store.notes))
 
-    java_error = store.details.get("java_store_error")
-    if java_error in ("wrong-password", "not-a-keystore"):
-        from .certs.errors import JAVA_STORE_UNREADABLE, JAVA_STORE_UNREADABLE_CAUSE
-
-        path = store.sources[0] if store.sources else "the trust store"
-        fix = (f"# {path} must be a JKS or PKCS12 keystore, e.g.:\n"
-               f"RUN keytool -importcert -noprompt -keystore {path}.p12 -storetype PKCS12 -storepass changeit "
-               f"-alias corp-root -file {path}\n# and point -Djavax.net.ssl.trustStore at {path}.p12"
-               if java_error == "not-a-keystore" else
-               "# Set -Djavax.net.ssl.trustStorePassword to the store's real password (or drop it for a JKS store).")
-        return Verdict(trusted=False, reason="truststore-unreadable", certificate=chain[0].summary(),
-                       message=f"the JVM cannot open {path}: every TLS connection fails before any certificate "
-                               "is checked",
-                       error_text=JAVA_STORE_UNREADABLE,
-                       error_texts={"java": JAVA_STORE_UNREADABLE, "java-cause": JAVA_STORE_UNREADABLE_CAUSE},
-                       fix=fix, **base)
+    if store.details.get("java_store_error") in ("wrong-password", "not-a-keystore"):
+        return _unreadable_java_store(store, chain, base)
     if not store.certificates:
-        leaf = chain[0]
-        texts = NO_ROOTS_TEXT.get(store.runtime, {})
-        if java_error == "no-anchors":
-            from .certs.errors import JAVA_NO_ANCHORS
-
-            texts = {"java": JAVA_NO_ANCHORS}
-        return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
-                       message=f"{store.name} has no trusted certificates at all: every TLS connection fails",
-                       error_text=next(iter(texts.values()), None), error_texts=texts,
-                       fix=fix_for("no-roots", store, leaf, chain, host, family, tree), **base)
+        return _no_roots(store, chain, host, family, tree, base)
 
     result = verify(chain, store.certificates, host, at, policy)
     error = result.first_error(policy)
     path = [c.subject for c in result.chain]
-
     strict_code = x509_strict_error(result.chain) if result.anchor is not None else None
     if error is None and strict_python and strict_code:
-        code, cert = strict_code
-        text = STRICT_OPENSSL_TEXT[code]
-        line = f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {text}"
-        return Verdict(trusted=False, reason="not-rfc5280", certificate=cert.summary(),
-                       message=f"Python {store.details['python_version']} verifies strictly (VERIFY_X509_STRICT) "
-                               f"and rejects {cert.label}: {text}",
-                       error_text=line, error_texts={"python": line},
-                       fix=f"# Re-issue the CA {cert.subject} with keyUsage (keyCertSign, critical), critical "
-                           "basicConstraints, SKI and AKI (RFC 5280); older clients keep working.",
-                       path=path, **base)
-
+        return _strict_python_rejects(store, strict_code, path, base)
     if error is None:
-        message = f"trusted: {' -> '.join(_short(c) for c in result.chain)}"
-        _warn_strict(warnings, store, result, strict_code, chain, host, at, python_versions,
-                     cryptography_strict_error)
+        _warn_strict(base["warnings"], store, result, strict_code, chain, host, at, python_versions)
         return Verdict(trusted=True, reason=None, certificate=(result.anchor or chain[0]).summary(),
-                       message=message, error_text=None, fix=None, path=path, **base)
+                       message=f"trusted: {' -> '.join(_short(c) for c in result.chain)}",
+                       error_text=None, fix=None, path=path, **base)
+    return _untrusted(store, chain, host, at, family, tree, result, error, path, base)
+
+
+def _untrusted(store, chain, host, at, family, tree, result, error, path, base) -> Verdict:
+    from .certs.errors import error_texts
+    from .certs.verify import POLICIES, verify
 
     primary, texts = error_texts(store.runtime, error, host, at, store.details)
-    message = _message(error, store, result, host)
+    warnings = base["warnings"]
     # A client prints one error; the next one only shows up after a redeploy (the incident's
     # second failure). Say now what is queued behind the first.
     seen = {error.reason}
@@ -189,18 +158,62 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
             seen.add(later.reason)
             warnings.append(f"once that is fixed: {later.reason}: {_message(later, store, result, host)}")
     if store.runtime == "openssl" and error.reason in ("intermediate-anchor", "leaf-not-ca"):
-        curl_result = verify(chain, store.certificates, host, at, POLICIES["curl"])
-        if curl_result.trusted:
+        if verify(chain, store.certificates, host, at, POLICIES["curl"]).trusted:
             warnings.append("curl and Python >= 3.13 accept this chain (they allow a partial chain); "
                             "openssl, wget, Python <= 3.12 and Ruby reject it")
-    return Verdict(trusted=False, reason=error.reason, certificate=error.cert.summary(), message=message,
-                   error_text=primary, error_texts=texts,
+    return Verdict(trusted=False, reason=error.reason, certificate=error.cert.summary(),
+                   message=_message(error, store, result, host), error_text=primary, error_texts=texts,
                    fix=fix_for(error.reason, store, error.cert, chain, host, family, tree, result),
                    path=path, **base)
 
 
-def _warn_strict(warnings, store, result, strict_code, chain, host, at, python_versions, crypto_check) -> None:
+def _unreadable_java_store(store, chain, base) -> Verdict:
+    from .certs.errors import JAVA_STORE_UNREADABLE, JAVA_STORE_UNREADABLE_CAUSE
+
+    path = store.sources[0] if store.sources else "the trust store"
+    if store.details["java_store_error"] == "not-a-keystore":
+        fix = (f"# {path} must be a JKS or PKCS12 keystore, e.g.:\n"
+               f"RUN keytool -importcert -noprompt -keystore {path}.p12 -storetype PKCS12 -storepass changeit "
+               f"-alias corp-root -file {path}\n# and point -Djavax.net.ssl.trustStore at {path}.p12")
+    else:
+        fix = "# Set -Djavax.net.ssl.trustStorePassword to the store's real password (or drop it for a JKS store)."
+    return Verdict(trusted=False, reason="truststore-unreadable", certificate=chain[0].summary(),
+                   message=f"the JVM cannot open {path}: every TLS connection fails before any certificate is checked",
+                   error_text=JAVA_STORE_UNREADABLE,
+                   error_texts={"java": JAVA_STORE_UNREADABLE, "java-cause": JAVA_STORE_UNREADABLE_CAUSE},
+                   fix=fix, **base)
+
+
+def _no_roots(store, chain, host, family, tree, base) -> Verdict:
+    from .certs.errors import JAVA_NO_ANCHORS, NO_ROOTS_TEXT
+
+    leaf = chain[0]
+    texts = NO_ROOTS_TEXT.get(store.runtime, {})
+    if store.details.get("java_store_error") == "no-anchors":
+        texts = {"java": JAVA_NO_ANCHORS}
+    return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
+                   message=f"{store.name} has no trusted certificates at all: every TLS connection fails",
+                   error_text=next(iter(texts.values()), None), error_texts=texts,
+                   fix=fix_for("no-roots", store, leaf, chain, host, family, tree), **base)
+
+
+def _strict_python_rejects(store, strict_code, path, base) -> Verdict:
     from .certs.verify import STRICT_OPENSSL_TEXT
+
+    code, cert = strict_code
+    text = STRICT_OPENSSL_TEXT[code]
+    line = f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {text}"
+    return Verdict(trusted=False, reason="not-rfc5280", certificate=cert.summary(),
+                   message=f"Python {store.details['python_version']} verifies strictly (VERIFY_X509_STRICT) "
+                           f"and rejects {cert.label}: {text}",
+                   error_text=line, error_texts={"python": line},
+                   fix=f"# Re-issue the CA {cert.subject} with keyUsage (keyCertSign, critical), critical "
+                       "basicConstraints, SKI and AKI (RFC 5280); older clients keep working.",
+                   path=path, **base)
+
+
+def _warn_strict(warnings, store, result, strict_code, chain, host, at, python_versions) -> None:
+    from .certs.verify import STRICT_OPENSSL_TEXT, cryptography_strict_error
 
     if strict_code is not None and store.runtime in ("openssl", "python-requests"):
         from .certs.verify import x509_strict_errors
@@ -212,7 +225,7 @@ def _warn_strict(warnings, store, result, strict_code, chain, host, at, python_v
         warnings.append(f"works with curl today, fails on {who}: {cert.label}: {STRICT_OPENSSL_TEXT[code]} "
                         f"(VERIFY_X509_STRICT, error {code})" + (f"; also {'; '.join(also)}" if also else ""))
     anchors = [result.anchor] if result.anchor is not None else []
-    strict = crypto_check(chain, anchors, host, at) if anchors else None
+    strict = cryptography_strict_error(chain, anchors, host, at) if anchors else None
     if strict:
         warnings.append(f"strict WebPKI verifiers (cryptography x509.verification) reject this chain: {strict}")
 
