@@ -291,3 +291,22 @@ def test_host_port_parsing():
     assert parse_host_port("[::1]:8443") == ("::1", 8443)
     with pytest.raises(ImagelintError, match="out of range"):
         parse_host_port("x:70000")
+
+
+def test_cli_exit_codes(tmp_path, pki):
+    """Through the real command line: 1 when a runtime does not trust, 2 (one line) on bad input."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "SSL_CERT_FILE": str(pki.files["root.pem"])}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "imagelint.cli", "trust", *args], capture_output=True,
+                                       text=True, env=env, timeout=120)
+    done = run("host", "--chain", str(pki.files["chain-expired.pem"]), "--host", "localhost", "--runtime", "openssl",
+               "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (verdict,) = json.loads(done.stdout)["verdicts"]
+    assert verdict["reason"] == "expired"
+    done = run("host", "--chain", str(pki.files["chain-full.pem"]), "--host", "localhost", "--runtime", "openssl")
+    assert done.returncode == 0 and "1 of 1 runtimes trust this chain" in done.stdout
+    done = run("host", "--chain", str(tmp_path / "absent.pem"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

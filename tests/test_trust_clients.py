@@ -228,8 +228,16 @@ def _succeeded(client: str, output: str) -> bool:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_verdicts_match_real_clients(lab, scenario):
     base, pki, files, _ = lab
+    from imagelint.certs.connect import fetch_chain
+
     tree, env, ca_file, p12 = _image_for(lab, scenario)
-    presented = parse_chain(files[scenario.chain].read_bytes())
+    with TLSServer(files[scenario.chain], files[scenario.key]) as server:
+        # The chain as --connect fetches it (one handshake, no verification), judged, then the clients.
+        presented = [record for der in fetch_chain("127.0.0.1", server.port, HOST, timeout=5)
+                     for record in parse_chain(der)]
+        outputs = _client_outputs(lab, scenario, ca_file, p12, server.port)
+    assert [c.fingerprint_sha256 for c in presented] == [
+        c.fingerprint_sha256 for c in parse_chain(files[scenario.chain].read_bytes())]
     verdicts = evaluate(tree, env, presented, HOST, NOW)
     by_store = {v.store.split(":")[0]: v for v in verdicts}
     openssl = next(v for v in verdicts if v.runtime == "openssl")
@@ -238,9 +246,6 @@ def test_verdicts_match_real_clients(lab, scenario):
     go = next(v for v in verdicts if v.runtime == "go")
     requests_311 = by_store[f"python-requests {SITE}"]
     requests_313 = by_store[f"python-requests {SITE313}"]
-
-    with TLSServer(files[scenario.chain], files[scenario.key]) as server:
-        outputs = _client_outputs(lab, scenario, ca_file, p12, server.port)
 
     checks = [
         # (verdict, client, key in verdict.error_texts)
