@@ -154,14 +154,16 @@ CASES = [
     ("s-client-two-hops", "RUN openssl s_client -connect proxy:443 </dev/null 2>/dev/null | openssl x509 -out /tmp/p.pem && cp /tmp/p.pem /usr/local/share/ca-certificates/p.crt && update-ca-certificates\n", "IL119", "error"),
     ("s-client-keytool", "RUN openssl s_client -connect nexus:443 </dev/null | openssl x509 > /tmp/nexus.pem && keytool -importcert -noprompt -cacerts -storepass changeit -file /tmp/nexus.pem\n", "IL119", "error"),
     # --- IL130 package signatures ---------------------------------------------------------------------------
-    ("apk-allow-untrusted", "FROM alpine:3.20\nRUN apk add --allow-untrusted /tmp/pkg.apk\n", "IL130", "warning"),
+    ("apk-allow-untrusted-download", "FROM alpine:3.20\nRUN wget -q https://github.com/sgerrand/alpine-pkg-glibc/releases/download/2.35-r1/glibc-2.35-r1.apk && apk add --allow-untrusted glibc-2.35-r1.apk\n", "IL130", "warning"),
+    ("apk-allow-untrusted-repo", "FROM alpine:3.20\nRUN apk add --allow-untrusted --repository http://dl-3.alpinelinux.org/alpine/edge/testing/ geos\n", "IL130", "warning"),
+    ("apk-allow-untrusted-names", "FROM alpine:3.20\nRUN apk add --no-cache --allow-untrusted haproxy\n", "IL130", "warning"),
     ("apt-allow-unauthenticated", "RUN apt-get install -y --allow-unauthenticated corp-tool\n", "IL130", "warning"),
     ("apt-force-yes", "RUN apt-get install -y --force-yes corp-tool\n", "IL130", "warning"),
     ("apt-allow-insecure-repositories", "RUN apt-get update --allow-insecure-repositories\n", "IL130", "warning"),
     ("apt-o-allow-insecure", "RUN apt-get -o Acquire::AllowInsecureRepositories=true update\n", "IL130", "warning"),
     ("apt-trusted-yes", 'RUN echo "deb [trusted=yes] http://apt.corp.example/ stable main" > /etc/apt/sources.list.d/corp.list\n', "IL130", "error"),
     ("apt-conf-unauthenticated", "RUN echo 'APT::Get::AllowUnauthenticated \"true\";' > /etc/apt/apt.conf.d/99unauth\n", "IL130", "error"),
-    ("rpm-nosignature", "FROM rockylinux:9\nRUN rpm -ivh --nosignature /tmp/corp.rpm\n", "IL130", "warning"),
+    ("rpm-nosignature", "FROM rockylinux:9\nRUN curl -fsSLo /tmp/corp.rpm https://rpm.corp.example/corp.rpm && rpm -ivh --nosignature /tmp/corp.rpm\n", "IL130", "warning"),
     ("rpm-nodigest", "FROM rockylinux:9\nRUN rpm -Uvh --nodigest https://rpm.corp.example/corp.rpm\n", "IL130", "warning"),
     ("yum-nogpgcheck", "FROM centos:7\nRUN yum install -y --nogpgcheck corp-tool\n", "IL130", "warning"),
     ("dnf-setopt-gpgcheck", "FROM fedora:40\nRUN dnf install -y --setopt=gpgcheck=0 corp-tool\n", "IL130", "warning"),
@@ -239,6 +241,9 @@ LOOKALIKES = [
     ("sed-delete-localpkg-gpgcheck", "FROM amazonlinux:2023\nRUN sed -i '/localpkg_gpgcheck=1/d' /etc/dnf/dnf.conf\n"),
     ("yum-sslverify-1", "FROM centos:7\nRUN echo sslverify=1 >> /etc/yum.conf\n"),
     ("apk-index-allow-untrusted", "FROM alpine:3.20\nRUN apk index --allow-untrusted -o /tmp/APKINDEX.tar.gz /tmp/*.apk\n"),
+    ("apk-allow-untrusted-built-here", "FROM alpine:3.20\nRUN abuild -r && apk add --allow-untrusted /home/abuild/packages/main/x86_64/*.apk\n"),
+    ("rpm-nosignature-from-context", "FROM rockylinux:9\nCOPY corp.rpm /tmp/corp.rpm\nRUN rpm -ivh --nosignature /tmp/corp.rpm\n"),
+    ("curl-k-plain-http", "RUN curl -k http://localhost:5984/registry\n"),
     ("apk-plain", "FROM alpine:3.20\nRUN apk add --no-cache ca-certificates\n"),
     ("rpm-query-nosignature", "FROM rockylinux:9\nRUN rpm -K --nosignature /tmp/x.rpm\n"),
     ("maven-plain", "RUN mvn -B -DskipTests package\n"),
@@ -297,3 +302,13 @@ def test_finding_points_at_the_flag():
 def test_pythonhttpsverify_message_says_where_it_works():
     hit = next(f for f in lint("ENV PYTHONHTTPSVERIFY=0\n") if f.rule == "IL103")
     assert "distribution-patched" in hit.message
+
+
+def test_signing_key_download_is_called_out():
+    findings = lint("RUN wget --no-check-certificate -qO- https://www.postgresql.org/media/keys/ACCC4CF8.asc | apt-key add -\n")
+    assert any("signing key" in f.message for f in findings if f.rule == "IL111")
+
+
+def test_curl_k_with_redirects_from_http_still_counts():
+    findings = lint("RUN curl -Lko /tmp/x.zip http://www.example.com/x.zip\n")
+    assert [f.rule for f in findings if f.rule == "IL110"] == ["IL110"]

@@ -44,10 +44,27 @@ def piped_to_shell(cmd: Command, commands: list[Command]) -> bool:
     return any(c.piped_from is cmd and c.name in ("sh", "bash", "dash", "ash", "zsh", "python", "python3", "perl") for c in commands)
 
 
+def signing_key_download(cmd: Command, commands: list[Command]) -> bool:
+    """Is the download a package signing key (piped into apt-key/gpg/rpm --import, or saved as a keyring)?"""
+    for c in commands:
+        if c.piped_from is cmd:
+            vals = [w.value for w in c.args]
+            if (c.name == "apt-key" and "add" in vals) or (c.name in ("gpg", "gpg2") and ("--import" in vals or "--dearmor" in vals)) \
+                    or (c.name in ("rpm", "rpmkeys") and "--import" in vals):
+                return True
+    for _w, value in option_values(cmd, "-o", "--output", "-O", "--output-document"):
+        if value and (value.endswith((".gpg", ".asc")) or "keyring" in value or "trusted.gpg.d" in value):
+            return True
+    return False
+
+
 def _download_text(tool: str, what: str, cmd: Command, commands: list[Command]) -> str:
     purpose = download_purpose(cmd)
     if piped_to_shell(cmd, commands):
         return f"{tool} {what} downloads a script piped to a shell without verifying the server: anyone on the path can run code in the build"
+    if signing_key_download(cmd, commands):
+        return (f"{tool} {what} downloads a package signing key without verifying the server: anyone on the path can "
+                f"sign the packages the image will install")
     if purpose:
         return f"{tool} {what} downloads {purpose} without verifying the server: anyone on the path can substitute their own CA"
     return f"{tool} {what} turns off TLS certificate verification for this download"
@@ -93,6 +110,13 @@ def all_commands(model) -> Iterator[tuple[object, object, Command]]:
 
 # --- IL110 curl, IL111 wget ---------------------------------------------------------------------------
 
+def _plain_http_only(cmd: Command) -> bool:
+    urls = [w.value for w in cmd.args if "://" in w.value]
+    follows = any(w.value in ("-L", "--location", "--location-trusted") or short_flag_cluster_has(w.value, "L", CURL_SHORT_WITH_ARG)
+                  for w in cmd.args)
+    return bool(urls) and all(u.startswith("http://") for u in urls) and not follows
+
+
 def curl_switches(model) -> Iterator[Switch]:
     for stage, run, cmd in all_commands(model):
         if cmd.name != "curl":
@@ -105,6 +129,8 @@ def curl_switches(model) -> Iterator[Switch]:
                 what = v
             else:
                 continue
+            if v not in ("--proxy-insecure", "--doh-insecure") and _plain_http_only(cmd):
+                continue  # no TLS to verify: every URL is http:// and curl does not follow redirects
             yield _sw("IL110", _download_text("curl", what, cmd, run.commands), stage, run, cmd, w,
                       fix=fixes.curl_insecure(model, stage, run, cmd, w))
 

@@ -6,12 +6,14 @@ A repository of local files (`file:`) built in the same RUN is not a bypass: not
 """
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 import re
 from typing import Iterator
 
 from ..registry import check
-from .common import is_falsey, is_truthy
-from .insecure_cmd import APT, YUM, Switch, _sw, all_commands, apt_options, yum_setopt_persists, yum_setopts
+from .common import is_falsey, is_truthy, option_values
+from .insecure_cmd import APT, YUM, Switch, _positionals, _sw, all_commands, apt_options, yum_setopt_persists, yum_setopts
 from .insecure_config import config_switches, emit
 
 _APT_ALLOW = re.compile(r"(acquire::allowinsecurerepositories|acquire::allowdowngradetoinsecurerepositories"
@@ -25,6 +27,35 @@ _RPM_INSTALL = re.compile(r"^-[a-zA-Z]*[iUF][a-zA-Z]*$")
 _RPM_FLAGS = {"--nosignature": "skips the package signature check", "--nodigest": "skips the package digest check",
               "--nofiledigest": "skips the per-file digest check"}
 _APK_NON_INSTALL = {"index", "verify", "fetch", "info", "search", "list", "dot", "policy", "stats", "manifest"}
+
+
+def downloaded_names(stage) -> set[str]:
+    """Basenames of files the stage chain downloads (URLs fetched by curl/wget/ADD, their -o/-O targets)."""
+    names: set[str] = set()
+    for s in stage.chain():
+        for _run, cmd in s.commands():
+            if cmd.name in ("curl", "wget", "aria2c", "fetch"):
+                for w in cmd.args:
+                    if "://" in w.value:
+                        names.add(posixpath.basename(w.value.split("?")[0]))
+                for _w, value in option_values(cmd, "-o", "-O", "--output", "--output-document"):
+                    if value:
+                        names.add(posixpath.basename(value))
+        for op in s.file_ops:
+            if op.kind == "download" or any("://" in src for src in op.sources):
+                names.add(posixpath.basename(op.path))
+    return names
+
+
+def _from_network(stage, operands: list[str], repos: list[str]) -> bool:
+    """Do the packages come over a network? Local files built or copied in the build do not."""
+    if any("://" in r for r in repos) or any("://" in o for o in operands):
+        return True
+    files = [o for o in operands if "/" in o or o.endswith((".apk", ".rpm", ".deb"))]
+    if len(files) < len(operands):
+        return True  # package names: resolved from the configured (remote) repositories
+    downloaded = downloaded_names(stage)
+    return any(fnmatch.fnmatchcase(name, posixpath.basename(f)) for f in files for name in downloaded)
 
 
 def signature_switches(model) -> Iterator[Switch]:
@@ -65,12 +96,19 @@ def signature_switches(model) -> Iterator[Switch]:
             sub = next((v for v in vals if not v.startswith("-")), "")
             if sub in _APK_NON_INSTALL:
                 continue
+            repos = [v for _w, v in option_values(cmd, "-X", "--repository") if v]
+            operands = [w.value for w in _positionals(cmd.args, {"-X", "--repository", "-p", "--root", "--arch", "-t", "--virtual",
+                                                                 "--keys-dir", "--repositories-file", "--cache-dir"})]
+            if not _from_network(stage, operands[1:], repos):
+                continue  # packages built or copied in this build: nothing crosses a network
             for w in cmd.args:
                 if w.value == "--allow-untrusted":
                     yield _sw("IL130", "apk --allow-untrusted installs packages with untrusted or missing signatures",
                               stage, run, cmd, w)
         elif name == "rpm":
             if not any(v in ("--install", "--upgrade", "--freshen", "--reinstall") or _RPM_INSTALL.match(v) for v in vals):
+                continue
+            if not _from_network(stage, [w.value for w in _positionals(cmd.args, {"--root", "--dbpath", "--prefix"})], []):
                 continue
             for w in cmd.args:
                 if w.value in _RPM_FLAGS:
