@@ -30,6 +30,7 @@ REASONS = {
     "path-length-exceeded": "a CA's pathLen constraint is exceeded",
     "not-rfc5280": "a strict verifier rejects a CA that does not follow RFC 5280",
     "no-roots": "this runtime has no trusted certificates at all",
+    "runtime-fails-to-start": "the runtime refuses its own configuration and never connects",
     "truststore-unreadable": "the JVM cannot open its trust store (wrong password, or not a keystore)",
 }
 RUNTIME_CLIENTS = {
@@ -125,6 +126,14 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
     base = dict(runtime=store.runtime, store=store.describe(), store_size=len(store.certificates),
                 warnings=list(store.notes))
 
+    if store.details.get("startup_error"):
+        line = store.details["startup_error"]
+        return Verdict(trusted=False, reason="runtime-fails-to-start", certificate=chain[0].summary(),
+                       message=f"{store.name} exits before any connection: {line}", error_text=line,
+                       error_texts={store.runtime: line},
+                       fix=f"# Node {store.details.get('node_version') or ''} predates --use-system-ca: remove it, and\n"
+                           "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+                       **base)
     if store.details.get("java_store_error") in ("wrong-password", "not-a-keystore"):
         return _unreadable_java_store(store, chain, base)
     if not store.certificates:

@@ -358,3 +358,26 @@ def test_strict_errors_in_openssl_order(lab, tmp_path):
     predicted = [(code, [c.fingerprint_sha256 for c in chain].index(cert.fingerprint_sha256))
                  for code, cert in x509_strict_errors(chain)]
     assert predicted == reported, output
+
+
+@pytest.mark.parametrize("node_env,starts", [
+    ({"NODE_OPTIONS": "--use-system-ca"}, False),  # Node 20: refuses to start
+    ({"NODE_USE_SYSTEM_CA": "1"}, True),  # Node 20: silently ignored
+])
+def test_node_use_system_ca_on_an_old_node(lab, tmp_path, node_env, starts):
+    base, pki, files, _ = lab
+    version = _run(["node", "--version"]).strip().lstrip("v")
+    tree = build_root(tmp_path, {**debian_files(pki, pki.root.pem),
+                                 "/usr/local/bin/node": b"\x7fELF" + pki.other_root.pem})
+    (verdict,) = evaluate(tree, {**node_env, "NODE_VERSION": version}, parse_chain(files["chain-full.pem"].read_bytes()),
+                          HOST, NOW, runtimes=["node"])
+    with TLSServer(files["chain-full.pem"], files["leaf.key"]) as server:
+        output = _run(["node", "-e", NODE_PROBE, HOST, str(server.port)], env={**PATH_ONLY, **node_env})
+    if tuple(int(x) for x in version.split(".")[:2]) >= (22, 19):  # a newer node here: the system store counts
+        assert verdict.trusted and _succeeded("node", output), output
+        return
+    assert not verdict.trusted
+    if starts:
+        assert verdict.reason == "untrusted-root" and verdict.error_texts["node"] in output
+    else:
+        assert verdict.reason == "runtime-fails-to-start" and verdict.error_text in output, output

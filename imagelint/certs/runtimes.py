@@ -499,6 +499,7 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
         store.notes.append("Debian's nodejs package uses the system OpenSSL store by default "
                            "(not its bundled roots; --use-bundled-ca switches back)")
     store.details["flags"] = sorted(flags)
+    store.details["node_version"] = env.get("NODE_VERSION")
     # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
     ssldir = "/etc/ssl" if binary.startswith("/usr/local/") or binary.startswith("/opt/") else openssl_dir(tree, family)
     if "--use-openssl-ca" in flags:
@@ -515,8 +516,15 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
             store.notes.append(f"could not read the roots compiled into {binary}")
         if "--use-system-ca" in flags:
             if version is not None and version < (22, 19):
+                # Observed on Node 20: the flag in NODE_OPTIONS stops node from starting (exit 9);
+                # NODE_USE_SYSTEM_CA=1 is silently ignored.
+                if "--use-system-ca" in env.get("NODE_OPTIONS", "").split():
+                    store.details["startup_error"] = "node: --use-system-ca is not allowed in NODE_OPTIONS"
+                elif "--use-system-ca" in " ".join(entrypoint or []).split():
+                    store.details["startup_error"] = "node: bad option: --use-system-ca"
                 store.notes.append(f"--use-system-ca/NODE_USE_SYSTEM_CA needs Node >= 22.19 (or 23.9); "
-                                   f"NODE_VERSION={env.get('NODE_VERSION')} ignores or rejects it")
+                                   f"NODE_VERSION={env.get('NODE_VERSION')} "
+                                   + ("refuses to start" if store.details.get("startup_error") else "ignores it"))
             else:
                 system = openssl_store(tree, env, family, ssldir, name="node --use-system-ca")
                 store.certificates.extend(system.certificates)
