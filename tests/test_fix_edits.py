@@ -128,3 +128,26 @@ def test_fix_text_stops_at_a_fixed_point_within_the_pass_limit():
     assert "-k" not in result.fixed and "--insecure" not in result.fixed
     assert result.passes <= 10
     assert not result.remaining
+
+
+def test_overlapping_fixes_apply_in_later_passes():
+    """IL201 and IL310 both replace the COPY (insertions after it): one per pass, both in the end."""
+    text = "FROM node:20\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\nCMD [\"node\", \"app.js\"]\n"
+    findings, _ = lint_text(text, "Dockerfile", LintOptions())
+    assert {"IL201", "IL310"} <= {f.rule for f in findings if f.fix is not None}
+    result = fix_text(text, "Dockerfile", LintOptions())
+    assert result.passes == 2
+    assert result.fixed == ("FROM node:20\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\n"
+                            "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/corp.crt\n"
+                            "RUN update-ca-certificates\nCMD [\"node\", \"app.js\"]\n")
+    assert not [f for f in result.remaining if f.rule in ("IL201", "IL310")]
+
+
+def test_safe_fixes_go_first_so_unsafe_ones_see_their_result():
+    """With the CA registered by IL201's fix, curl needs no --cacert: -k is just dropped."""
+    text = ("FROM debian:12\nRUN apt-get update && apt-get install -y ca-certificates curl\n"
+            "COPY corp.crt /usr/local/share/ca-certificates/corp.crt\nRUN curl -k https://x -o /tmp/x\n")
+    alone = fix_text(text, "Dockerfile", LintOptions(select=["IL110"]), unsafe=True).fixed
+    assert "--cacert /usr/local/share/ca-certificates/corp.crt" in alone
+    both = fix_text(text, "Dockerfile", LintOptions(select=["IL110", "IL201"]), unsafe=True).fixed
+    assert both.endswith("RUN update-ca-certificates\nRUN curl https://x -o /tmp/x\n")
