@@ -328,3 +328,23 @@ def test_rdjsonl_suggestions_match_diagnostics_and_fix(path):
     result = fix_text(text, str(path), LintOptions(context_dir=str(FIX_DIR)), unsafe=True)
     if result.passes == 1:
         assert apply_suggestions(text, with_suggestions) == result.fixed
+
+
+@pytest.mark.parametrize("path", fix_inputs(), ids=lambda p: p.name)
+def test_sarif_and_rdjsonl_with_real_fixes_are_schema_valid(path):
+    """The fixes of every family, as the reporters carry them, validate against SARIF 2.1.0 and reviewdog's rdf."""
+    from test_report_formats import assert_valid, rdf_validator, sarif_validator
+
+    from imagelint import __version__
+    from imagelint.report import Report, render
+
+    text = read(path)
+    findings = lint(text, str(path))
+    report = Report(findings, [], load_catalogue(), {str(path): text}, __version__, "file", 1)
+    sarif = json.loads(render("sarif", report))
+    assert_valid(sarif_validator(), sarif)
+    results = sarif["runs"][0]["results"]
+    assert sum(1 for r in results if r.get("fixes")) == len(fixable(findings))
+    validator = rdf_validator()
+    for line in render("rdjsonl", report).splitlines():
+        assert_valid(validator, json.loads(line))
