@@ -67,6 +67,10 @@ def _download_text(tool: str, what: str, cmd: Command, commands: list[Command]) 
                 f"sign the packages the image will install")
     if purpose:
         return f"{tool} {what} downloads {purpose} without verifying the server: anyone on the path can substitute their own CA"
+    urls = [w.value for w in cmd.args if "://" in w.value]
+    if urls and all(u.startswith("http://") for u in urls):
+        return (f"{tool} {what} turns off TLS certificate verification for this download: its URL is plain HTTP, so "
+                f"it matters once a redirect reaches HTTPS, which is then not verified")
     return f"{tool} {what} turns off TLS certificate verification for this download"
 
 
