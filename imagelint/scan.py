@@ -16,7 +16,7 @@ from typing import Any
 from .catalogue import load_catalogue
 from .checks.registry import Hit, checks_for, to_finding
 from .config import Config, find_config
-from .findings import Finding, ImagelintError, InputError, Severity
+from .findings import Finding, ImagelintError, InputError
 
 CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
 

@@ -12,7 +12,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from imagekit import Image, Layer, MTIME, make_ca, sha256  # noqa: F401  (re-exported for the tests)
+from imagekit import Layer, sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

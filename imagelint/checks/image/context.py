@@ -7,7 +7,6 @@ path there, so every finding can be traced back to a build step.
 """
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -527,11 +526,3 @@ def is_writable_by_others(info: FileInfo, uid: int | None, gid: int | None) -> s
         return f"group-writable by gid {info.gid} (mode {mode:04o})"
     return None
 
-
-def parent_dirs(path: str) -> list[str]:
-    parts = []
-    current = posixpath.dirname(path)
-    while current and current != "/":
-        parts.append(current)
-        current = posixpath.dirname(current)
-    return parts
