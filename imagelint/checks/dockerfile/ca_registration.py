@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -81,6 +82,7 @@ CERT_EXTENSIONS = (".crt", ".pem", ".cer", ".der", ".cert", ".ca", ".ca-bundle",
 STORE_DIR = "/etc/ssl/certs"
 
 
+@lru_cache(maxsize=1)
 def all_families() -> dict:
     from ...catalogue import load_data
 

@@ -12,7 +12,7 @@ from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
 from .ca_registration import chain_steps, looks_like_cert_name, registration_points, under
-from .common import INSTALL_VERBS, anchor_target, is_package_op, stage_facts, stage_family
+from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, is_package_op, stage_facts, stage_family
 
 TRUST_SOURCE_ROOTS = ("/etc/ssl", "/etc/pki", "/usr/local/share/ca-certificates", "/usr/share/ca-certificates",
                       "/var/lib/ca-certificates", "/usr/share/pki", "/etc/ca-certificates")
@@ -81,6 +81,33 @@ def handles_trust_itself(stage) -> bool:
     return False
 
 
+def brings_custom_ca(stage) -> bool:
+    """Does the stage chain get a custom CA of its own: a CA in its anchors, a certificate file from
+    the build context or a download, a trust variable, or a bundle copied from a stage that itself
+    registers a CA? A bundle copied from a plain stage or a public image does not count."""
+    for s in stage.chain():
+        if any(e.name in TRUST_ENV and e.kind == "ENV" for e in s.env_settings):
+            return True
+        for op in s.file_ops:
+            if op.kind == "delete":
+                continue
+            if anchor_target(s, op):
+                return True
+            if op.kind not in ("copy", "download", "write"):
+                continue
+            trusty = is_trust_source(op.path) or any(is_trust_source(x) for x in op.sources)
+            if not trusty or op.path == "/":
+                continue
+            if op.from_image:
+                continue
+            if op.from_stage is not None:
+                if registration_points(op.from_stage) or any(anchor_target(x, o) for x in op.from_stage.chain() for o in x.file_ops):
+                    return True
+                continue
+            return True
+    return False
+
+
 def outbound_tls(stage) -> bool:
     entry, cmd = run_spec(stage)
     texts = command_words(entry) + command_words(cmd)
@@ -99,7 +126,7 @@ def ca_lost_multistage(model, ctx):
     chain = shipped.chain()
     if not (runs_program(shipped) or copies_binary(shipped)):
         return
-    if handles_trust_itself(shipped):
+    if brings_custom_ca(shipped):
         return
     reported = set()
     for stage in model.stages:
@@ -156,15 +183,29 @@ def _copied_program(stage, program: str) -> bool:
     return False
 
 
-def _unknown_filesystem(stage) -> bool:
-    """A root filesystem of unknown contents: ADD of an archive, or a directory tree copied over `/`
-    or into /etc (it may well hold a CA bundle)."""
+# Runtimes that carry their own roots: Node's compiled-in Mozilla bundle (N1), a JRE's own
+# lib/security/cacerts (J1, J8).
+OWN_ROOTS_PROGRAMS = {"node", "nodejs", "java"}
+EXTRACTORS = {"tar", "unzip", "bsdtar", "rpm2cpio", "cpio", "dpkg-deb"}
+
+
+def _unknown_filesystem(stage, program: str | None = None) -> bool:
+    """A root filesystem of unknown contents: ADD of an archive, a directory tree copied over `/`
+    or into /etc, packages installed or archives unpacked by RUN (any of them may bring a bundle)."""
     for s in stage.chain():
+        for _run, cmd in s.commands():
+            values = [w.value for w in cmd.args]
+            if cmd.name in ("opkg-install", "opkg") or (cmd.name in PACKAGE_MANAGER_FAMILY and any(v in INSTALL_VERBS for v in values)):
+                return True
+            if cmd.name in EXTRACTORS and (cmd.name != "tar" or any(v.startswith("-x") or (not v.startswith("-") and "x" in v and i == 0) or v == "--extract" or (v.startswith("-") and "x" in v) for i, v in enumerate(values))):
+                return True
         for op in s.file_ops:
             if op.kind != "copy":
                 continue
             if op.inst.keyword == "ADD" and any(ARCHIVE.search(x) for x in op.sources):
                 return True
+            if program and op.sources and all(posixpath.basename(x.rstrip("/")) == posixpath.basename(program) for x in op.sources):
+                continue  # the program itself, copied to the top level
             if op.path in ("/", "/etc", "/usr", "/usr/share") and (op.from_stage is not None or op.from_image or op.is_dir
                                                                  or any(x.endswith("/") or "." not in posixpath.basename(x) for x in op.sources)):
                 return True
@@ -185,11 +226,17 @@ def no_ca_bundle(model, ctx):
         return  # no program: static files or an artifact image for COPY --from
     if not runs_program(shipped):
         return  # the default command only prints help or a version
+    program = _program_word(shipped)
+    if program is not None:
+        name = posixpath.basename(program)
+        if name in OWN_ROOTS_PROGRAMS:
+            return  # the runtime carries its own roots
+        if name.endswith(".wasm"):
+            return  # a WebAssembly module for a wasm runtime, not a Linux program reading /etc/ssl
     if family == "busybox":
-        program = _program_word(shipped)
         if program is None or not _copied_program(shipped, program):
             return  # busybox's own applets
-    if handles_trust_itself(shipped) or _unknown_filesystem(shipped):
+    if handles_trust_itself(shipped) or _unknown_filesystem(shipped, program):
         return
     tls = outbound_tls(shipped)
     inst = entry or cmd
@@ -227,6 +274,16 @@ def _store_is_links(source_stage, image: str | None) -> bool:
     return False
 
 
+def _lacks_ca_package(stage, facts) -> bool:
+    """A distribution stage known not to have the ca-certificates package (ca_tool = false) that
+    does not install it: /usr/share/ca-certificates is not there."""
+    if stage.image.get("ca_tool") is not False or not facts.get("ca_package"):
+        return False
+    return not any(isinstance(item, tuple) and (is_package_op(item[1], INSTALL_VERBS, facts["ca_package"])
+                                                or any(not w.known for w in item[1].args) and item[1].name in PACKAGE_MANAGER_FAMILY)
+                   for _s, item in chain_steps(stage))
+
+
 @check("IL403")
 def etc_ssl_certs_dir_copied(model, ctx):
     shipped = model.shipped
@@ -234,8 +291,8 @@ def etc_ssl_certs_dir_copied(model, ctx):
         return
     family = stage_family(shipped)
     facts = family_facts(family)
-    if not (facts.get("no_bundle") or facts.get("no_shell")):
-        return  # a full distribution has the package directories the links point to
+    if not (facts.get("no_bundle") or facts.get("no_shell") or _lacks_ca_package(shipped, facts)):
+        return  # the package directories the links point to are there (or we do not know)
     for s in shipped.chain():
         copied_targets = [x for op in s.file_ops if op.kind == "copy" for x in op.sources]
         for op in s.file_ops:
@@ -251,7 +308,7 @@ def etc_ssl_certs_dir_copied(model, ctx):
             source = op.from_stage.label if op.from_stage is not None else op.from_image
             yield ctx.hit(
                 "IL403",
-                f"copying the whole {whole[0]} from {source} into a {family} image copies symlinks into "
+                f"copying the whole {whole[0]} from {source} into this {family} image copies symlinks into "
                 f"/usr/share/ca-certificates (or /etc/pki) that do not exist here: the per-CA files and hash links "
                 f"dangle, so `SSL_CERT_DIR`/CApath readers find nothing; copy the bundle file "
                 f"`/etc/ssl/certs/ca-certificates.crt` instead",

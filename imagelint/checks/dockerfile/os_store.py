@@ -9,6 +9,7 @@ import glob
 import os
 import posixpath
 import re
+from functools import lru_cache
 
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -32,29 +33,40 @@ def _inside(root: str, path: str) -> bool:
 def context_sources(ctx, op) -> list[tuple[str, str]] | None:
     """(path relative to the COPY destination, absolute host path) for each file a COPY/ADD from the
     build context brings in, or None when the sources cannot be seen (no context, missing, another
-    stage or image, a URL). Directory sources copy their contents, as BuildKit does. Links that leave
-    the context are not followed."""
+    stage or image, a URL, too many files). Directory sources copy their contents, as BuildKit does.
+    Links that leave the context are not followed (os.walk does not descend into linked dirs)."""
     if op.kind != "copy" or op.command is not None or op.from_stage is not None or op.from_image or not ctx.context_dir:
         return None
-    root = ctx.context_dir
+    key = (ctx.context_dir, tuple(op.sources))
+    if key not in _CONTEXT_CACHE:
+        if len(_CONTEXT_CACHE) > 256:
+            _CONTEXT_CACHE.clear()
+        _CONTEXT_CACHE[key] = _walk_sources(ctx.context_dir, op.sources)
+    return _CONTEXT_CACHE[key]
+
+
+_CONTEXT_CACHE: dict = {}
+
+
+def _walk_sources(root: str, sources: list[str]) -> list[tuple[str, str]] | None:
     out: list[tuple[str, str]] = []
-    for source in op.sources:
+    for source in sources:
         if source.startswith("<<") or "://" in source:
             return None
         pattern = os.path.join(root, source.lstrip("/"))
-        matches = sorted(glob.glob(pattern)) if any(c in source for c in "*?[") else ([pattern] if os.path.exists(pattern) else [])
+        matches = sorted(glob.glob(pattern))[:MAX_CONTEXT_FILES] if any(c in source for c in "*?[") else ([pattern] if os.path.exists(pattern) else [])
         if not matches:
             return None
         for match in matches:
             if not _inside(root, match):
                 return None
             if os.path.isdir(match):
-                for dirpath, dirnames, filenames in os.walk(match):
-                    dirnames[:] = [d for d in dirnames if _inside(root, os.path.join(dirpath, d))]
+                for dirpath, _dirnames, filenames in os.walk(match):
                     for name in filenames:
                         full = os.path.join(dirpath, name)
-                        if _inside(root, full):
-                            out.append((os.path.relpath(full, match).replace(os.sep, "/"), full))
+                        if os.path.islink(full) and not _inside(root, full):
+                            continue
+                        out.append((os.path.relpath(full, match).replace(os.sep, "/"), full))
                         if len(out) > MAX_CONTEXT_FILES:
                             return None
             else:
@@ -167,11 +179,14 @@ def ca_tool_missing(model, ctx):
 # --- IL220-IL224 ca-wrong-ext-or-dir -----------------------------------------------------------------
 
 def placed_files(ctx, stage):
-    """(op, image path, host path) for files written into the image by the stage's ops (unknown
-    directory copies are left out)."""
+    """(op, image path, host path) for files written into the CA directories by the stage's ops
+    (unknown directory copies are left out)."""
+    dirs = _known_dirs()
     for op in stage.file_ops:
         if op.kind not in ("copy", "move", "write", "download", "link") or is_conditional(op):
             continue
+        if not any(under(op.path, d) for d in dirs):
+            continue  # only CA directories are worth reading the build context for
         files = landing_files(ctx, op)
         if files is None:
             continue
@@ -221,6 +236,7 @@ def ca_name_ignored(model, ctx):
                 )
 
 
+@lru_cache(maxsize=2)
 def _known_dirs(kind: str = "all") -> dict[str, str]:
     """Every CA directory of every family -> the family it belongs to. kind="read": only the
     directories whose whole subtree the tools read (anchors, Debian's listed directory)."""
@@ -252,6 +268,11 @@ def _distance(a: str, b: str, limit: int = 3) -> int:
 
 
 def typo_of(directory: str, known: dict[str, str]) -> str | None:
+    return _typo_of(directory, tuple(known))
+
+
+@lru_cache(maxsize=4096)
+def _typo_of(directory: str, known: tuple[str, ...]) -> str | None:
     """The known CA directory `directory` is a misspelling of, or None. A typo is a path that is not
     itself a known directory (nor an ancestor of one) and is within two character edits of one, has
     the same components in another order, or lacks one inner component of it."""
@@ -266,7 +287,7 @@ def typo_of(directory: str, known: dict[str, str]) -> str | None:
             return k
         if sorted(parts) == sorted(kparts) and parts != kparts:
             return k
-        if len(parts) == len(kparts) - 1 and parts and parts[-1] == kparts[-1] and len(kparts[-1]) > 8:
+        if len(parts) == len(kparts) - 1 and len(parts) >= 3 and parts[-1] == kparts[-1]:
             if any(kparts[:i] + kparts[i + 1:] == parts for i in range(1, len(kparts) - 1)):
                 return k
     return None
@@ -279,12 +300,12 @@ def ca_dir_typo(model, ctx):
         for op in stage.file_ops:
             if op.kind not in ("copy", "move", "write", "download") or is_conditional(op):
                 continue
+            if not (looks_like_cert_name(op.path) or any(looks_like_cert_name(s) for s in op.sources) or op.is_dir):
+                continue
             candidates = [op.path] if (op.is_dir or op.path.endswith("/")) else [posixpath.dirname(op.path), op.path]
             for directory in candidates:
                 intended = typo_of(directory.rstrip("/"), known)
                 if intended is None:
-                    continue
-                if not (looks_like_cert_name(op.path) or any(looks_like_cert_name(s) for s in op.sources) or op.is_dir):
                     continue
                 yield ctx.hit(
                     "IL221",
@@ -408,6 +429,7 @@ STORE_GLOB_DIRS = ("/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/pki/ca-
                    "/var/lib/ca-certificates")
 
 
+@lru_cache(maxsize=1)
 def generated_bundles() -> set[str]:
     out = set()
     for facts in all_families().values():
@@ -533,19 +555,35 @@ def _append_hit(model, ctx, stage, op, target, facts):
 
 TRUST_ROOTS = ("/etc/ssl", "/etc/pki", "/usr/local/share/ca-certificates", "/usr/share/ca-certificates",
                "/usr/share/pki", "/var/lib/ca-certificates", "/etc/ca-certificates")
+# Directories whose contents decide trust (a file of the right name placed there is trusted, or
+# the tools regenerate from them). A single other file below /etc/pki (a server's own certificate
+# or key) is not the trust store.
+TRUST_DIRS = {"/etc/ssl", "/etc/ssl/certs", "/etc/ssl/certs/java", "/etc/pki", "/etc/pki/ca-trust", "/etc/pki/tls",
+              "/etc/pki/tls/certs", "/etc/pki/java", "/etc/pki/trust", "/var/lib/ca-certificates", "/usr/share/pki",
+              "/usr/share/ca-certificates", "/etc/ca-certificates"}
 ROOT_USERS = {"root", "0", ""}
 
 
-def trust_path_touched(path: str, recursive: bool) -> str | None:
-    """The trust-store path a chmod/chown of `path` affects, or None."""
+@lru_cache(maxsize=1)
+def _trust_dirs() -> set[str]:
+    out = set(TRUST_DIRS)
+    for facts in all_families().values():
+        out.update(facts.get("anchor_dirs", []))
+        out.update(facts.get("neutral_dirs", []))
+    return out
+
+
+def trust_path_touched(path: str, recursive: bool, reliable: bool = True) -> str | None:
+    """The trust-store path a chmod/chown of `path` affects, or None. `reliable` is False when the
+    path came from a relative word or an unknown variable: then only an exact trust path counts."""
     path = path.rstrip("/") or "/"
-    for root in TRUST_ROOTS:
-        if under(path, root):
-            return path
-        if recursive and under(root, path) and path in ("/", "/etc", "/usr/share", "/usr/local/share", "/var/lib"):
-            return root
-    if JVM_STORE.search(path) or path.endswith("/lib/security") or path.endswith("/jre/lib/security"):
+    dirs = _trust_dirs()
+    if path in dirs or path.startswith("/etc/pki/ca-trust/") or path.startswith("/var/lib/ca-certificates/"):
+        return path if (path in dirs or recursive or is_bundle_path(path)) else None
+    if is_bundle_path(path) or JVM_STORE.search(path) and "/security/" in path or path.endswith("/lib/security"):
         return path
+    if recursive and reliable and path in ("/", "/etc", "/usr", "/usr/share", "/usr/local", "/usr/local/share", "/var", "/var/lib"):
+        return next(r for r in TRUST_ROOTS if under(r, path))
     return None
 
 
@@ -570,8 +608,10 @@ def trust_store_writable(model, ctx):
     for stage in model.shipped_chain():
         for op in stage.file_ops:
             problems = []
+            raw = model.parsed.text[op.start:op.end] if op.end > op.start else ""
+            reliable = raw.lstrip("\"'").startswith("/") and "$" not in raw
             if op.kind in ("chmod", "chown"):
-                touched = trust_path_touched(op.path, op.recursive)
+                touched = trust_path_touched(op.path, op.recursive, reliable)
                 if touched is None:
                     continue
                 if op.kind == "chmod" and op.mode and world_writable(op.mode):
@@ -579,7 +619,7 @@ def trust_store_writable(model, ctx):
                 if op.kind == "chown" and op.owner and non_root_owner(op.owner):
                     problems.append(f"`chown {op.owner}` gives {touched} to the non-root user {non_root_owner(op.owner)}")
             elif op.kind == "copy" and op.command is None:
-                touched = trust_path_touched(op.path, True)
+                touched = trust_path_touched(op.path, False, reliable)
                 if touched is None:
                     continue
                 if op.mode and world_writable(op.mode):
@@ -589,7 +629,7 @@ def trust_store_writable(model, ctx):
             for problem in problems:
                 yield ctx.hit(
                     "IL240",
-                    f"{problem}: any process running as a non-root user can add its own CA to the trust store and "
+                    f"{problem}: a process running as that user can add a CA (directly, or for the next trust-store update) and "
                     f"intercept TLS; keep the trust store owned by root and not world-writable",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     fix=fixes.guidance("Keep the trust store owned by root and not writable by others: drop the chmod/chown; register CAs as root at build time (USER root, RUN update-ca-certificates, USER app)"),
