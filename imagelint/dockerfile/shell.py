@@ -52,6 +52,7 @@ class Redirect:
     content: str | None = None  # heredoc / herestring text
     start: int = 0
     end: int = 0
+    extra: list[ShellWord] = field(default_factory=list)  # `echo >>f a b`: words after the target are arguments
 
 
 @dataclass
@@ -204,6 +205,7 @@ class _Builder:
                 for r in reds:
                     owner = max((c for c in cmds if c.start <= r.start), key=lambda c: c.start, default=cmds[-1])
                     owner.redirects.append(r)
+                    owner.argv.extend(r.extra)
                     if r.content is not None and owner.stdin is None:
                         owner.stdin = r.content
             return cmds
@@ -281,15 +283,21 @@ class _Builder:
             fd = None
             op = ""
             target = None
+            extra: list[ShellWord] = []
             for child in node.children:
                 if child.type == "file_descriptor":
                     fd = int(self.text(child))
                 elif not child.is_named:
                     op = child.type
                 elif child.type != "file_descriptor":
-                    target = self.word(child)
+                    word = self.word(child)
+                    # tree-sitter reads `>>f "x"` as two destinations; the shell's target is the first.
+                    if target is None:
+                        target = word
+                    else:
+                        extra.append(word)
             s, e = self.span(node)
-            out.append(Redirect(op, fd, target, None, s, e))
+            out.append(Redirect(op, fd, target, None, s, e, extra))
         elif t == "heredoc_redirect":
             body = next((c for c in node.children if c.type == "heredoc_body"), None)
             op = "<<-" if any(c.type == "<<-" for c in node.children) else "<<"
@@ -332,6 +340,8 @@ class _Builder:
                 redirects = redirects + self.redirects(child)
             else:
                 argv.extend(self.words(child))
+        for r in redirects:
+            argv.extend(r.extra)
         start, end = self.span(node)
         env = dict(self.env)
         for k, w in assignments.items():
