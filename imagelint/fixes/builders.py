@@ -149,12 +149,18 @@ def user_at(stage: Stage, offset: int) -> str | None:
 
 def installed_cas(stage: Stage, before: int | None = None) -> list[tuple[str, FileOp]]:
     """(path, op) of single CA certificate files the stage chain puts into the image before `before`."""
+    from ..dockerfile.model import memoized
+
+    # Computed once per stage: fixes on big files ask for it once per finding.
+    every = memoized(stage, "installed_cas", lambda: _installed_cas(stage))
+    return every if before is None else [(p, op) for p, op in every if op.inst.start < before]
+
+
+def _installed_cas(stage: Stage) -> list[tuple[str, FileOp]]:
     from ..checks.dockerfile.common import anchor_target, is_cert_path, op_paths
 
     out = []
     for s, op in stage.inherited_file_ops():
-        if before is not None and op.inst.start >= before:
-            continue
         if op.kind not in ("copy", "move", "download", "write"):
             continue
         facts = s.facts or {}
@@ -175,11 +181,12 @@ def registered_between(stage: Stage, start: int, end: int) -> bool:
     """Does a trust-store update run in the stage chain between two offsets?"""
     from ..checks.dockerfile.ca_registration import registers_trust
     from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.model import memoized
 
-    for s, _run, cmd in stage.inherited_commands():
-        if start <= cmd.start < end and registers_trust(s, cmd, stage_facts(s)):
-            return True
-    return False
+    def updates() -> list[int]:
+        return [cmd.start for s, _run, cmd in stage.inherited_commands() if registers_trust(s, cmd, stage_facts(s))]
+
+    return any(start <= at < end for at in memoized(stage, "trust_updates", updates))
 
 
 def ca_for_command(stage: Stage, offset: int) -> tuple[str | None, bool]:
@@ -845,6 +852,54 @@ def env_switch_fix(model: DockerfileModel, a) -> Fix | None:
     return remove_setting(model, a, f"Remove {a.name}")
 
 
+def keytool_store(model: DockerfileModel, run: RunStep, cmd: Command, case: str, java_home: str | None = None) -> Fix | None:
+    """IL303: point keytool at the store the JVM reads, with the password it has (K1, K6, J1).
+
+    case: "java8-cacerts" (-cacerts -> -keystore <JDK 8 path>), "use-cacerts" (-keystore X -> -cacerts),
+    "add-storepass" (append -storepass changeit), "storepass" (the password -> changeit)."""
+    src = source(model)
+    if run.exec_form or run.inst.json_args is not None:
+        return None
+    args = cmd.args
+    lowered = [w.value.lower() for w in args]
+    if case == "java8-cacerts":
+        if "-cacerts" not in lowered:
+            return None
+        w = args[lowered.index("-cacerts")]
+        store = posixpath.join(java_home, "jre/lib/security/cacerts") if java_home else '"$JAVA_HOME/jre/lib/security/cacerts"'
+        if not verified(src, w.start, w.end, w.raw):
+            return None
+        return _fix("Use -keystore with the Java 8 cacerts path", UNSAFE, [Edit(w.start, w.end, f"-keystore {store}")])
+    if case == "use-cacerts":
+        if "-keystore" not in lowered:
+            return None
+        i = lowered.index("-keystore")
+        if i + 1 >= len(args) or "-storetype" in lowered:
+            return None
+        opt, value = args[i], args[i + 1]
+        if not (verified(src, opt.start, opt.end, opt.raw) and verified(src, value.start, value.end, value.raw)):
+            return None
+        if src.text[opt.end:value.start].strip(" \t"):
+            return None  # something (a continuation) between the option and its value: leave it
+        return _fix("Import into the JVM's own store with -cacerts", UNSAFE, [Edit(opt.start, value.end, "-cacerts")])
+    if case == "add-storepass":
+        action = next((w for w in args if w.value.lower() in ("-importcert", "-import")), None)
+        if action is None or not verified(src, action.start, action.end, action.raw):
+            return None
+        return _fix("Add -storepass changeit", UNSAFE, [Edit(action.end, action.end, " -storepass changeit")])
+    if case == "storepass":
+        if "-storepass" not in lowered:
+            return None
+        i = lowered.index("-storepass")
+        if i + 1 >= len(args):
+            return None
+        value = args[i + 1]
+        if not verified(src, value.start, value.end, value.raw):
+            return None
+        return _fix("Use the default cacerts password changeit", UNSAFE, [Edit(value.start, value.end, "changeit")])
+    return None
+
+
 def _never_raises(fn):
     """A fix builder that fails leaves the finding without a fix; it never breaks the check."""
     import functools
@@ -867,5 +922,5 @@ for _name in ("curl_insecure", "wget_no_check", "node_tls_reject", "git_ssl_no_v
               "move_destination_dir", "move_into_anchors", "install_tool_before", "anchor_instead_of_append",
               "bundle_from_stage", "no_bundle_fix", "bundle_file_instead_of_dir", "switch_fix", "env_switch_fix",
               "remove_setting", "remove_flag", "add_env_after", "add_lines_after", "copy_from_stage",
-              "replace_path_word", "set_setting_value"):
+              "replace_path_word", "set_setting_value", "keytool_store"):
     globals()[_name] = _never_raises(globals()[_name])

@@ -376,13 +376,15 @@ def keytool_wrong_store(model, ctx):
             if default_store and version == 8:
                 yield ctx.hit("IL303", "keytool -cacerts does not exist in Java 8 (`Illegal option: -cacerts`); use "
                                        "-keystore $JAVA_HOME/jre/lib/security/cacerts",
-                              run.inst, word.start, word.end, stage=stage, severity=Severity.ERROR)
+                              run.inst, word.start, word.end, stage=stage, severity=Severity.ERROR,
+                              fix=fixes.keytool_store(model, run, cmd, "java8-cacerts", jvm.java_home if jvm else None))
                 continue
             if path and "/jre/lib/security/cacerts" in path and version is not None and version >= 9:
                 yield ctx.hit("IL303", f"{path} is the Java 8 layout; this is Java {version}, whose store is "
                                        "$JAVA_HOME/lib/security/cacerts (use -cacerts): the import goes to a file "
                                        "the JVM never reads, or fails",
-                              run.inst, target_word.start, target_word.end, stage=stage, severity=Severity.ERROR)
+                              run.inst, target_word.start, target_word.end, stage=stage, severity=Severity.ERROR,
+                              fix=fixes.keytool_store(model, run, cmd, "use-cacerts"))
                 continue
             if (path and jvm is not None and jvm.kind == "vendor" and jvm.java_home
                     and (path in OTHER_JAVA_STORES or path.startswith("/usr/lib/jvm/"))
@@ -390,7 +392,8 @@ def keytool_wrong_store(model, ctx):
                 yield ctx.hit("IL303", f"keytool imports into {path}, but the JVM that runs here is {jvm.java_home} "
                                        f"({jvm.origin}) with its own cacerts: it never sees this CA (use -cacerts "
                                        "with that JVM's keytool)",
-                              run.inst, target_word.start, target_word.end, stage=stage, severity=Severity.ERROR)
+                              run.inst, target_word.start, target_word.end, stage=stage, severity=Severity.ERROR,
+                              fix=fixes.keytool_store(model, run, cmd, "use-cacerts"))
                 continue
             # -storepass: only where the store is known to be a JKS store with password `changeit`: the
             # OS-generated Java stores, which distro JDKs link their cacerts to (J5, J7, K6). Vendor JDK
@@ -406,12 +409,14 @@ def keytool_wrong_store(model, ctx):
                 yield ctx.hit("IL303", "keytool imports into the default cacerts without -storepass: it asks for the "
                                        "password, reads EOF, gives up (`Too many failures - try later`) and exits 0 "
                                        "without adding the CA; add -storepass changeit",
-                              run.inst, word.start, word.end, stage=stage, severity=Severity.ERROR)
+                              run.inst, word.start, word.end, stage=stage, severity=Severity.ERROR,
+                              fix=fixes.keytool_store(model, run, cmd, "add-storepass"))
             elif storepass.known and storepass.value != "changeit":
                 yield ctx.hit("IL303", f"-storepass {storepass.value!r} is not the default cacerts password "
                                        "`changeit`: keytool fails with `Keystore was tampered with, or password was "
                                        "incorrect`",
-                              run.inst, storepass.start, storepass.end, stage=stage, severity=Severity.ERROR)
+                              run.inst, storepass.start, storepass.end, stage=stage, severity=Severity.ERROR,
+                              fix=fixes.keytool_store(model, run, cmd, "storepass"))
 
 
 def _entrypoint_calls_cacert_script(stage: Stage, ctx) -> bool:
