@@ -29,22 +29,31 @@ _RPM_FLAGS = {"--nosignature": "skips the package signature check", "--nodigest"
 _APK_NON_INSTALL = {"index", "verify", "fetch", "info", "search", "list", "dot", "policy", "stats", "manifest"}
 
 
-def downloaded_names(stage) -> set[str]:
-    """Basenames of files the stage chain downloads (URLs fetched by curl/wget/ADD, their -o/-O targets)."""
-    names: set[str] = set()
+def downloads(stage) -> list[tuple[str | None, str]]:
+    """(absolute path or None, basename) of files the stage chain downloads (curl/wget/ADD URLs, -o/-O targets)."""
+    out: list[tuple[str | None, str]] = []
     for s in stage.chain():
         for _run, cmd in s.commands():
             if cmd.name in ("curl", "wget", "aria2c", "fetch"):
                 for w in cmd.args:
                     if "://" in w.value:
-                        names.add(posixpath.basename(w.value.split("?")[0]))
-                for _w, value in option_values(cmd, "-o", "-O", "--output", "--output-document"):
-                    if value:
-                        names.add(posixpath.basename(value))
+                        out.append((None, posixpath.basename(w.value.split("?")[0])))
         for op in s.file_ops:
             if op.kind == "download" or any("://" in src for src in op.sources):
-                names.add(posixpath.basename(op.path))
-    return names
+                out.append((op.path, posixpath.basename(op.path)))
+    return out
+
+
+def _downloaded(stage, path: str) -> bool:
+    globbing = any(c in path for c in "*?[")
+    for full, base in downloads(stage):
+        if globbing:
+            # `/tmp/*.apk` matches a download saved under that pattern, not any .apk fetched anywhere.
+            if full is not None and path.startswith("/") and fnmatch.fnmatchcase(full, path):
+                return True
+        elif base == posixpath.basename(path) or full == path:
+            return True
+    return False
 
 
 def _from_network(stage, operands: list[str], repos: list[str]) -> bool:
@@ -54,8 +63,7 @@ def _from_network(stage, operands: list[str], repos: list[str]) -> bool:
     files = [o for o in operands if "/" in o or o.endswith((".apk", ".rpm", ".deb"))]
     if len(files) < len(operands):
         return True  # package names: resolved from the configured (remote) repositories
-    downloaded = downloaded_names(stage)
-    return any(fnmatch.fnmatchcase(name, posixpath.basename(f)) for f in files for name in downloaded)
+    return any(_downloaded(stage, f) for f in files)
 
 
 def signature_switches(model) -> Iterator[Switch]:
