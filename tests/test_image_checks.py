@@ -336,3 +336,22 @@ def test_family_from_filesystem(tmp_path, files, family):
     with open_image(oci(tmp_path, [layer])) as image:
         tree = read_image_tree(image)
     assert detect_os_family(tree)[0] == family
+
+
+def test_alpine_reads_only_the_top_level_of_the_anchor_dir(tmp_path):
+    base = (Layer().file("etc/os-release", "ID=alpine\n").file("bin/sh", "x", mode=0o755)
+            .file("usr/bin/wget", "x", mode=0o755).file("etc/ssl/certs/ca-certificates.crt", public_bundle()))
+    nested = Layer().file("usr/local/share/ca-certificates/corp/corp.crt", CORP_PEM)
+    assert "IL703" not in rules_of(scan(oci(tmp_path / "a", [base, nested])))
+    top = Layer().file("usr/local/share/ca-certificates/corp.crt", CORP_PEM)
+    assert "IL703" in rules_of(scan(oci(tmp_path / "b", [base, top])))
+
+
+def test_temurin_use_system_ca_certs_through_its_entrypoint(tmp_path):
+    vendor = jvm_layer(pkcs12_store(public_certs()[:120]), home="opt/java/openjdk")
+    vendor.file("__cacert_entrypoint.sh", "#!/bin/sh\n", mode=0o755)
+    layers = [debian_layer(), registered_layer(), vendor]
+    env = [PATH_ENV, "JAVA_HOME=/opt/java/openjdk", "USE_SYSTEM_CA_CERTS=1"]
+    assert "IL705" not in rules_of(scan(oci(tmp_path / "a", layers, env=env, entrypoint=["/__cacert_entrypoint.sh"])))
+    # An overridden ENTRYPOINT never runs the import (T1).
+    assert "IL705" in rules_of(scan(oci(tmp_path / "b", layers, env=env, entrypoint=["java", "-jar", "/app.jar"])))

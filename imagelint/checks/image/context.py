@@ -290,8 +290,10 @@ class ImageContext:
         """Certificates the family's update tool would add to the bundle (its anchor directories)."""
         files = []
         crt_only = self.family in CRT_ONLY_FAMILIES
+        # Alpine's update-ca reads the top level only (A5); Debian's find -L descends (D3).
+        depth = 0 if self.family in ("alpine", "wolfi") else 8
         for directory in self.facts.get("anchor_dirs") or []:
-            for path in self.walk_files(directory):
+            for path in self.walk_files(directory, depth):
                 if crt_only and not path.endswith(".crt"):
                     continue
                 loaded = self.load(path)
