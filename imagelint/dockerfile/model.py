@@ -157,6 +157,7 @@ class Stage:
     cmd: Instruction | None = None
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
     steps: list[object] = field(default_factory=list)  # RunStep | FileOp | EnvSetting | ("USER", inst), in order
+    memo: dict = field(default_factory=dict, repr=False)  # facts checks derive once per stage (see memoized)
 
     @property
     def label(self) -> str:
@@ -209,6 +210,7 @@ class DockerfileModel:
     target: Stage | None
     build_args: dict[str, str]
     unknown_instructions: list[Instruction] = field(default_factory=list)
+    memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def path(self) -> str:
@@ -237,6 +239,15 @@ class DockerfileModel:
         return self.parsed.position(offset)
 
 
+def memoized(owner, key, compute):
+    """A fact derived once per stage or model (the model is immutable once built)."""
+    try:
+        return owner.memo[key]
+    except KeyError:
+        value = owner.memo[key] = compute()
+        return value
+
+
 # --- building ---------------------------------------------------------------------------------------
 
 def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = None, target: str | None = None) -> DockerfileModel:
@@ -258,6 +269,8 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
             env[setting.name] = setting.value
         return env
 
+    stage_env_owner: Stage | None = None
+    env_now: dict[str, str | None] = {}
     for inst in parsed.instructions:
         kw = inst.keyword
         if kw not in _KNOWN:
@@ -275,17 +288,21 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
                 continue
             raise ImagelintError(f"{inst.original_keyword} before the first FROM", path=parsed.path, line=inst.line)
         stage.instructions.append(inst)
-        env_now = scope_env(stage)
+        # One snapshot per stage, rebuilt only when ARG/ENV change it: RUN steps share it (never mutated).
+        if stage_env_owner is not stage:
+            stage_env_owner, env_now = stage, scope_env(stage)
         if kw == "ARG":
             for setting in _arg_settings(inst, stage, env_now, build_args, escape, global_args):
                 stage.args[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
+            stage_env_owner = None
         elif kw == "ENV":
             for setting in _env_settings(inst, stage, env_now, escape, parsed.path):
                 stage.env[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
+            stage_env_owner = None
         elif kw == "RUN":
             run = _run_step(inst, stage, env_now, escape)
             stage.runs.append(run)
@@ -417,7 +434,7 @@ def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escap
     if not is_posix_shell:
         return RunStep(inst, Script([], {}), shell, env, stage.user)
     body = inst.args
-    pieces = [(body, lambda i, inst=inst: inst.args_source_offset(i))]
+    pieces = [(body, inst.args_mapper())]
     heredocs = inst.heredocs
     if heredocs and len(heredocs) >= 1 and _is_bare_heredoc(body):
         # `RUN <<EOF`: the heredoc is the script itself (BuildKit runs it with the shell or its shebang).

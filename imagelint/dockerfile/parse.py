@@ -87,6 +87,23 @@ class Instruction:
     def args_source_offset(self, args_offset: int) -> int:
         return self.source_offset(self.args_offset + args_offset)
 
+    def args_mapper(self):
+        """A fast args-offset -> source-offset function (a plain shift when there is no continuation)."""
+        base = self.args_offset
+        segments = self._segments
+        if len(segments) == 1:
+            delta = segments[0][1] - segments[0][0] + base
+            return lambda i: i + delta
+        starts = self._starts
+
+        def mapper(i: int) -> int:
+            logical = base + i
+            k = bisect.bisect_right(starts, logical) - 1
+            lstart, sstart = segments[k if k > 0 else 0]
+            return sstart + logical - lstart
+
+        return mapper
+
     def flag(self, name: str) -> Flag | None:
         for flag in self.flags:
             if flag.name == name:

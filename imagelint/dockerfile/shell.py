@@ -69,9 +69,10 @@ class Command:
     parent: "Command | None" = None  # the `sh -c` / `eval` that ran this command
     env: dict[str, str | None] = field(default_factory=dict)  # variables visible (ARG/ENV/exports)
 
-    @property
-    def name(self) -> str:
-        return posixpath.basename(self.argv[0].value) if self.argv else ""
+    name: str = field(default="", init=False)  # basename of argv[0]; set by _unwrap (rules ask for it a lot)
+
+    def __post_init__(self) -> None:
+        self.name = posixpath.basename(self.argv[0].value) if self.argv else ""
 
     @property
     def args(self) -> list[ShellWord]:
@@ -121,6 +122,9 @@ class SourceMap:
         return self._byte_to_char[min(byte_offset, len(self._byte_to_char) - 1)]
 
     def source(self, char_offset: int) -> int:
+        if len(self._bounds) == 1:
+            lo, hi, mapper = self._bounds[0]
+            return mapper(min(char_offset, hi))
         for lo, hi, mapper in self._bounds:
             if lo <= char_offset < hi or (char_offset == hi and hi == len(self.text)):
                 return mapper(char_offset - lo)
@@ -155,7 +159,7 @@ class _Builder:
     def word(self, node) -> ShellWord:
         raw = self.text(node)
         start, end = self.span(node)
-        dynamic = _contains(node, _CODE_CONTAINERS)
+        dynamic = node.child_count > 0 and _contains(node, _CODE_CONTAINERS)
         if dynamic:
             for sub in _descendants(node, _CODE_CONTAINERS):
                 self.walk_children(sub, conditional=False)
@@ -272,7 +276,7 @@ class _Builder:
         else:
             start, end = self.span(node)
             word = ShellWord("", "", start, end)
-        self.env[name] = word.value if word.known else None
+        self.env = {**self.env, name: word.value if word.known else None}  # copy on write: commands share snapshots
         if export:
             self.exports[name] = word
 
@@ -343,9 +347,9 @@ class _Builder:
         for r in redirects:
             argv.extend(r.extra)
         start, end = self.span(node)
-        env = dict(self.env)
-        for k, w in assignments.items():
-            env[k] = w.value if w.known else None
+        env = self.env  # a shared snapshot; assignments make a new one (copy on write)
+        if assignments:
+            env = {**env, **{k: (w.value if w.known else None) for k, w in assignments.items()}}
         cmd = Command(argv, assignments, list(redirects), start, end, stdin, None, guarded, conditional, self.parent, env)
         _unwrap(cmd)
         self.commands.append(cmd)
@@ -398,7 +402,7 @@ class _Builder:
             self.inline_code.append(("python", cmd.stdin, cmd.start))
 
     def nested(self, text: str, mapper: Callable[[int], int], parent: Command) -> None:
-        sub = parse_script([(text, mapper)], dict(self.env), self.depth + 1, parent)
+        sub = parse_script([(text, mapper)], self.env, self.depth + 1, parent)
         self.commands.extend(sub.commands)
         self.inline_code.extend(sub.inline_code)
         for k, w in sub.exports.items():
@@ -418,6 +422,7 @@ def _word_mapper(word: ShellWord) -> Callable[[int], int]:
 def _unwrap(cmd: Command) -> None:
     """`sudo -E env X=1 nohup curl ...` -> argv starts at curl; env assignments kept."""
     for _ in range(8):
+        cmd.name = posixpath.basename(cmd.argv[0].value) if cmd.argv else ""
         if not cmd.argv:
             return
         name = cmd.name
@@ -428,7 +433,7 @@ def _unwrap(cmd: Command) -> None:
                 if "=" in w.value and not w.value.startswith("-"):
                     key, _, val = w.value.partition("=")
                     cmd.assignments[key] = ShellWord(w.raw, val, w.start, w.end, w.known, w.quoted)
-                    cmd.env[key] = val if w.known else None
+                    cmd.env = {**cmd.env, key: val if w.known else None}  # snapshots are shared
             cmd.argv = rest
         elif name in _WRAPPERS:
             rest = cmd.argv[1:]
@@ -505,6 +510,6 @@ def parse_script(pieces: list[tuple[str, Callable[[int], int]]], env: Mapping[st
     if not smap.text.strip():
         return Script([], {})
     tree = _ts_parser().parse(smap.text.encode("utf-8"))
-    builder = _Builder(smap, dict(env), depth, parent)
+    builder = _Builder(smap, env, depth, parent)  # copy on write: never mutated in place
     builder.walk(tree.root_node)
     return Script(builder.commands, builder.exports, tree.root_node.has_error, builder.inline_code)

@@ -5,7 +5,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Iterator
 
-from ...dockerfile.model import DockerfileModel, FileOp, RunStep, Stage, family_facts
+from ...dockerfile.model import DockerfileModel, FileOp, RunStep, Stage, family_facts, memoized
 from ...dockerfile.parse import Instruction
 from ...dockerfile.shell import Command, ShellWord
 
@@ -22,6 +22,10 @@ REMOVE_VERBS = {"remove", "purge", "del", "erase", "autoremove"}
 
 def stage_family(stage: Stage) -> str | None:
     """The base image's family; else the family the stage's own package manager proves."""
+    return memoized(stage, "family", lambda: _stage_family(stage))
+
+
+def _stage_family(stage: Stage) -> str | None:
     for s in stage.chain():
         if s.family:
             return s.family
@@ -104,6 +108,10 @@ def op_paths(op: FileOp) -> list[str]:
 
 def ordered_steps(stage: Stage):
     """(offset, item) for every file op and command of the stage, in execution order."""
+    return memoized(stage, "ordered_steps", lambda: _ordered_steps(stage))
+
+
+def _ordered_steps(stage: Stage):
     items = []
     for op in stage.file_ops:
         items.append((op.command.start if op.command else op.inst.start, op))
