@@ -9,6 +9,13 @@ from imagelint.fixes.edits import Source, append_to_run, delete_span, insert_aft
 from imagelint.lint import LintOptions, lint_text
 
 
+
+@pytest.fixture(autouse=True)
+def builders_raise(monkeypatch):
+    """A fix builder that fails must fail these tests, not silently drop its fix."""
+    monkeypatch.setenv("IMAGELINT_FIX_DEBUG", "1")
+
+
 def fix_one(text: str, rule: str) -> str:
     findings, _ = lint_text(text, "Dockerfile", LintOptions(select=[rule]))
     hits = [f for f in findings if f.rule == rule]

@@ -34,6 +34,13 @@ _TLS_WORDS = re.compile(r"insecure|no-check-cert|NODE_TLS|GIT_SSL|ca-certificate
 _FIX_MARK = re.compile(r"^\s*#\s*fix:\s*([A-Z0-9,\s]+?)\s*$")
 
 
+
+@pytest.fixture(autouse=True)
+def builders_raise(monkeypatch):
+    """A fix builder that fails must fail these tests, not silently drop its fix."""
+    monkeypatch.setenv("IMAGELINT_FIX_DEBUG", "1")
+
+
 def read(path: Path) -> str:
     """The exact text: CRLF kept (Path.read_text would translate it)."""
     return path.read_bytes().decode("utf-8")
