@@ -207,7 +207,7 @@ def inventory_of(ctx, image) -> dict[str, Any]:
                        "count": len(ctx.bundle.certificates),
                        "custom": [cert_dict(c) for c in ctx.bundle.certificates if c.fingerprint_sha256 in custom],
                        "notes": []})
-    for store in ctx.stores:
+    for store in ctx.all_stores:
         stores.append({"runtime": store.runtime, "name": store.name, "sources": list(store.sources),
                        "count": len(store.certificates),
                        "custom": [cert_dict(c) for c in store.certificates if c.fingerprint_sha256 in custom],

@@ -45,6 +45,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GO_BUILDINFO = b"\xff Go buildinf:"
 GO_SCAN_DIRS = ("/", "/app", "/usr/local/bin", "/go/bin", "/ko-app", "/bin", "/usr/bin")
 GO_MIN_SIZE = 512 * 1024
+OWN_ROOT_RUNTIMES = ("java", "python-requests", "node")
 
 
 # --------------------------------------------------------------------------- OS family
@@ -406,11 +407,22 @@ class ImageContext:
         return sorted(found)
 
     @cached_property
-    def stores(self) -> list:
-        """Every runtime's effective trust store (certs/runtimes.py), read from the image."""
+    def all_stores(self) -> list:
+        """Every runtime's effective trust store (certs/runtimes.py), read from the image (the inventory)."""
         from ...certs.runtimes import discover
 
         return discover(self.tree, self.env, self.runtime_family, entrypoint=self.entrypoint)
+
+    @cached_property
+    def stores(self) -> list:
+        """The stores of the runtimes that keep their own roots (JVMs, requests, Node): what the checks
+        compare with the OS store. OpenSSL's and Go's are the OS store itself, read by the checks directly."""
+        if "all_stores" in self.__dict__:
+            return [s for s in self.all_stores if s.runtime in OWN_ROOT_RUNTIMES]
+        from ...certs.runtimes import discover
+
+        return discover(self.tree, self.env, self.runtime_family, only=list(OWN_ROOT_RUNTIMES),
+                        entrypoint=self.entrypoint)
 
     # ---- linking back to layers
 
