@@ -14,7 +14,7 @@ from .config import find_config
 from .findings import Finding, ImagelintError, InputError
 from .fixes.apply import FileFixResult, fix_text, parses
 from .fixes.writers import read_bytes, unified_diff, write_atomically
-from .lint import LintOptions, discover
+from .lint import InternalCheckError, LintOptions, discover
 from .dockerfile.parse import decode_dockerfile
 
 MODES = ("show", "diff", "write")
@@ -33,6 +33,8 @@ class FixRun:
         return [r for r in self.results if r.changed]
 
     def exit_code(self) -> int:
+        if any(getattr(e, "internal", False) for e in self.errors):
+            return 3
         if self.errors:
             return 2
         return 1 if self.changed else 0
@@ -64,6 +66,8 @@ def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe
             run.results.append(result)
         except ImagelintError as exc:
             run.errors.append(exc.as_input_error(shown))
+        except InternalCheckError as exc:
+            run.errors.extend(exc.errors)  # a check crashed: the file is left alone
         except RecursionError:
             run.errors.append(InputError(shown, "input too deeply nested to analyse"))
     return run
