@@ -219,3 +219,13 @@ def test_real_pre_commit_runs_the_fix_hook(repo):
     assert (repo / "Dockerfile").read_text() == REGISTERED
     second = run()
     assert second.returncode == 0, second.stdout + second.stderr
+
+
+def test_display_only_guidance_is_shown_never_applied(tmp_path):
+    """scratch with no stage that has a bundle: IL402 can only say what to add."""
+    text = 'FROM scratch\nCOPY app /app\nENTRYPOINT ["/app", "--url", "https://api.example.com"]\n'
+    (tmp_path / "Dockerfile").write_text(text)
+    r = imagelint("fix", "--write", "--unsafe-fixes", "Dockerfile", cwd=tmp_path)
+    assert r.returncode == 0
+    assert "IL402 guidance:" in r.stdout and "COPY --from=certs /etc/ssl/certs/ca-certificates.crt" in r.stdout
+    assert (tmp_path / "Dockerfile").read_text() == text
