@@ -103,7 +103,9 @@ def landing_files(ctx, op) -> list[tuple[str, str | None]] | None:
                 return None
         if not op.is_dir and not op.path.endswith("/"):
             return [(op.path, None)]
-        if all(posixpath.splitext(basename(s))[1] for s in op.sources) and not any(c in "".join(op.sources) for c in "*?["):
+        # Named files, or globs such as `certs/*.pem` whose matches share the pattern's extension.
+        if op.sources and all(posixpath.splitext(basename(s))[1] and not any(c in posixpath.splitext(basename(s))[1] for c in "*?[")
+                              for s in op.sources):
             return [(posixpath.join(op.path, basename(s)), None) for s in op.sources]
     return None
 
