@@ -148,11 +148,13 @@ CASES = [
     ("sitecustomize-echo", "RUN echo 'import ssl; ssl._create_default_https_context = ssl._create_unverified_context' > /usr/lib/python3/dist-packages/sitecustomize.py\n", "IL118", "error"),
     ("sitecustomize-requests-patch", "COPY <<EOF /usr/local/lib/python3.12/site-packages/sitecustomize.py\nimport requests, functools\nrequests.Session.request = functools.partialmethod(requests.Session.request, verify=False)\nEOF\n", "IL118", "error"),
     ("pth-file", "RUN echo 'import ssl; ssl._create_default_https_context = ssl._create_unverified_context' > /usr/local/lib/python3.12/site-packages/zz-insecure.pth\n", "IL118", "error"),
+    ("requests-library-sed-patch", "RUN sed -i 's/verify = True/verify = False/' /usr/local/lib/python3.12/site-packages/requests/sessions.py\n", "IL118", "error"),
     ("python-c-unverified", "RUN python3 -c \"import ssl,urllib.request; urllib.request.urlopen('https://x', context=ssl._create_unverified_context())\"\n", "IL118", "warning"),
     # --- IL119 openssl s_client TOFU -----------------------------------------------------------------------
     ("s-client-to-anchor", "RUN openssl s_client -showcerts -connect proxy.corp.example:443 </dev/null | openssl x509 > /usr/local/share/ca-certificates/proxy.crt\n", "IL119", "error"),
     ("s-client-two-hops", "RUN openssl s_client -connect proxy:443 </dev/null 2>/dev/null | openssl x509 -out /tmp/p.pem && cp /tmp/p.pem /usr/local/share/ca-certificates/p.crt && update-ca-certificates\n", "IL119", "error"),
     ("s-client-keytool", "RUN openssl s_client -connect nexus:443 </dev/null | openssl x509 > /tmp/nexus.pem && keytool -importcert -noprompt -cacerts -storepass changeit -file /tmp/nexus.pem\n", "IL119", "error"),
+    ("s-client-x509-in-out", "RUN echo | openssl s_client -connect nexus:443 > /tmp/raw.txt && openssl x509 -in /tmp/raw.txt -out /usr/local/share/ca-certificates/nexus.crt && update-ca-certificates\n", "IL119", "error"),
     # --- IL130 package signatures ---------------------------------------------------------------------------
     ("apk-allow-untrusted-download", "FROM alpine:3.20\nRUN wget -q https://github.com/sgerrand/alpine-pkg-glibc/releases/download/2.35-r1/glibc-2.35-r1.apk && apk add --allow-untrusted glibc-2.35-r1.apk\n", "IL130", "warning"),
     ("apk-allow-untrusted-repo", "FROM alpine:3.20\nRUN apk add --allow-untrusted --repository http://dl-3.alpinelinux.org/alpine/edge/testing/ geos\n", "IL130", "warning"),
@@ -171,6 +173,8 @@ CASES = [
     ("tdnf-nogpgcheck", "FROM photon:5.0\nRUN tdnf install -y --nogpgcheck corp-tool\n", "IL130", "warning"),
     ("repo-gpgcheck-0", "FROM rockylinux:9\nRUN printf '[corp]\\nbaseurl=https://rpm.corp.example\\ngpgcheck=0\\n' > /etc/yum.repos.d/corp.repo\n", "IL130", "error"),
     ("repo-gpgcheck-sed", "FROM centos:7\nRUN sed -i 's/gpgcheck=1/gpgcheck=0/g' /etc/yum.repos.d/CentOS-Base.repo\n", "IL130", "error"),
+    ("add-apt-repository-trusted", "RUN add-apt-repository 'deb [trusted=yes] http://apt.corp.example/ubuntu jammy main'\n", "IL130", "error"),
+    ("yum-nogpgcheck-downloaded-rpm", "FROM centos:7\nRUN curl -fsSLo /tmp/x.rpm https://rpm.corp.example/x.rpm && yum localinstall -y --nogpgcheck /tmp/x.rpm\n", "IL130", "warning"),
     ("zypper-no-gpg-checks", "FROM opensuse/leap:15.6\nRUN zypper --no-gpg-checks install -y corp-tool\n", "IL130", "warning"),
     ("pacman-siglevel-never", "FROM archlinux:latest\nRUN sed -i 's/^SigLevel.*/SigLevel = Never/' /etc/pacman.conf\n", "IL130", "error"),
     # --- IL140 weak TLS --------------------------------------------------------------------------------------
@@ -243,6 +247,8 @@ LOOKALIKES = [
     ("apk-index-allow-untrusted", "FROM alpine:3.20\nRUN apk index --allow-untrusted -o /tmp/APKINDEX.tar.gz /tmp/*.apk\n"),
     ("apk-allow-untrusted-built-here", "FROM alpine:3.20\nRUN abuild -r && apk add --allow-untrusted /home/abuild/packages/main/x86_64/*.apk\n"),
     ("rpm-nosignature-from-context", "FROM rockylinux:9\nCOPY corp.rpm /tmp/corp.rpm\nRUN rpm -ivh --nosignature /tmp/corp.rpm\n"),
+    ("yum-nogpgcheck-local-rpm", "FROM centos:7\nCOPY build/x.rpm /tmp/x.rpm\nRUN yum localinstall -y --nogpgcheck /tmp/x.rpm\n"),
+    ("site-packages-other-edit", "RUN sed -i 's/timeout=10/timeout=60/' /usr/local/lib/python3.12/site-packages/requests/sessions.py\n"),
     ("curl-k-plain-http", "RUN curl -k http://localhost:5984/registry\n"),
     ("apk-plain", "FROM alpine:3.20\nRUN apk add --no-cache ca-certificates\n"),
     ("rpm-query-nosignature", "FROM rockylinux:9\nRUN rpm -K --nosignature /tmp/x.rpm\n"),

@@ -639,6 +639,14 @@ def tofu_switches(model) -> Iterator[Switch]:
                 if cmd.name != "openssl" or vals[:1] != ["s_client"] or "-verify_return_error" in vals:
                     continue
                 chain, files = _fetch_outputs(cmd, run)
+                # Follow the certificate through later conversions (`openssl x509 -in f -out g`, `cp f g`).
+                for _run, later in stage.commands():
+                    if later.start > cmd.start and later not in chain and later.name in ("openssl", "cat", "sed", "awk", "cp", "mv", "tee") \
+                            and any(w.value in files for w in later.args):
+                        if later.name in ("cp", "mv"):
+                            files.append(later.args[-1].value)
+                        else:
+                            files.extend(_fetch_outputs(later, _run)[1])
                 installed = [f for f in files if _is_trust_path(stage, f)]
                 installed += ["the Java trust store" for c in chain if c.name == "keytool"
                               and any(v in ("-importcert", "-import") for v in (w.value for w in c.args))]

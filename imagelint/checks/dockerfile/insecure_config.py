@@ -382,7 +382,10 @@ def python_code_disables_verification(model, ctx):
     for stage in model.stages:
         for wt in written_texts(stage):
             path = wt.path
-            if not (_base(path) in PYTHON_HOOKS or path.endswith(".pth")):
+            hook = _base(path) in PYTHON_HOOKS or path.endswith(".pth")
+            # A library patched in place (`sed -i 's/verify=True/verify=False/' .../requests/sessions.py`).
+            library = path.endswith(".py") and ("/site-packages/" in path or "/dist-packages/" in path)
+            if not (hook or library):
                 continue
             if path.endswith(".pth"):
                 # .pth files run only their `import` lines.
@@ -394,8 +397,12 @@ def python_code_disables_verification(model, ctx):
                 continue
             op = wt.op
             undone = deleted_later(model, stage, op)
-            text = (f"{what} in {path}: Python runs this file at every start, so every Python program of the "
-                    f"image stops verifying TLS certificates")
+            if hook:
+                text = (f"{what} in {path}: Python runs this file at every start, so every Python program of the "
+                        f"image stops verifying TLS certificates")
+            else:
+                text = (f"{what} {'edited into' if wt.how == 'edit' else 'written to'} the installed library file "
+                        f"{path}: every program using it stops verifying TLS certificates")
             if undone:
                 text += " (removed again later in the build, so it affects the build only)"
             start, end = (op.start, op.end) if op.end > op.start else (None, None)

@@ -80,8 +80,11 @@ def signature_switches(model) -> Iterator[Switch]:
                               f"command", stage, run, cmd, w)
         elif name in YUM:
             persists = yum_setopt_persists(cmd)
+            operands = [w.value for w in _positionals(cmd.args, {"--setopt", "-c", "--config", "--installroot",
+                                                                 "--releasever", "--enablerepo", "--disablerepo"})]
+            local_only = bool(operands[1:]) and not _from_network(stage, operands[1:], [])
             for w in cmd.args:
-                if w.value in ("--nogpgcheck", "--no-gpgcheck"):
+                if w.value in ("--nogpgcheck", "--no-gpgcheck") and not local_only:
                     yield _sw("IL130", f"{name} {w.value} installs packages without checking their signatures",
                               stage, run, cmd, w)
             for w, key, value in yum_setopts(cmd):
@@ -89,6 +92,14 @@ def signature_switches(model) -> Iterator[Switch]:
                     where = "; saved in the repository configuration, it persists" if persists else " for this command"
                     yield _sw("IL130", f"{name} --setopt={key}={value} turns off package signature checks{where}",
                               stage, run, cmd, w, persistent=persists)
+        elif name == "add-apt-repository":
+            for w in cmd.args:
+                m = re.search(r"\[([^\]]*)\]\s+(\S+)", w.value)
+                if m and re.search(r"(?:^|\s)(trusted|allow-insecure)\s*=\s*yes\b", m.group(1)) and "://" in m.group(2) \
+                        and not m.group(2).startswith("file:"):
+                    yield _sw("IL130", f"add-apt-repository with [{m.group(1).strip()}] makes apt install packages from "
+                              f"{m.group(2)} without checking signatures; saved in sources.list, it persists",
+                              stage, run, cmd, w, persistent=True)
         elif name == "zypper":
             sub = next((v for v in vals if not v.startswith("-")), "")
             for w in cmd.args:
