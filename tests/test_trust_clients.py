@@ -115,6 +115,8 @@ SCENARIOS = [
     Scenario("untrusted-root-sent", "chain-with-root.pem", "leaf.key", ("other-root.pem",)),
     Scenario("unknown-private-ca", "chain-other.pem", "other.key", ("root.pem",)),
     Scenario("server-cert-as-anchor", "chain-full.pem", "leaf.key", ("chain-leaf-only.pem",)),
+    # Two faults: which one each runtime prints first differs (Go and Node say "expired").
+    Scenario("expired-and-untrusted", "chain-expired.pem", "expired.key", ("other-root.pem",)),
 ]
 
 
@@ -293,6 +295,8 @@ def test_expected_reasons(lab):
                                      "go": None},
         "untrusted-root-sent": {"openssl": "untrusted-root", "java": "untrusted-root", "go": "untrusted-root"},
         "server-cert-as-anchor": {"openssl": "leaf-not-ca", "java": None, "go": None},
+        "expired-and-untrusted": {"openssl": "untrusted-root", "java": "untrusted-root", "go": "expired",
+                                  "node": "expired"},
     }
     for scenario in SCENARIOS:
         if scenario.name not in expected:
