@@ -420,15 +420,19 @@ def package_manager_tls_off(model, ctx):
 
 # --- IL116 build tools and language package managers ---------------------------------------------
 
+_BUILD_TOOLS = {"composer", "bundle", "bundler", "conda", "mamba", "micromamba", "go", "ansible-galaxy", "deno"}
+
+
 def build_tool_switches(model) -> Iterator[Switch]:
     for stage, run, cmd in all_commands(model):
         name, args = tool_args(cmd)
         if name not in DATA_COMMANDS:
             for w in args:
-                m = MAVEN_INSECURE.search(w.value)
-                if m and w.value.startswith("-D"):
+                if w.value.startswith("-D") and MAVEN_INSECURE.search(w.value):
                     yield _sw("IL116", f"{w.value} makes Maven skip certificate verification of repositories for this "
                               f"build", stage, run, cmd, w)
+        if name not in _BUILD_TOOLS:
+            continue
         pos = _positionals(args)
         vals = [p.value for p in pos]
         if name == "composer" and "config" in vals:
@@ -553,9 +557,14 @@ def _flag_hits(cmd: Command, flag: str, kind: str) -> Iterator[ShellWord]:
             continue
 
 
+_CLI_NAMES = frozenset().union(*(tools for tools, _f, _k, _e in CLI_FLAGS)) | {"gcloud"}
+
+
 def cli_switches(model) -> Iterator[Switch]:
     for stage, run, cmd in all_commands(model):
         name = cmd.name
+        if name not in _CLI_NAMES:
+            continue
         vals = [a.value for a in cmd.args]
         pos = [v for v in vals if not v.startswith("-")]
         sub = tuple((pos + ["", ""])[:2])
