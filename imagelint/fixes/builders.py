@@ -814,7 +814,8 @@ def switch_fix(model: DockerfileModel, switch) -> Fix | None:
                 if edits and value_edits:
                     return _fix(f"Replace `--trusted-host` with `--cert {bundle}`", UNSAFE,
                                 [Edit(word.start, args[i + 1].end, f"--cert {_quote(bundle)}")])
-        if value in _STANDALONE_SWITCHES or value in _OPTION_WITH_VALUE or (value.startswith("--") and "=" in value):
+        if (value in _STANDALONE_SWITCHES or value in _OPTION_WITH_VALUE or (value.startswith("--") and "=" in value)
+                or (value.startswith("-D") and "=" in value)):
             return remove_switch_word(model, run, cmd, word, title)
         return None
     if cmd.name in _CONFIG_TOOLS and any(w.value == "config" for w in cmd.args[:2]):
@@ -900,6 +901,16 @@ def keytool_store(model: DockerfileModel, run: RunStep, cmd: Command, case: str,
     return None
 
 
+def keep_package(model: DockerfileModel, run: RunStep, cmd: Command, word: ShellWord) -> Fix | None:
+    """IL203: take ca-certificates off the purge/del list (the whole command when it was the only package)."""
+    packages = [w for w in cmd.args if not w.value.startswith("-") and w.value not in
+                ("purge", "remove", "autoremove", "del", "erase")]
+    title = f"Keep {word.value} installed"
+    if len(packages) > 1:
+        return _fix(title, UNSAFE, word_edits(model, run, word, None))
+    return remove_command(model, run, cmd, title)
+
+
 def _never_raises(fn):
     """A fix builder that fails leaves the finding without a fix; it never breaks the check."""
     import functools
@@ -922,5 +933,5 @@ for _name in ("curl_insecure", "wget_no_check", "node_tls_reject", "git_ssl_no_v
               "move_destination_dir", "move_into_anchors", "install_tool_before", "anchor_instead_of_append",
               "bundle_from_stage", "no_bundle_fix", "bundle_file_instead_of_dir", "switch_fix", "env_switch_fix",
               "remove_setting", "remove_flag", "add_env_after", "add_lines_after", "copy_from_stage",
-              "replace_path_word", "set_setting_value", "keytool_store"):
+              "replace_path_word", "set_setting_value", "keytool_store", "keep_package"):
     globals()[_name] = _never_raises(globals()[_name])

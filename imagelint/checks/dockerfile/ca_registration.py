@@ -248,4 +248,5 @@ def ca_package_purged(model, ctx):
                     "certificates the per-CA links point to; the next upgrade of ca-certificates-bundle rewrites "
                     "the bundle without the custom CA")
             severity = Severity.WARNING
-        yield ctx.hit("IL203", text, run.inst, word.start, word.end, stage=s, severity=severity)
+        yield ctx.hit("IL203", text, run.inst, word.start, word.end, stage=s, severity=severity,
+                      fix=fixes.keep_package(model, run, cmd, word))
