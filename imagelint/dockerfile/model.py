@@ -118,6 +118,7 @@ class RunStep:
     env: dict[str, str | None]  # variables visible to the RUN (ARG + ENV + base image ENV we know)
     user: str | None
     exec_form: bool = False
+    workdir: str = "/"  # WORKDIR in effect (relative paths in the RUN's commands start here)
 
     @property
     def commands(self) -> list[Command]:
@@ -305,6 +306,7 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
             stage_env_owner = None
         elif kw == "RUN":
             run = _run_step(inst, stage, env_now, escape)
+            run.workdir = workdir
             stage.runs.append(run)
             stage.steps.append(run)
             for op in file_ops_of_run(run, workdir):
