@@ -378,7 +378,8 @@ def missing_reason(model, stage: Stage, path: str, ctx) -> str | None:
         known = {posixpath.basename(b) for b in bundles if b.startswith("/etc/ssl/certs/")}
         known |= {posixpath.basename(c) for c in created if c.startswith("/etc/ssl/certs/")}
         name = posixpath.basename(path)
-        if any(0 < _edit_distance(name, k) <= 2 for k in known):
+        stem = posixpath.splitext(name)[0]
+        if any(0 < _edit_distance(name, k) <= 2 or (k != name and posixpath.splitext(k)[0] == stem) for k in known):
             return "no such file is shipped or created in /etc/ssl/certs"
         return None
     top = path.strip("/").split("/", 1)[0]

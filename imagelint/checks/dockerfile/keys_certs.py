@@ -422,7 +422,7 @@ _GEN_FLAGS = {
 def generated_keys(stage: Stage) -> list[str]:
     """Image paths where a RUN of this stage writes a freshly generated private key."""
     out = []
-    for _run, cmd in stage.commands():
+    for run, cmd in stage.commands():
         values = [w.value for w in cmd.args]
         lowered = [v.lower() for v in values]
 
@@ -448,8 +448,9 @@ def generated_keys(stage: Stage) -> list[str]:
             path = option("-keystore")
         elif cmd.name == "mkcert":
             path = option("-key-file")
-        if path and path.startswith("/"):
-            out.append(posixpath.normpath(path))
+        if path and not path.startswith(("$", "~")):
+            # a relative -out/-keyout lands in the RUN's WORKDIR
+            out.append(posixpath.normpath(posixpath.join(getattr(run, "workdir", "/"), path)))
     return out
 
 

@@ -244,11 +244,20 @@ def keytool_calls(stage: Stage, chain: bool = False):
         yield s, run, kt
 
 
-def resolve_java_path(word: ShellWord, java_home: str | None) -> str | None:
-    """A keytool path argument as an absolute path; $JAVA_HOME becomes the JVM's home."""
+_WHOLE_VARIABLE = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+
+
+def resolve_java_path(word: ShellWord, java_home: str | None, run=None) -> str | None:
+    """A keytool path argument as an absolute path; $JAVA_HOME becomes the JVM's home, and a variable
+    exported earlier in the same RUN (`export KEYSTORE=$JAVA_HOME/...`) is replaced by its text."""
     if word.known and word.value.startswith("/"):
         return posixpath.normpath(word.value)
     raw = word.raw.strip("\"'")
+    m = _WHOLE_VARIABLE.match(raw)
+    if m and run is not None:
+        exported = run.script.exports.get(m.group(1) or m.group(2))
+        if exported is not None and exported.start < word.start:
+            return resolve_java_path(exported, java_home)
     if java_home:
         raw = raw.replace("${JAVA_HOME}", java_home).replace("$JAVA_HOME", java_home)
     if "$" in raw or "`" in raw or not raw.startswith("/"):
@@ -290,13 +299,13 @@ def _jvm_store_handled(model, stage: Stage, jvm: Jvm) -> bool:
     stage built FROM it?"""
     stages = [s for s in model.stages if stage in s.chain()]
     for s in stages:
-        for _s, _run, kt in keytool_calls(s, chain=True):
+        for _s, run, kt in keytool_calls(s, chain=True):
             if kt.action not in ("import", "importkeystore"):
                 continue
             target = kt.options.get("-keystore") or kt.options.get("-destkeystore")
             if target is None:
                 return True  # -cacerts, or the default keystore of the user: assume the author meant it
-            path = resolve_java_path(target, jvm.java_home)
+            path = resolve_java_path(target, jvm.java_home, run)
             if path is None or path not in OTHER_JAVA_STORES:
                 return True
         for _s, _r, cmd in s.inherited_commands():
@@ -341,6 +350,17 @@ def java_ca_missing(model, ctx):
         )
 
 
+def _answers_on_stdin(cmd: Command) -> bool:
+    """Does the command read something other than EOF on stdin? `< /dev/null` is EOF, like no stdin."""
+    if cmd.stdin is not None or cmd.piped_from is not None:
+        return True
+    for r in cmd.redirects:
+        if r.op in ("<<<", "<<", "<<-") or (r.op == "<" and r.fd in (None, 0, "0")
+                                             and not (r.target is not None and r.target.value == "/dev/null")):
+            return True
+    return False
+
+
 @check("IL302")
 def keytool_without_noprompt(model, ctx):
     for stage in model.stages:
@@ -348,8 +368,8 @@ def keytool_without_noprompt(model, ctx):
             if kt.action != "import" or "-noprompt" in kt.flags:
                 continue
             cmd = kt.cmd
-            if cmd.stdin is not None or cmd.piped_from is not None:
-                continue  # the answer comes from a pipe or heredoc (`yes | keytool ...`)
+            if _answers_on_stdin(cmd):
+                continue  # the answer comes from a pipe, heredoc, herestring or file (`yes | keytool ...`)
             word = cmd.argv[0]
             yield ctx.hit(
                 "IL302",
@@ -371,7 +391,7 @@ def keytool_wrong_store(model, ctx):
             word = cmd.argv[0]
             target_word = kt.options.get("-keystore")
             version = jvm.version if jvm else None
-            path = resolve_java_path(target_word, jvm.java_home if jvm else None) if target_word else None
+            path = resolve_java_path(target_word, jvm.java_home if jvm else None, run) if target_word else None
             default_store = "-cacerts" in kt.flags
             if default_store and version == 8:
                 yield ctx.hit("IL303", "keytool -cacerts does not exist in Java 8 (`Illegal option: -cacerts`); use "
@@ -529,17 +549,22 @@ def system_ca_supported(version: tuple[int, int | None] | None) -> bool:
     return floor is None or minor is None or minor >= floor
 
 
-def _node_trust(stage: Stage) -> tuple[str | None, list[str]]:
-    """('ok' reason or None, flags that need a newer Node)."""
+def _node_trust(stage: Stage, shipped: bool = False) -> tuple[str | None, list[str]]:
+    """('ok' reason or None, flags that need a newer Node). In the shipped stage only ENV counts for
+    the variables: an ARG, a RUN prefix or an export covers build commands, not the running app."""
     needs_new: list[str] = []
-    for a in env_values(stage, {"NODE_EXTRA_CA_CERTS"}):
+
+    def settings(names: set[str]):
+        return [a for a in env_values(stage, names) if a.kind == "ENV" or not shipped]
+
+    for a in settings({"NODE_EXTRA_CA_CERTS"}):
         if a.value is None or a.value.strip():
             return "NODE_EXTRA_CA_CERTS", []
-    for a in env_values(stage, {"NODE_USE_SYSTEM_CA"}):
+    for a in settings({"NODE_USE_SYSTEM_CA"}):
         if a.value is None or a.value.strip() == "1":
             needs_new.append("NODE_USE_SYSTEM_CA=1")
     words = []
-    for a in env_values(stage, {"NODE_OPTIONS"}):
+    for a in settings({"NODE_OPTIONS"}):
         if a.value is None:
             return "NODE_OPTIONS", []
         words.extend(a.value.split())
@@ -576,7 +601,9 @@ def node_ca_missing(model, ctx):
         if id(op) in reported:
             continue
         descendants = [s for s in model.stages if stage in s.chain()]
-        results = [_node_trust(s) for s in descendants]
+        # A stage that is shipped, or declares its own CMD/ENTRYPOINT (a --target), runs the app.
+        results = [_node_trust(s, model.is_shipped(s) or s.cmd is not None or s.entrypoint is not None)
+                   for s in descendants]
         if any(ok for ok, _ in results) or any(runs_opaque_script(s) for s in descendants):
             continue
         reported.add(id(op))
