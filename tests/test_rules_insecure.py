@@ -249,6 +249,8 @@ LOOKALIKES = [
     ("rpm-nosignature-from-context", "FROM rockylinux:9\nCOPY corp.rpm /tmp/corp.rpm\nRUN rpm -ivh --nosignature /tmp/corp.rpm\n"),
     ("yum-nogpgcheck-local-rpm", "FROM centos:7\nCOPY build/x.rpm /tmp/x.rpm\nRUN yum localinstall -y --nogpgcheck /tmp/x.rpm\n"),
     ("site-packages-other-edit", "RUN sed -i 's/timeout=10/timeout=60/' /usr/local/lib/python3.12/site-packages/requests/sessions.py\n"),
+    ("curl-k-loopback", "RUN ./start.sh & sleep 5 && curl -k https://localhost:8443/health && curl -k https://127.0.0.1:8443/ready\n"),
+    ("wget-loopback", "RUN wget --no-check-certificate -qO- https://[::1]:9443/status\n"),
     ("curl-k-plain-http", "RUN curl -k http://localhost:5984/registry\n"),
     ("apk-plain", "FROM alpine:3.20\nRUN apk add --no-cache ca-certificates\n"),
     ("rpm-query-nosignature", "FROM rockylinux:9\nRUN rpm -K --nosignature /tmp/x.rpm\n"),

@@ -114,6 +114,15 @@ def all_commands(model) -> Iterator[tuple[object, object, Command]]:
 
 # --- IL110 curl, IL111 wget ---------------------------------------------------------------------------
 
+_LOOPBACK = re.compile(r"^[a-z]+://(?:[^@/]*@)?(?:localhost|127(?:\.\d+){3}|\[::1\])(?::\d+)?(?:/|$)", re.I)
+
+
+def loopback_only(cmd: Command) -> bool:
+    """Every URL of the command is on this host: there is no network path for anyone to intercept."""
+    urls = [w.value for w in cmd.args if "://" in w.value]
+    return bool(urls) and all(_LOOPBACK.match(u) for u in urls)
+
+
 def _plain_http_only(cmd: Command) -> bool:
     urls = [w.value for w in cmd.args if "://" in w.value]
     follows = any(w.value in ("-L", "--location", "--location-trusted") or short_flag_cluster_has(w.value, "L", CURL_SHORT_WITH_ARG)
@@ -133,15 +142,15 @@ def curl_switches(model) -> Iterator[Switch]:
                 what = v
             else:
                 continue
-            if v not in ("--proxy-insecure", "--doh-insecure") and _plain_http_only(cmd):
-                continue  # no TLS to verify: every URL is http:// and curl does not follow redirects
+            if v not in ("--proxy-insecure", "--doh-insecure") and (_plain_http_only(cmd) or loopback_only(cmd)):
+                continue  # no TLS to verify (http:// without redirects), or nothing between curl and the server
             yield _sw("IL110", _download_text("curl", what, cmd, run.commands), stage, run, cmd, w,
                       fix=fixes.curl_insecure(model, stage, run, cmd, w))
 
 
 def wget_switches(model) -> Iterator[Switch]:
     for stage, run, cmd in all_commands(model):
-        if cmd.name != "wget":
+        if cmd.name != "wget" or loopback_only(cmd):
             continue
         for w in cmd.args:
             if w.value == "--no-check-certificate":
