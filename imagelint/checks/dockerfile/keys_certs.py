@@ -352,22 +352,39 @@ def content_key_kinds(data: bytes) -> list[str]:
     return []
 
 
+# Where package managers read repository signing keys (public by definition).
+_KEYRING_DIRS = ("/etc/apt/trusted.gpg.d", "/etc/apt/keyrings", "/usr/share/keyrings", "/etc/pki/rpm-gpg",
+                 "/etc/apk/keys", "/usr/share/pki/rpm-gpg", "/etc/zypp/keys")
+
+
+def _public_destination(op) -> bool:
+    """A COPY destination that says its files are public keys (a keyring, `*.pub`, `*.gpg`, `*.asc`)."""
+    path = op.path.rstrip("/")
+    if _under(path, _KEYRING_DIRS):
+        return True
+    return not (op.is_dir or op.path.endswith("/")) and path.lower().endswith((".pub", ".gpg", ".asc"))
+
+
 def _context_key_files(ctx, op) -> list[tuple[str, str]]:
     """(context file, kind) for key material a COPY/ADD takes from the build context."""
     found = []
+    public_dest = _public_destination(op)
     for source in context_sources(op):
         files = expand_context_source(ctx.context_dir, source)
         if not files:
             # Not visible in the context: judge by the names, the source's and the destination's
             # (`ADD deploy_key /root/.ssh/id_rsa`), unless the destination says it is public.
             dest_name = "" if (op.is_dir or op.path.endswith("/")) else op.path
-            if dest_name.endswith(".pub"):
+            if public_dest:
                 continue
             kind = key_name_kind(source) or (key_name_kind(dest_name) if dest_name else None)
             if kind:
                 found.append((source, kind))
             continue
-        found.extend(_key_files(ctx.context_dir, tuple(files)))
+        for rel, kind in _key_files(ctx.context_dir, tuple(files)):
+            # Into a keyring only content that shows a private key counts; a name alone does not.
+            if not public_dest or kind.startswith("private key ("):
+                found.append((rel, kind))
     return found
 
 
@@ -399,18 +416,27 @@ def _classify_key_files(context_dir: str, files: tuple[str, ...]) -> list[tuple[
     for rel in files:
         kind = key_name_kind(rel)
         name = posixpath.basename(rel).lower()
-        if kind is None or kind == "keystore":
-            ext = posixpath.splitext(name)[1]
-            if ext in _READABLE_KEY_EXTS and (ext or name.startswith("id_")):
-                data = read_context_file(context_dir, rel)
-                kinds = content_key_kinds(data) if data else []
-                if kinds:
-                    kind = "private key (" + ", ".join(kinds) + ")"
-                elif kind == "keystore" and data is not None:
-                    kind = None  # a readable keystore without private keys is a trust store
+        ext = posixpath.splitext(name)[1]
+        if ext in _READABLE_KEY_EXTS and (ext or name.startswith("id_") or kind):
+            data = read_context_file(context_dir, rel)
+            kinds = content_key_kinds(data) if data else []
+            if kinds:
+                kind = "private key (" + ", ".join(kinds) + ")"
+            elif data is not None and (kind == "keystore" or _public_content(data)):
+                kind = None  # the content shows a trust store or a public key, whatever the name says
         if kind:
             found.append((rel, kind))
     return found
+
+
+_PUBLIC_MARKERS = (b"-----BEGIN PGP PUBLIC KEY BLOCK-----", b"-----BEGIN PUBLIC KEY-----",
+                   b"-----BEGIN RSA PUBLIC KEY-----", b"-----BEGIN CERTIFICATE-----", b"-----BEGIN SSH2 PUBLIC KEY-----")
+
+
+def _public_content(data: bytes) -> bool:
+    """Content that is recognisably public: PGP/PEM public keys, certificates, OpenSSH public keys."""
+    head = data.lstrip()[:200]
+    return any(m in data for m in _PUBLIC_MARKERS) or head.startswith((b"ssh-rsa ", b"ssh-ed25519 ", b"ecdsa-sha2-"))
 
 
 _GEN_FLAGS = {
@@ -479,6 +505,8 @@ def private_key_copied(model, ctx):
 
 
 def _copied_from_stage(model, ctx, stage, op):
+    if _public_destination(op):
+        return
     source_stage = op.from_stage
     generated = []
     if source_stage is not None:
@@ -546,10 +574,15 @@ def _certificate_inputs(ctx, op):
     into_trust_dir = _under(op.path, _TRUST_DIRS) or any(
         _under(op.path, facts_dirs) for facts_dirs in [stage_facts_anchor_dirs(op)])
     for source in sources:
+        norm = _normalise(source)
+        globbed = norm is not None and any(c in norm for c in "*?[")
         for rel in expand_context_source(ctx.context_dir, source):
             if not into_trust_dir and not rel.lower().endswith(_CERT_EXTS):
                 continue  # cheap filter before mapping paths: most context files are not certificates
-            yield source, rel, image_path_of(op, source, rel), None
+            # A file named by the COPY (or matched by its glob) is chosen; one swept in with a directory
+            # (`COPY . /app`) may be a test fixture nobody uses.
+            named = rel == norm or globbed
+            yield source, rel if named else ("\0" + rel), image_path_of(op, source, rel), None
 
 
 def stage_facts_anchor_dirs(op) -> list[str]:
@@ -566,13 +599,20 @@ def cert_problem(model, ctx):
     from ...certs.load import load_certificates
 
     days = getattr(ctx.config, "cert_expiry_days", 30)
+    trust_paths = _trust_setting_paths(model, ctx)
     for stage in model.stages:
         keytool_files = None
         for op in stage.file_ops:
             for source, rel, dest, data in _certificate_inputs(ctx, op):
+                swept_in = rel.startswith("\0")
+                rel = rel.lstrip("\0")
                 name = rel.lower()
                 anchors = anchor_target(stage, _DestOnly(dest))
-                trust_dest = bool(anchors) or _under(dest, _TRUST_DIRS)
+                trust_dest = bool(anchors) or _under(dest, _TRUST_DIRS) or dest in trust_paths.get(id(stage), ())
+                if keytool_files is None:
+                    keytool_files = _keytool_files(stage)
+                if swept_in and not trust_dest and dest not in keytool_files:
+                    continue  # part of a copied tree, and nothing in the Dockerfile uses it
                 if not (name.endswith(_CERT_EXTS) or dest.lower().endswith(_CERT_EXTS)) and not trust_dest:
                     continue
                 if data is None:
@@ -580,8 +620,6 @@ def cert_problem(model, ctx):
                 if data is None:
                     continue
                 loaded = load_certificates(data, rel)
-                if keytool_files is None:
-                    keytool_files = _keytool_files(stage)
                 as_anchor = trust_dest or dest in keytool_files
                 problems = []
                 if not loaded.certificates:
@@ -620,6 +658,19 @@ def cert_problem(model, ctx):
                     yield ctx.hit("IL510", text, op.inst, op.start or None, op.end or None, stage=stage,
                                   severity=Severity.parse(severity), problem=code, file=rel,
                                   fingerprint_sha256=cert.fingerprint_sha256 if cert is not None else None)
+
+
+def _trust_setting_paths(model, ctx) -> dict[int, set[str]]:
+    """Per stage (by id), the files trust variables and settings point at: anchors like the OS ones
+    (`NODE_EXTRA_CA_CERTS=/certs/corp.pem`). A setting applies to its stage and the stages built on it."""
+    from .ca_env import trust_settings  # ca_env imports this module
+
+    out: dict[int, set[str]] = {}
+    settings = [t for t in trust_settings(model, ctx) if t.path.startswith("/") and "$" not in t.path]
+    for stage in model.stages:
+        chain = stage.chain()
+        out[id(stage)] = {posixpath.normpath(t.path) for t in settings if t.stage in chain}
+    return out
 
 
 class _DestOnly:
