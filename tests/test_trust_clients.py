@@ -87,7 +87,8 @@ func main() {
 NODE_PROBE = """
 const tls = require('tls');
 const [host, port] = process.argv.slice(-2);
-const s = tls.connect({host: '127.0.0.1', port: Number(port), servername: host}, () => {
+const isIp = /^[0-9.]+$/.test(host);  // an IP is never sent as SNI; node then checks the IP SANs
+const s = tls.connect({host: isIp ? host : '127.0.0.1', port: Number(port), servername: isIp ? undefined : host}, () => {
   console.log('HANDSHAKE OK'); s.end();
 });
 s.on('error', e => console.log(e.code + ': ' + e.message));
@@ -100,6 +101,7 @@ class Scenario:
     chain: str  # file served (leaf first)
     key: str
     store: tuple[str, ...]  # PEM files the image trusts
+    host: str = HOST  # the name (or IP) clients use
 
 
 SCENARIOS = [
@@ -117,6 +119,8 @@ SCENARIOS = [
     Scenario("server-cert-as-anchor", "chain-full.pem", "leaf.key", ("chain-leaf-only.pem",)),
     # Two faults: which one each runtime prints first differs (Go and Node say "expired").
     Scenario("expired-and-untrusted", "chain-expired.pem", "expired.key", ("other-root.pem",)),
+    Scenario("ip-in-sans", "chain-full.pem", "leaf.key", ("root.pem",), host="127.0.0.1"),
+    Scenario("ip-not-in-sans", "chain-wrong-host.pem", "wrong-host.key", ("root.pem",), host="127.0.0.1"),
 ]
 
 
@@ -186,26 +190,30 @@ class _Issued:
     pem: bytes
 
 
-def _client_outputs(lab, scenario, ca_file: Path, p12: Path, port: int) -> dict[str, str]:
+def _client_outputs(lab, scenario, ca_file: Path, p12: Path, port: int, host: str = HOST) -> dict[str, str]:
     base, pki, files, java_dir = lab
     chain_file = files[scenario.chain]
+    is_ip = host.replace(".", "").isdigit()
+    name_check = ["-verify_ip", host] if is_ip else ["-verify_hostname", host]
+    url = f"https://{host}:{port}/"
     out = {
         "openssl": _run(["openssl", "verify", "-CAfile", str(ca_file), "-untrusted", str(chain_file),
-                         "-verify_hostname", HOST, str(chain_file)]),
-        "s_client": _run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
-                          "-CAfile", str(ca_file), "-verify_return_error", "-verify_hostname", HOST]),
+                         *name_check, str(chain_file)]),
+        "s_client": _run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                          *([] if is_ip else ["-servername", host]),
+                          "-CAfile", str(ca_file), "-verify_return_error", *name_check]),
         "curl": _run(["curl", "-sS", "-o", "/dev/null", "--cacert", str(ca_file),
-                      "--resolve", f"{HOST}:{port}:127.0.0.1", f"https://{HOST}:{port}/"]),
-        "python": _run([sys.executable, "-c", PY_PROBE, str(ca_file), HOST, str(port), "default"]),
-        "python313": _run([sys.executable, "-c", PY_PROBE, str(ca_file), HOST, str(port), "strict"]),
-        "requests": _run([sys.executable, "-c", REQUESTS_PROBE, HOST, str(port)],
+                      *([] if is_ip else ["--resolve", f"{host}:{port}:127.0.0.1"]), url]),
+        "python": _run([sys.executable, "-c", PY_PROBE, str(ca_file), host, str(port), "default"]),
+        "python313": _run([sys.executable, "-c", PY_PROBE, str(ca_file), host, str(port), "strict"]),
+        "requests": _run([sys.executable, "-c", REQUESTS_PROBE, host, str(port)],
                          env={**PATH_ONLY, "REQUESTS_CA_BUNDLE": str(ca_file)}),
-        "node": _run(["node", "-e", NODE_PROBE, HOST, str(port)],
+        "node": _run(["node", "-e", NODE_PROBE, host, str(port)],
                      env={**PATH_ONLY, "NODE_EXTRA_CA_CERTS": str(ca_file)}),
         "java": _run(["java", "-cp", str(java_dir), f"-Djavax.net.ssl.trustStore={p12}",
-                      "-Djavax.net.ssl.trustStorePassword=changeit", "TlsProbe", HOST, str(port)]),
+                      "-Djavax.net.ssl.trustStorePassword=changeit", "TlsProbe", host, str(port)]),
         # Go reads SSL_CERT_FILE instead of its file list, SSL_CERT_DIR instead of its dirs.
-        "go": _run([str(base / "go" / "probe"), HOST, str(port)],
+        "go": _run([str(base / "go" / "probe"), host, str(port)],
                    env={**PATH_ONLY, "SSL_CERT_FILE": str(ca_file), "SSL_CERT_DIR": str(base / "go" / "empty")}),
     }
     return out
@@ -235,12 +243,12 @@ def test_verdicts_match_real_clients(lab, scenario):
     tree, env, ca_file, p12 = _image_for(lab, scenario)
     with TLSServer(files[scenario.chain], files[scenario.key]) as server:
         # The chain as --connect fetches it (one handshake, no verification), judged, then the clients.
-        presented = [record for der in fetch_chain("127.0.0.1", server.port, HOST, timeout=5)
+        presented = [record for der in fetch_chain("127.0.0.1", server.port, scenario.host, timeout=5)
                      for record in parse_chain(der)]
-        outputs = _client_outputs(lab, scenario, ca_file, p12, server.port)
+        outputs = _client_outputs(lab, scenario, ca_file, p12, server.port, scenario.host)
     assert [c.fingerprint_sha256 for c in presented] == [
         c.fingerprint_sha256 for c in parse_chain(files[scenario.chain].read_bytes())]
-    verdicts = evaluate(tree, env, presented, HOST, NOW)
+    verdicts = evaluate(tree, env, presented, scenario.host, NOW)
     by_store = {v.store.split(":")[0]: v for v in verdicts}
     openssl = next(v for v in verdicts if v.runtime == "openssl")
     java = next(v for v in verdicts if v.runtime == "java")
@@ -270,7 +278,7 @@ def test_verdicts_match_real_clients(lab, scenario):
             if expected not in output:
                 problems.append(f"{client}: expected {expected!r} in:\n{output}")
     # curl allows a partial chain (X4): compare it with that policy, and its texts with the verdict's.
-    curl_trusted = verify(presented, parse_chain(ca_file.read_bytes()), HOST, NOW, POLICIES["curl"]).trusted
+    curl_trusted = verify(presented, parse_chain(ca_file.read_bytes()), scenario.host, NOW, POLICIES["curl"]).trusted
     if _succeeded("curl", outputs["curl"]) != curl_trusted:
         problems.append(f"curl: predicted trusted={curl_trusted}, got:\n{outputs['curl']}")
     elif not curl_trusted and openssl.error_texts.get("curl") not in outputs["curl"]:

@@ -22,6 +22,7 @@ OPENSSL_TEXT = {
     25: "path length constraint exceeded",
     26: "unsupported certificate purpose",
     62: "hostname mismatch",
+    64: "IP address mismatch",
     79: "invalid CA certificate",
     **STRICT_OPENSSL_TEXT,
 }
@@ -78,8 +79,8 @@ def hostname_texts(leaf: CertRecord, host: str, why: str) -> dict[str, str]:
     if is_ip:
         go = (f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
               if why == "no-ip-san" else f"x509: certificate is valid for {', '.join(leaf.ip_addresses)}, not {host}")
-        java = (f"No subject alternative names matching IP address {host} found" if leaf.ip_addresses
-                else "No subject alternative names present")
+        java = (f"No subject alternative names matching IP address {host} found"
+                if leaf.ip_addresses or leaf.dns_names else "No subject alternative names present")
         node = f"Hostname/IP does not match certificate's altnames: IP: {host} is not in the cert's list: {', '.join(leaf.ip_addresses)}"
     else:
         if why == "cn-only":
@@ -92,8 +93,8 @@ def hostname_texts(leaf: CertRecord, host: str, why: str) -> dict[str, str]:
                 f"Hostname/IP does not match certificate's altnames: Host: {host}. is not cert's CN: {leaf.common_name}")
     curl = f"SSL: no alternative certificate subject name matches target host name '{host}'"
     return {
-        "openssl": "hostname mismatch",
-        "python": f"{PYTHON_PREFIX}Hostname mismatch, certificate is not valid for '{host}'.",
+        "openssl": "IP address mismatch" if is_ip else "hostname mismatch",
+        "python": f"{PYTHON_PREFIX}{'IP address' if is_ip else 'Hostname'} mismatch, certificate is not valid for '{host}'.",
         "curl": curl,
         "node": node,
         "java": java,

@@ -146,6 +146,14 @@ def host_problem(leaf: CertRecord, host: str, cn_fallback: bool) -> str | None:
     return "cn-only" if leaf.common_name and dns_matches(leaf.common_name, host) else "no-san-match"
 
 
+def _is_ip_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 def dns_matches(pattern: str, host: str) -> bool:
     """RFC 6125 §6.4.3: a wildcard is the whole left-most label and matches exactly one label."""
     pattern = pattern.rstrip(".").lower()
@@ -191,7 +199,8 @@ def verify(presented: list[CertRecord], store: list[CertRecord], host: str | Non
     if host:
         why = host_problem(leaf, host, policy.cn_fallback)
         if why is not None:
-            host_errors.append(ChainError("hostname-mismatch", 62, 0, leaf, why))
+            code = 64 if _is_ip_host(host) else 62  # X509_V_ERR_IP_ADDRESS_MISMATCH vs HOSTNAME_MISMATCH
+            host_errors.append(ChainError("hostname-mismatch", code, 0, leaf, why))
 
     date_errors = []
     checked = chain if (policy.checks_anchor_validity or anchor is None) else [c for c in chain if c is not anchor]
