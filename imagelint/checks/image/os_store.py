@@ -49,7 +49,7 @@ def no_ca_bundle(ctx: ImageContext):
         yield ctx.hit("IL704", f"{ctx.bundle_path} holds no certificate but the image has TLS clients ({shown})",
                       ctx.bundle_path, severity=Severity.ERROR, clients=clients)
     else:
-        yield ctx.hit("IL704", f"{ctx.bundle_path} holds only {count} roots (the public set has about 140): "
+        yield ctx.hit("IL704", f"{ctx.bundle_path} holds only {count} root{'s' if count != 1 else ''} (the public set has about 140): "
                       f"TLS clients ({shown}) will reject most public servers", ctx.bundle_path,
                       severity=Severity.WARNING, clients=clients, roots=count)
 
