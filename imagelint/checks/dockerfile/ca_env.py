@@ -344,9 +344,14 @@ def _volumes(model, stage: Stage) -> list[str]:
 def _ca_installed(stage: Stage) -> bool | None:
     if stage.image.get("ca_tool") is True or stage_family(stage) == "distroless":
         return True
-    package = stage_facts(stage).get("ca_package", "ca-certificates")
-    if any(is_package_op(cmd, INSTALL_VERBS, package) for _s, _r, cmd in stage.inherited_commands()):
-        return True
+    from .os_store import installs_ca_tool  # the same judgement IL210 makes (dependents, apt Recommends)
+
+    facts = stage_facts(stage)
+    package = facts.get("ca_package", "ca-certificates")
+    end = (len(stage.chain()) + stage.index + 1, 1 << 62)  # after every step of the chain
+    for s, _r, cmd in stage.inherited_commands():
+        if is_package_op(cmd, INSTALL_VERBS, package) or installs_ca_tool(stage, s, cmd, facts, end):
+            return True
     return False if stage.image.get("ca_tool") is False else None
 
 
