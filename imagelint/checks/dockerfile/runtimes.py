@@ -714,9 +714,24 @@ def _requirements_from(stage: Stage, path: str, ctx) -> set[str]:
     return set()
 
 
+# Which variables each client reads instead of certifi (trust-stores.md §3.1, P2, P8): requests reads
+# REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE and ignores SSL_CERT_FILE; httpx reads SSL_CERT_FILE/SSL_CERT_DIR only.
+_CLIENT_CA_VARS = {"requests": {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}, "httpx": {"SSL_CERT_FILE", "SSL_CERT_DIR"}}
+_ANY_CA_VAR = set().union(*_CLIENT_CA_VARS.values())
+
+
+def _client_vars(package: str) -> set[str]:
+    if package == "requests" or package.startswith(("requests-", "requests_")):
+        return _CLIENT_CA_VARS["requests"]
+    return _CLIENT_CA_VARS.get(package, _ANY_CA_VAR)  # certifi used directly: any of them may be how
+
+
+def _uncovered_clients(stage: Stage, evidence: list[str]) -> list[str]:
+    names = {a.name for a in env_values(stage, _ANY_CA_VAR)}
+    return [p for p in evidence if not (_client_vars(p) & names)]
+
+
 def _python_trust_handled(stage: Stage, packages: set[str]) -> bool:
-    if env_values(stage, {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}):
-        return True
     if packages & SYSTEM_CERTIFI_PACKAGES:
         return True
     if any(pkg in ("python3-certifi", "python-certifi") for _c, pkg in installed_packages(stage)):
@@ -749,13 +764,20 @@ def python_ca_missing(model, ctx):
         descendants = [s for s in model.stages if stage in s.chain()]
         if any(_python_trust_handled(s, python_packages(s, ctx) if s is not stage else packages) for s in descendants):
             continue
+        uncovered = [_uncovered_clients(s, evidence) for s in descendants]
+        if any(not u for u in uncovered):
+            continue
+        evidence = uncovered[0]
         reported.add(id(op))
         bundle = stage_facts(stage).get("bundle") or "the system bundle"
+        wanted = sorted({next(iter(sorted(_client_vars(p) - {"CURL_CA_BUNDLE", "SSL_CERT_DIR"}))) for p in evidence})
+        settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
         yield ctx.hit(
             "IL320",
             f"CA {paths[0]} goes only to the OS trust store, but {', '.join(evidence)} (pip-installed) verify with "
-            f"certifi's own bundle and ignore it: set `ENV REQUESTS_CA_BUNDLE={bundle}` (the whole regenerated "
-            "bundle, not the single CA) or use truststore",
+            f"certifi's own bundle and ignore it: set {settings} (the whole regenerated bundle, not the single CA) "
+            "or use truststore",
             op.inst, op.start or None, op.end or None, stage=stage, severity=shipped_severity(model, stage),
-            whole_instruction=True, fix=fixes.requests_bundle(model, stage, op),
+            whole_instruction=True,
+            fix=fixes.requests_bundle(model, stage, op) if "REQUESTS_CA_BUNDLE" in wanted else None,
         )
