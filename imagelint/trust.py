@@ -123,6 +123,11 @@ def _verdict(store, chain, host, at, family, tree, python_versions) -> Verdict:
     strict_python = store.runtime == "python-requests" and py_version is not None and py_version >= (3, 13)
     if strict_python:
         policy = POLICIES["curl"]  # urllib3 >= 2.3 on 3.13: partial chain (and strict, below)
+    if store.runtime == "python-requests" and not str(store.details.get("urllib3_version", "2")).startswith("1."):
+        # urllib3 2 turned off the Common Name fallback (observed: CN-only leaf rejected).
+        from dataclasses import replace
+
+        policy = replace(policy, cn_fallback=False)
     base = dict(runtime=store.runtime, store=store.describe(), store_size=len(store.certificates),
                 warnings=list(store.notes))
 

@@ -101,6 +101,7 @@ class PKI:
     legacy_leaf: Issued
     other_root: Issued  # a CA the image does not trust
     other_leaf: Issued
+    cn_only_leaf: Issued  # the host name only in the subject CN, no subjectAltName (pre-2017 style)
     files: dict[str, Path] = field(default_factory=dict)
 
     def write(self, directory: Path) -> dict[str, Path]:
@@ -120,11 +121,13 @@ class PKI:
             "chain-self-signed.pem": self.self_signed_leaf.pem,
             "chain-legacy.pem": self.legacy_leaf.pem,
             "chain-other.pem": self.other_leaf.pem,
+            "chain-cn-only.pem": self.cn_only_leaf.pem + self.intermediate.pem,
         }
         keys = {
             "leaf.key": self.leaf.key_pem, "expired.key": self.expired_leaf.key_pem,
             "wrong-host.key": self.wrong_host_leaf.key_pem, "self-signed.key": self.self_signed_leaf.key_pem,
             "legacy.key": self.legacy_leaf.key_pem, "other.key": self.other_leaf.key_pem,
+            "cn-only.key": self.cn_only_leaf.key_pem,
         }
         for name, blob in {**blobs, **keys}.items():
             (directory / name).write_bytes(blob)
@@ -152,6 +155,7 @@ def make_pki(host: str = "localhost") -> PKI:
         legacy_leaf=make_cert("orders-api", legacy_root, key_ids=False, **sans),
         other_root=other_root,
         other_leaf=make_cert("orders-api", other_root, **sans),
+        cn_only_leaf=make_cert(host, intermediate, **from_int),
     )
 
 
