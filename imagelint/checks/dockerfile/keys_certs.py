@@ -378,6 +378,8 @@ def _context_key_files(ctx, op) -> list[tuple[str, str]]:
             if public_dest:
                 continue
             kind = key_name_kind(source) or (key_name_kind(dest_name) if dest_name else None)
+            if kind is None and posixpath.basename(source.rstrip("/")) == ".ssh":
+                kind = "SSH private key"  # a user's .ssh directory: where ssh keeps its private keys
             if kind:
                 found.append((source, kind))
             continue
@@ -487,6 +489,9 @@ def private_key_copied(model, ctx):
         if stage not in shipped:
             continue  # a builder stage's files never reach the image (documented in IL501)
         for op in stage.file_ops:
+            if op.command is not None and op.kind == "write":
+                yield from _key_written_by_run(ctx, stage, op)
+                continue
             if op.kind != "copy" or op.inst.keyword not in ("COPY", "ADD"):
                 continue
             if op.from_stage is not None or op.from_image:
@@ -502,6 +507,24 @@ def private_key_copied(model, ctx):
                                    "(RUN --mount=type=secret/ssh) or at run time instead",
                           op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR,
                           files=[rel for rel, _ in hits])
+
+
+def _key_written_by_run(ctx, stage, op):
+    """`RUN echo "$SSH_KEY" > /root/.ssh/id_rsa`: key material brought in from a build argument lands in
+    a layer of the shipped image. Downloads are left alone: a `.key` fetched from a URL is nearly
+    always a repository's public signing key."""
+    kind = key_name_kind(op.path)
+    if kind is None or op.path.endswith("/") or _under(op.path, _KEYRING_DIRS):
+        return
+    if op.kind == "write" and op.sources:
+        return  # `cat a b > key`: made from files in the image, judged where those came from
+    if op.kind == "write":
+        from_variable = op.command is not None and any(not w.known for w in op.command.args)
+        if not from_variable and "PRIVATE KEY" not in (op.content or ""):
+            return  # literal text that is not a key, or output we cannot judge
+    yield ctx.hit("IL501", f"RUN writes {kind} material into {op.path} in the shipped image: it stays in the layer "
+                           "even if a later step deletes it; use RUN --mount=type=secret or type=ssh",
+                  op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR, files=[op.path])
 
 
 def _copied_from_stage(model, ctx, stage, op):
