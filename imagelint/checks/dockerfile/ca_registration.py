@@ -184,11 +184,14 @@ def ca_only_in_etc_ssl_certs(model, ctx):
 
 def _rehashed_after(stage, op) -> bool:
     at = step_key(stage, op)
+    facts = stage_facts(stage)
     for s, item in chain_steps(stage):
         if not isinstance(item, tuple) or step_key(s, item) < at:
             continue
         cmd = item[1]
         values = [w.value for w in cmd.args]
+        if facts.get("update_rehashes_store_dir") and cmd.name == facts.get("update_command"):
+            return True
         if cmd.name in ("c_rehash", "rehash_ca_certificates.sh") or (cmd.name == "openssl" and values[:1] == ["rehash"]):
             return True
         if cmd.name == "update-ca-certificates" and any(v in ("-f", "--fresh") for v in values):
