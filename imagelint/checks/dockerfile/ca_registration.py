@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from functools import lru_cache
 
 from ...findings import Severity
@@ -166,6 +167,8 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                 stem = posixpath.splitext(basename(target))[0]
                 if any(posixpath.splitext(n)[0] == stem for n in anchored_names):
                     continue  # the same CA also goes through the anchor directory
+                if _server_certificate(ctx, stage, op, stem):
+                    continue  # a server's own certificate (Debian's ssl-cert layout), not a CA
                 if _rehashed_after(stage, op):
                     continue  # hashed for CApath readers; documented as the remaining gap
                 update = facts.get("update_command", "the update command")
@@ -180,6 +183,41 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                     fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/ and run `{update}`"),
                 )
                 break
+
+
+KEY_NAME = re.compile(r"(\.key|[-_.]key\.pem|\.p12|\.pfx)$", re.I)
+
+
+def _server_certificate(ctx, stage, op, stem: str) -> bool:
+    """Is the file a server's own certificate rather than a CA? Its private key is installed too
+    under the same name (`app.crt` + `app.key`), or the build context shows a
+    certificate that is not a CA (basicConstraints CA:FALSE or absent)."""
+    for s in stage.chain():
+        for other in s.file_ops:
+            for target in op_paths(other) or [other.path]:
+                name = basename(target)
+                if KEY_NAME.search(name) and KEY_NAME.sub("", name) == stem:
+                    return True
+    if op.kind == "copy" and op.command is None and op.from_stage is None and not op.from_image and ctx.context_dir and len(op.sources) == 1:
+        from .os_store import context_sources, read_head
+
+        seen = context_sources(ctx, op)
+        if seen and len(seen) == 1:
+            return _is_leaf_certificate(read_head(seen[0][1]))
+    return False
+
+
+def _is_leaf_certificate(data: bytes) -> bool:
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(data) if b"-----BEGIN CERTIFICATE-----" in data else x509.load_der_x509_certificate(data)
+    except ValueError:
+        return False
+    try:
+        return not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return cert.issuer != cert.subject  # a v1 self-signed root is a CA by OpenSSL's legacy rules
 
 
 def _rehashed_after(stage, op) -> bool:
