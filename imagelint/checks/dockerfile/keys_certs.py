@@ -156,11 +156,37 @@ def read_context_file(context_dir: str | None, rel: str, max_bytes: int = MAX_FI
     return data if len(data) <= max_bytes else None
 
 
+_EXPAND_CACHE: dict[tuple, list[str]] = {}
+
+
 def expand_context_source(context_dir: str | None, source: str) -> list[str]:
     """The context files a COPY/ADD source stands for: a file, every file under a directory, or the
     files a glob matches. Context-relative paths; [] when unknown or absent."""
     if not context_dir or "://" in source or source.startswith("<<"):
         return []
+    # Many Dockerfiles share one context and copy the same sources (`COPY . /app`): resolve each
+    # once while neither the source nor .dockerignore changes.
+    fixed = source.lstrip("/")
+    if any(c in fixed for c in "*?["):  # a glob: the directory its matches are listed from
+        fixed = "/".join(p for p in fixed.split("/")[:-1] if not any(c in p for c in "*?["))
+    try:
+        ignore_file = os.path.join(context_dir, ".dockerignore")
+        stamp = (os.stat(os.path.join(context_dir, fixed)).st_mtime_ns,
+                 os.stat(ignore_file).st_mtime_ns if os.path.exists(ignore_file) else 0)
+    except OSError:
+        stamp = None
+    key = (context_dir, source, stamp)
+    if stamp is not None and key in _EXPAND_CACHE:
+        return list(_EXPAND_CACHE[key])
+    found = _expand_uncached(context_dir, source)
+    if stamp is not None:
+        if len(_EXPAND_CACHE) > 1024:
+            _EXPAND_CACHE.clear()
+        _EXPAND_CACHE[key] = found
+    return list(found)
+
+
+def _expand_uncached(context_dir: str, source: str) -> list[str]:
     root = _real_root(context_dir)
     if root is None:
         return []
@@ -622,7 +648,13 @@ def cert_problem(model, ctx):
     from ...certs.load import load_certificates
 
     days = getattr(ctx.config, "cert_expiry_days", 30)
-    trust_paths = _trust_setting_paths(model, ctx)
+    trust_paths_memo: list = []
+
+    def trust_paths_of(stage) -> set[str]:
+        if not trust_paths_memo:  # computed only when a certificate is actually copied
+            trust_paths_memo.append(_trust_setting_paths(model, ctx))
+        return trust_paths_memo[0].get(id(stage), set())
+
     for stage in model.stages:
         keytool_files = None
         for op in stage.file_ops:
@@ -631,7 +663,7 @@ def cert_problem(model, ctx):
                 rel = rel.lstrip("\0")
                 name = rel.lower()
                 anchors = anchor_target(stage, _DestOnly(dest))
-                trust_dest = bool(anchors) or _under(dest, _TRUST_DIRS) or dest in trust_paths.get(id(stage), ())
+                trust_dest = bool(anchors) or _under(dest, _TRUST_DIRS) or dest in trust_paths_of(stage)
                 if keytool_files is None:
                     keytool_files = _keytool_files(stage)
                 if swept_in and not trust_dest and dest not in keytool_files:
