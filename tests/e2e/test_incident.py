@@ -148,11 +148,13 @@ SCENARIOS = [
     ),
     Scenario(
         "c-builder-stage-only",
-        f"FROM {BASE} AS certs\nCOPY orders-root.crt /usr/local/share/ca-certificates/orders-root.crt\n"
-        f"RUN update-ca-certificates\n\nFROM {BASE}\nCOPY --from=certs /usr/local/share/ca-certificates/orders-root.crt /opt/billing/ca.crt\n"
-        'CMD ["curl", "https://orders-api:8443/"]\n',
-        CURL, {"ca-lost-multistage"}, set(), "openssl",
-        "SSL certificate problem: unable to get local issuer certificate",
+        f"FROM {BASE} AS build\nCOPY orders-root.crt /usr/local/share/ca-certificates/orders-root.crt\n"
+        "RUN update-ca-certificates && printf '#!/bin/sh\\nexec curl -sS --max-time 10 \"$@\"\\n' > /usr/local/bin/billing-client "
+        "&& chmod +x /usr/local/bin/billing-client\n\n"
+        f"FROM {BASE}\nCOPY --from=build /usr/local/bin/billing-client /usr/local/bin/billing-client\n"
+        'CMD ["billing-client", "https://orders-api:8443/"]\n',
+        ["billing-client", "https://orders-api:{orders}/"], {"ca-lost-multistage"}, set(), "openssl",
+        "SSL certificate problem: unable to get local issuer certificate", unsafe=True,
     ),
     Scenario(
         "d-node-tls-reject-unauthorized",
@@ -168,14 +170,14 @@ SCENARIOS = [
         f"FROM {JAVA_BASE}\nCOPY orders-root.crt /usr/local/share/ca-certificates/orders-root.crt\nRUN update-ca-certificates\n"
         "COPY Client.class /app/Client.class\n",
         ["java", "-cp", "/app", "Client", "https://orders-api:{orders}/"], {"java-ca-missing"}, {"java-ca-missing"}, "java",
-        "PKIX path building failed",
+        "PKIX path building failed", unsafe=True,
     ),
     Scenario(
         "f-single-ca-requests-bundle",
         f"FROM {BASE}\nCOPY orders-root.crt /usr/local/share/ca-certificates/orders-root.crt\nRUN update-ca-certificates\n"
         "ENV REQUESTS_CA_BUNDLE=/usr/local/share/ca-certificates/orders-root.crt\n",
         [a.replace("{host}", "public-api").replace("{port}", "{public}") for a in PYTHON],
-        {"env-bundle-replaces"}, set(), "python-requests", "CERTIFICATE_VERIFY_FAILED",
+        {"env-bundle-replaces"}, set(), "python-requests", "CERTIFICATE_VERIFY_FAILED", unsafe=True,
         after_also=[[a.replace("{host}", "orders-api").replace("{port}", "{orders}") for a in PYTHON]],
     ),
 ]
