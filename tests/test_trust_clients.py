@@ -305,6 +305,7 @@ def test_expected_reasons(lab):
                                      "go": None},
         "untrusted-root-sent": {"openssl": "untrusted-root", "java": "untrusted-root", "go": "untrusted-root"},
         "server-cert-as-anchor": {"openssl": "leaf-not-ca", "java": None, "go": None},
+        "cn-only-no-san": {"openssl": None, "java": None, "node": None, "go": "hostname-mismatch"},
         "expired-and-untrusted": {"openssl": "untrusted-root", "java": "untrusted-root", "go": "expired",
                                   "node": "expired"},
     }
