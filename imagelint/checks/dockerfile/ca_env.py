@@ -420,6 +420,10 @@ def env_path_missing(model, ctx):
             reason = missing_reason(model, stage, path, ctx)
             if reason is None:
                 continue
+            # The variable is inherited: a base stage may name a file the stages built on it add.
+            descendants = [s for s in model.stages if s is not stage and stage in s.chain()]
+            if any(missing_reason(model, s, path, ctx) is None for s in descendants):
+                continue
             similar = _similar(path, _created_paths(stage))
             hint = f"; did you mean {similar}?" if similar else ""
             yield ctx.hit(

@@ -678,10 +678,11 @@ def cert_problem(model, ctx):
                 as_anchor = trust_dest or dest in keytool_files
                 problems = []
                 if not loaded.certificates:
-                    if trust_dest and not loaded.private_keys:
-                        problems.append(("no-certificate", "no certificate could be read from it", "error", None))
-                    elif trust_dest:
+                    if trust_dest and loaded.private_keys:
                         problems.append(("private-key", "it holds a private key, not a certificate", "error", None))
+                    elif trust_dest and name.endswith(_CERT_EXTS):
+                        # only a file named as a certificate: a README in the directory is not one
+                        problems.append(("no-certificate", "no certificate could be read from it", "error", None))
                 else:
                     if loaded.private_keys and as_anchor:
                         problems.append(("private-key", "a private key sits inside this certificate file",
@@ -705,6 +706,8 @@ def cert_problem(model, ctx):
                                          "keytool -importcert imports only the first", "warning", None))
                     for cert in loaded.certificates:
                         for p in certificate_problems(cert, expiring_days=days, as_anchor=as_anchor):
+                            if p.code == "weak-signature" and cert.subject == cert.issuer:
+                                continue  # a root's own signature is never checked (it is the anchor)
                             problems.append((p.code, p.message, p.severity, cert))
                 for code, message, severity, cert in problems:
                     text = f"{rel} (copied to {dest}): {message}"
