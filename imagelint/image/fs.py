@@ -69,19 +69,54 @@ class HostTree:
     def _host(self, path: str) -> str:
         return os.path.join(self.root, norm(path).lstrip("/"))
 
+    def _resolve(self, path: str, follow_last: bool = True) -> str | None:
+        """The tree path `path` names, every link resolved inside the root (an absolute link target
+        means root-relative, `..` stops at the root), as chroot would; None on a loop."""
+        if self.root == "/":
+            return os.path.realpath(norm(path)) if follow_last else norm(path)
+        pending = [p for p in norm(path).split("/") if p]
+        done: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = os.path.join(self.root, *done, part)
+            if os.path.islink(candidate) and (pending or follow_last):
+                hops += 1
+                if hops > 40:
+                    return None
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    done = []
+                pending = [p for p in target.split("/") if p and p != "."] + pending
+                continue
+            done.append(part)
+        return "/" + "/".join(done)
+
+    def _host_resolved(self, path: str, follow_last: bool = True) -> str | None:
+        resolved = self._resolve(path, follow_last)
+        return None if resolved is None else self._host(resolved)
+
     def realpath(self, path: str) -> str | None:
-        real = os.path.realpath(self._host(path))
-        if self.root != "/" and not (real == self.root or real.startswith(self.root + os.sep)):
+        resolved = self._resolve(path)
+        if resolved is None or not os.path.lexists(self._host(resolved)):
             return None
-        return norm(os.path.relpath(real, self.root)) if self.root != "/" else real
+        return resolved
 
     def info(self, path: str, follow: bool = True) -> FileInfo | None:
-        host = self._host(path)
+        host = self._host_resolved(path, follow_last=follow)
+        if host is None:
+            return None
         try:
-            st = os.stat(host) if follow else os.lstat(host)
+            st = os.lstat(host)
         except OSError:
             return None
         if stat.S_ISLNK(st.st_mode):
+            if follow:
+                return None  # a dangling link
             kind, target = "symlink", os.readlink(host)
         elif stat.S_ISDIR(st.st_mode):
             kind, target = "dir", None
@@ -93,25 +128,32 @@ class HostTree:
 
     def read(self, path: str) -> bytes | None:
         info = self.info(path)
-        if info is None or info.kind != "file" or info.size > self.MAX_READ:
+        host = self._host_resolved(path)
+        if info is None or host is None or info.kind != "file" or info.size > self.MAX_READ:
             return None
         try:
-            with open(self._host(path), "rb") as fh:
+            with open(host, "rb") as fh:
                 return fh.read()
         except OSError:
             return None
 
     def listdir(self, path: str) -> list[str]:
+        host = self._host_resolved(path)
+        if host is None:
+            return []
         try:
-            return sorted(os.listdir(self._host(path)))
+            return sorted(os.listdir(host))
         except OSError:
             return []
 
     def embedded_certificates(self, path: str) -> bytes | None:
         from ..certs.embedded import pem_blocks_in_stream  # lazy: only trust needs it
 
+        host = self._host_resolved(path)
+        if host is None:
+            return None
         try:
-            with open(self._host(path), "rb") as fh:
+            with open(host, "rb") as fh:
                 return pem_blocks_in_stream(fh)
         except OSError:
             return None
