@@ -159,7 +159,8 @@ def test_lint_time_grows_linearly_with_file_size(tmp_path: Path):
     assert big_time < 20 * small_time + 2, (small_time, big_time)
 
 
-@pytest.mark.xfail(strict=True, reason="lint costs ~8 s/MB of dense instructions (~1 ms per RUN across all checks); "
+@pytest.mark.xfail(strict=False, reason="linear, but ~2.5 s of CPU per MB of dense RUN instructions: 10 MB takes about "
+                                        "25 s against the 20 s goal (machine-load dependent, so not strict); "
                                        "see benchmarks/README.md, 'Where the time goes'")
 def test_ten_megabyte_dockerfile(tmp_path: Path):
     one_time, _ = lint_timed(tmp_path, "one.Dockerfile", dense_dockerfile(1024 * 1024), 60)
@@ -172,8 +173,6 @@ def test_ten_megabyte_dockerfile(tmp_path: Path):
     assert ten_time < 15 * one_time, (one_time, ten_time)
 
 
-@pytest.mark.xfail(strict=True, reason="every shell command and RUN step copies the whole environment "
-                                       "(model.scope_env, shell._Builder.command): memory is O(ENV vars x commands)")
 def test_wide_env_with_many_runs_does_not_multiply_memory(tmp_path: Path):
     env = "ENV" + "".join(f" \\\n    VAR_{i}=value_{i}" for i in range(20_000)) + "\n"
     runs = "".join(f"RUN echo {i} && curl -k https://example.com/{i}\n" for i in range(3_000))
