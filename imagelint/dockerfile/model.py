@@ -102,6 +102,7 @@ class FileOp:
     recursive: bool = False
     start: int = 0  # source offsets of the destination word (for findings and fixes)
     end: int = 0
+    known: bool = True  # False when the destination holds a variable we cannot resolve
 
     def targets(self) -> list[str]:
         """Paths that exist after the op (a directory destination gets each source's basename)."""
@@ -491,7 +492,8 @@ def _copy_op(inst: Instruction, stage: Stage, env, escape, stages: list[Stage], 
         args = [(w.raw, w.start, w.end) for w in inst.words(escape)]
     if len(args) < 1:
         return None
-    values = [expand(a, env, escape).value for a, _, _ in args]
+    expanded = [expand(a, env, escape) for a, _, _ in args]
+    values = [e.value for e in expanded]
     dest_raw, dstart, dend = args[-1]
     dest = values[-1]
     heredoc_names = {h.name for h in inst.heredocs}
@@ -526,6 +528,7 @@ def _copy_op(inst: Instruction, stage: Stage, env, escape, stages: list[Stage], 
     return FileOp(
         "copy", path, inst, None, content, sources, from_stage, from_image, is_dir,
         chmod.value if chmod else None, chown.value if chown else None, True, dstart, dend,
+        expanded[-1].known,
     )
 
 
@@ -547,6 +550,12 @@ def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
     home = "/root" if not run.user or run.user in ("root", "0") else f"/home/{run.user}"
     for cmd in run.commands:
         inst = run.inst
+        if cmd.name == "cd":
+            # `cd DIR && cp x .`: later relative paths start there (for the rest of this RUN).
+            target = next((w for w in cmd.args if not w.value.startswith("-")), None)
+            if target is not None and target.known and target.value not in ("-", ""):
+                workdir = _abs(target.value, workdir, home)
+            continue
         for redirect, target in cmd.output_files():
             path = _home_path(target, home)
             if path is None or path in ("/dev/null", "/dev/stdout", "/dev/stderr") or redirect.fd == 2:
@@ -591,7 +600,7 @@ def file_ops_of_run(run: RunStep, workdir: str) -> Iterator[FileOp]:
             dest_path = _abs(dest.value, workdir, home)
             kind = {"cp": "copy", "install": "copy", "mv": "move", "ln": "link"}[name]
             recursive = any(v.startswith("-") and ("r" in v.lstrip("-") or "R" in v or "a" in v.lstrip("-")) for v in values if not v.startswith("--")) or "--recursive" in values
-            yield FileOp(kind, dest_path, inst, cmd, None, srcs, is_dir=dest.value.endswith("/") or len(srcs) > 1,
+            yield FileOp(kind, dest_path, inst, cmd, None, srcs, is_dir=dest.value.endswith(("/", "/.")) or dest.value in (".", "..") or len(srcs) > 1,
                          recursive=recursive, start=dest.start, end=dest.end)
         elif name in ("curl", "wget"):
             out_flags = ("-o", "--output") if name == "curl" else ("-O", "--output-document")
