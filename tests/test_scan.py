@@ -292,3 +292,15 @@ def test_progress_bars_on_a_terminal(images):
     assert result.returncode == 0
     assert result.stdout.decode().startswith("No problems found")
     assert b"layer 0" in drawn and b"Traceback" not in drawn
+
+
+def test_plain_http_registry_on_loopback(registry_factory, images, tmp_path):
+    """Loopback registries may speak plain HTTP without --insecure-registry."""
+    require("skopeo")
+    registry = registry_factory()
+    layout = images["clean-oci"].split(":", 1)[1]
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}",
+                    f"docker://{registry.host_port}/imagelint/clean:1"], check=True, capture_output=True,
+                   env=clean_env(HOME=str(tmp_path)), timeout=300)
+    result = run_cli("scan", f"docker://{registry.host_port}/imagelint/clean:1", env=clean_env(HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
