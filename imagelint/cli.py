@@ -264,7 +264,7 @@ def scan(
     images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
-    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
+    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: warning: info-level notes such as expired public roots a distribution still ships do not fail a scan)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
     platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's)."),
@@ -289,7 +289,7 @@ def scan(
         raise _fail(f"{ca_file}: --ca-file does not exist")
     cfg = _load_config(config)
     try:
-        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else Severity.INFO)
+        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else Severity.WARNING)
     except ValueError as exc:
         raise _fail(str(exc))
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),

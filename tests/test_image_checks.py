@@ -114,6 +114,21 @@ def test_pem_name_in_debian_anchors_is_not_an_anchor(tmp_path):
     assert "IL703" not in rules_of(scan(oci(tmp_path, [debian_layer(), anchor])))
 
 
+def test_pem_name_in_debian_anchors_is_reported_as_ignored(tmp_path):
+    # The same .pem, even after update-ca-certificates ran: Debian's tool skipped it (D3).
+    anchor = Layer().file("usr/local/share/ca-certificates/corp.pem", CORP_PEM)
+    [finding] = with_rule(scan(oci(tmp_path, [debian_layer(), anchor])), "IL712")
+    assert finding.category == "ca-wrong-ext-or-dir"
+    assert "*.crt" in finding.message
+
+
+def test_pem_name_registered_or_crt_is_not_ignored(tmp_path):
+    registered = (Layer().file("usr/local/share/ca-certificates/corp.pem", CORP_PEM)
+                  .file("etc/ssl/certs/ca-certificates.crt", public_bundle() + CORP_PEM))
+    assert "IL712" not in rules_of(scan(oci(tmp_path / "a", [debian_layer(), registered])))
+    assert "IL712" not in rules_of(scan(oci(tmp_path / "b", [debian_layer(), registered_layer()])))
+
+
 def test_rhel_anchor_any_name(tmp_path):
     base = (Layer().file("etc/os-release", 'ID="rhel"\nID_LIKE="fedora"\n').file("bin/sh", "x", mode=0o755)
             .file("usr/bin/curl", "x", mode=0o755)

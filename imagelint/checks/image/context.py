@@ -32,7 +32,8 @@ PUBLIC_SOURCES = {
     "arch": ("/usr/share/ca-certificates/trust-source/mozilla.trust.p11-kit",),
 }
 # Families whose update tool processes only `*.crt` in the anchor directory (D3, A5).
-CRT_ONLY_FAMILIES = frozenset({"debian", "ubuntu", "alpine", "wolfi"})
+# Debian and Ubuntu read only *.crt (D3); Alpine/Wolfi take any non-dot file (A5; issue 3).
+CRT_ONLY_FAMILIES = frozenset({"debian", "ubuntu"})
 # The family names the runtime-store code knows (certs/runtimes.py).
 RUNTIME_FAMILY = {"debian": "debian", "ubuntu": "debian", "distroless": "debian", "alpine": "alpine",
                   "wolfi": "alpine", "rhel": "rhel", "suse": "suse"}
@@ -285,6 +286,21 @@ class ImageContext:
     @cached_property
     def bundle_fingerprints(self) -> set[str]:
         return self.bundle.fingerprints if self.bundle else set()
+
+    @cached_property
+    def ignored_anchor_files(self) -> list[CertFile]:
+        """Certificates in the anchor directories under a name the family's tool skips (D3: not *.crt)."""
+        if self.family not in CRT_ONLY_FAMILIES:
+            return []
+        files = []
+        for directory in self.facts.get("anchor_dirs") or []:
+            for path in self.walk_files(directory, 8):
+                if path.endswith(".crt") or path.rsplit("/", 1)[-1].startswith("."):
+                    continue
+                loaded = self.load(path)
+                if loaded is not None and loaded.certificates:
+                    files.append(loaded)
+        return files
 
     @cached_property
     def anchor_files(self) -> list[CertFile]:

@@ -25,6 +25,20 @@ def ca_not_registered(ctx: ImageContext):
                       anchor.path, fingerprints=[c.fingerprint_sha256 for c in missing], bundle=ctx.bundle_path)
 
 
+@check("IL712", kind="image")
+def anchor_name_ignored(ctx: ImageContext):
+    tool = ctx.facts.get("update_command") or "the trust-store update"
+    bundle = ctx.bundle_path or ctx.facts.get("bundle") or "the bundle"
+    for anchor in ctx.ignored_anchor_files:
+        missing = [c for c in anchor.certificates if c.fingerprint_sha256 not in ctx.bundle_fingerprints]
+        if not missing:
+            continue
+        names = ", ".join(fingerprint_label(c) for c in missing[:3])
+        yield ctx.hit("IL712", f"{anchor.path} holds {names}, but `{tool}` on {ctx.family} reads only *.crt "
+                      f"files, so it is not in {bundle} and no client trusts it; rename it to .crt",
+                      anchor.path, fingerprints=[c.fingerprint_sha256 for c in missing], bundle=ctx.bundle_path)
+
+
 @check("IL704", kind="image")
 def no_ca_bundle(ctx: ImageContext):
     if ctx.family == "windows":
