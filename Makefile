@@ -2,7 +2,7 @@
 .PHONY: test e2e bench
 
 test:
-	bash scripts/install-test-deps.sh && python -m pytest
+	bash scripts/install-test-deps.sh && python -m pytest && IMAGELINT_E2E=1 python -m pytest -m e2e
 
 e2e:
 	IMAGELINT_E2E=1 python -m pytest -m e2e
