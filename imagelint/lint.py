@@ -54,7 +54,6 @@ class LintResult:
     errors: list[InputError] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files_checked: int = 0
-    models: dict[str, DockerfileModel] = field(default_factory=dict)
 
 
 def discover(paths: list[str], errors: list[InputError], config: Config | None = None) -> list[str]:
@@ -147,30 +146,62 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     return findings, model
 
 
+def _lint_one(path: str, options: LintOptions, stdin_text: str | None, stdin_name: str | None):
+    """(shown name, source text or None, findings, errors, 1 if checked else 0) for one input."""
+    shown = (stdin_name or "-") if path == "-" else path
+    text = None
+    try:
+        if path == "-":
+            import sys
+
+            text = stdin_text if stdin_text is not None else sys.stdin.read()
+        else:
+            text = read_source(path)
+        cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
+        findings, _model = lint_text(text, shown, options, cfg)
+        return shown, text, findings, [], 1
+    except InternalCheckError as exc:
+        return shown, text, exc.findings, exc.errors, 1
+    except ImagelintError as exc:
+        return shown, text, [], [exc.as_input_error(shown)], 0
+    except RecursionError:
+        return shown, text, [], [InputError(shown, "input too deeply nested to analyse")], 0
+
+
+_worker_options: LintOptions | None = None
+
+
+def _worker(path: str):
+    assert _worker_options is not None
+    return _lint_one(path, _worker_options, None, None)
+
+
+PARALLEL_MIN_FILES = 64
+
+
+def _parallel_results(files: list[str], options: LintOptions):
+    """Lint many files on every CPU (forked workers share the loaded modules); order is kept."""
+    import multiprocessing
+
+    global _worker_options
+    _worker_options = options
+    workers = min(os.cpu_count() or 1, 8)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        yield from pool.imap(_worker, files, chunksize=16)
+
+
 def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = None, stdin_name: str | None = None) -> LintResult:
     result = LintResult()
-    for path in discover(paths, result.errors, options.config):
-        shown = (stdin_name or "-") if path == "-" else path
-        try:
-            if path == "-":
-                import sys
-
-                text = stdin_text if stdin_text is not None else sys.stdin.read()
-            else:
-                text = read_source(path)
+    files = discover(paths, result.errors, options.config)
+    parallel = (len(files) >= PARALLEL_MIN_FILES and "-" not in files and (os.cpu_count() or 1) > 1
+                and os.environ.get("IMAGELINT_JOBS") != "1")
+    outcomes = _parallel_results(files, options) if parallel else (
+        _lint_one(path, options, stdin_text, stdin_name) for path in files)
+    for shown, text, findings, errors, checked in outcomes:
+        if text is not None:
             result.sources[shown] = text
-            cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
-            findings, model = lint_text(text, shown, options, cfg)
-            result.findings.extend(findings)
-            result.models[shown] = model
-            result.files_checked += 1
-        except InternalCheckError as exc:
-            result.findings.extend(exc.findings)
-            result.models[shown] = exc.model
-            result.files_checked += 1
-            result.errors.extend(exc.errors)
-        except ImagelintError as exc:
-            result.errors.append(exc.as_input_error(shown))
-        except RecursionError:
-            result.errors.append(InputError(shown, "input too deeply nested to analyse"))
+        result.findings.extend(findings)
+        result.errors.extend(errors)
+        result.files_checked += checked
     return result
