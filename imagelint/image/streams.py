@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import threading
 import zlib
 from typing import BinaryIO, Callable
@@ -81,13 +82,43 @@ def verify_bytes(data: bytes, expected: str, what: str) -> bytes:
     return data
 
 
+class _Hasher:
+    """Hashes chunks in a thread of its own: hashlib releases the GIL on large buffers, so the
+    digest of a layer is computed while the reading thread decompresses and parses the tar."""
+
+    def __init__(self, algorithm: str):
+        self.hash = hashlib.new(algorithm)
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)  # at most ~8 chunks in flight
+        self.thread: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="imagelint-hash", daemon=True)
+            self.thread.start()
+        self.queue.put(data)
+
+    def _run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            self.hash.update(data)
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+
+    def hexdigest(self) -> str:
+        self.stop()
+        return self.hash.hexdigest()
+
+
 class VerifyingStream(RawStream):
     """Hashes what passes through; at end of stream the digest must match `expected`."""
 
     def __init__(self, inner: BinaryIO, expected: str, what: str, on_bytes: Callable[[int], None] | None = None):
         algorithm, self.expected_hex = parse_digest(expected, what)
         self.inner, self.expected, self.what, self.on_bytes = inner, expected, what, on_bytes
-        self.hash = hashlib.new(algorithm)
+        self.hash = _Hasher(algorithm)
         self.done = False
         self.count = 0
 
@@ -96,7 +127,7 @@ class VerifyingStream(RawStream):
             return b""
         data = self.inner.read(size)
         if data:
-            self.hash.update(data)
+            self.hash.update(bytes(data))  # an immutable copy only if the inner stream lent a buffer
             self.count += len(data)
             if self.on_bytes:
                 self.on_bytes(len(data))
@@ -110,6 +141,7 @@ class VerifyingStream(RawStream):
         return b""
 
     def close(self) -> None:
+        self.hash.stop()
         close = getattr(self.inner, "close", None)
         if close:
             close()
