@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,26 @@ class LoadResult:
     private_keys: list[str] = field(default_factory=list)  # key types, never key bytes
     notes: list[str] = field(default_factory=list)  # "bom", "crlf", "trusted-certificate", "der", ...
     container: str = "unknown"
+
+
+# Parsed certificates by sha256 of their DER: an image's roots come in the bundle, the anchor
+# files and the Java store, and each is parsed and summarised once. Records are immutable.
+_PARSED: dict[bytes, CertRecord] = {}
+_PARSED_MAX = 8192
+
+
+def _cached_record(der: bytes, source: str, index: int, container: str, alias: str | None = None) -> CertRecord:
+    """record_from_cert(load_der_x509_certificate(der)) with where it was found; ValueError if unparsable."""
+    key = hashlib.sha256(der).digest()
+    template = _PARSED.get(key)
+    if template is None:
+        from cryptography import x509
+
+        template = record_from_cert(x509.load_der_x509_certificate(der))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = template
+    return replace(template, source=source, index=index, container=container, alias=alias)
 
 
 def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str = "pem",
@@ -215,7 +235,6 @@ def _load_any(data: bytes, source: str, passwords: tuple) -> LoadResult:
 
 
 def _load_pem(data: bytes, source: str, result: LoadResult) -> None:
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     result.container = "pem"
@@ -234,36 +253,34 @@ def _load_pem(data: bytes, source: str, result: LoadResult) -> None:
             continue
         try:
             if label == b"CERTIFICATE":
-                certs, container = [x509.load_der_x509_certificate(der)], "pem"
+                records = [_cached_record(der, source, index, "pem")]
             elif label == b"TRUSTED CERTIFICATE":
                 # OpenSSL trust format: the certificate followed by X509_CERT_AUX trust settings.
                 length = _der_sequence_length(der)
-                certs = [x509.load_der_x509_certificate(der[:length])] if length else []
-                container = "trusted-pem"
+                records = [_cached_record(der[:length], source, index, "trusted-pem")] if length else []
                 if "trusted-certificate" not in result.notes:
                     result.notes.append("trusted-certificate")
             elif label == b"PKCS7":
-                certs, container = pkcs7.load_der_pkcs7_certificates(der), "pkcs7"
+                records = [record_from_cert(cert, source, index + i, "pkcs7")
+                           for i, cert in enumerate(pkcs7.load_der_pkcs7_certificates(der))]
             else:
                 continue
         except ValueError:
             result.notes.append("unparsable-certificate")
             continue
-        for cert in certs:
-            result.certificates.append(record_from_cert(cert, source, index, container))
-            index += 1
+        result.certificates.extend(records)
+        index += len(records)
 
 
 def _load_binary(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     length = _der_sequence_length(data)
     try:
-        cert = x509.load_der_x509_certificate(data[:length] if length else data)
+        record = _cached_record(data[:length] if length else data, source, 0, "der")
         result.container = "der"
         result.notes.append("der")
-        result.certificates.append(record_from_cert(cert, source, 0, "der"))
+        result.certificates.append(record)
         return
     except ValueError:
         pass
@@ -299,7 +316,6 @@ def _load_pkcs12(data: bytes, source: str, passwords: tuple, result: LoadResult)
 
 def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
     import jks
-    from cryptography import x509
 
     container = "jks" if data.startswith(JKS_MAGIC) else "jceks"
     result.container = container
@@ -318,11 +334,11 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
     index = 0
     for alias, entry in sorted(store.certs.items()):
         try:
-            cert = x509.load_der_x509_certificate(entry.cert)
+            record = _cached_record(entry.cert, source, index, container, alias)
         except ValueError:
             result.notes.append("unparsable-certificate")
             continue
-        result.certificates.append(record_from_cert(cert, source, index, container, alias))
+        result.certificates.append(record)
         index += 1
     for _alias in store.private_keys:
         result.private_keys.append(f"{container}-private-key")
