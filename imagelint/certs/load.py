@@ -314,12 +314,80 @@ def _load_pkcs12(data: bytes, source: str, passwords: tuple, result: LoadResult)
     result.notes.append("unreadable-keystore")
 
 
-def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
-    import jks
+def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | None:
+    """alias -> certificate DER of a JKS/JCEKS store that holds trusted certificates only, read
+    exactly as pyjks reads it (version 2, the integrity digest checked when a password is given).
+    None when the store holds keys too (pyjks reads those); ValueError where pyjks would refuse it.
+    Every OS cacerts is certificates only, and importing pyjks costs more than parsing the store."""
+    import struct
 
+    try:
+        if struct.unpack_from(">L", data, 4)[0] != 2:
+            raise ValueError("unsupported keystore version")
+        count = struct.unpack_from(">L", data, 8)[0]
+        pos = 12
+        entries: dict[str, bytes] = {}
+        for _ in range(count):
+            tag, alias_size = struct.unpack_from(">LH", data, pos)
+            if tag != 2:
+                return None
+            pos += 6
+            alias = data[pos:pos + alias_size].decode("utf-8")
+            pos += alias_size + 8  # the alias, then the entry's timestamp
+            (type_size,) = struct.unpack_from(">H", data, pos)
+            data[pos + 2:pos + 2 + type_size].decode("utf-8")  # certificate type ("X.509"): must decode
+            pos += 2 + type_size
+            (cert_size,) = struct.unpack_from(">L", data, pos)
+            pos += 4
+            if alias in entries:
+                raise ValueError(f"duplicate alias {alias!r}")
+            entries[alias] = data[pos:pos + cert_size]
+            pos += cert_size
+    except struct.error as exc:
+        raise ValueError(str(exc)) from None
+    if password is not None:
+        expected = hashlib.sha1(password.encode("utf-16be") + b"Mighty Aphrodite" + data[:pos]).digest()
+        if data[pos:pos + 20] != expected:
+            raise ValueError("keystore integrity check failed")
+    return entries
+
+
+def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: LoadResult) -> None:
     container = "jks" if data.startswith(JKS_MAGIC) else "jceks"
     result.container = container
-    store = None
+    certificates: dict[str, bytes] | None = None
+    private_keys: list[str] = []
+    opened = False
+    for password in passwords:
+        try:
+            certificates = _trusted_entries(data, password.decode() if password is not None else None)
+        except ValueError:
+            continue
+        opened = certificates is not None
+        break
+    if not opened:
+        certificates = _load_keystore_with_pyjks(data, passwords, container, private_keys)
+    if certificates is None:
+        result.notes.append("unreadable-keystore")
+        return
+    index = 0
+    for alias, der in sorted(certificates.items()):
+        try:
+            record = _cached_record(der, source, index, container, alias)
+        except ValueError:
+            result.notes.append("unparsable-certificate")
+            continue
+        result.certificates.append(record)
+        index += 1
+    result.private_keys.extend(private_keys)
+
+
+def _load_keystore_with_pyjks(data: bytes, passwords: tuple, container: str,
+                              private_keys: list[str]) -> dict[str, bytes] | None:
+    """Stores with key entries: alias -> certificate DER of their trusted entries, key kinds into
+    `private_keys`; None when no password opens the store."""
+    import jks
+
     for password in passwords:
         try:
             # No password: pyjks skips the integrity check, which is what the JVM does for trust stores.
@@ -328,22 +396,11 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
             break
         except Exception:
             continue
-    if store is None:
-        result.notes.append("unreadable-keystore")
-        return
-    index = 0
-    for alias, entry in sorted(store.certs.items()):
-        try:
-            record = _cached_record(entry.cert, source, index, container, alias)
-        except ValueError:
-            result.notes.append("unparsable-certificate")
-            continue
-        result.certificates.append(record)
-        index += 1
-    for _alias in store.private_keys:
-        result.private_keys.append(f"{container}-private-key")
-    for _alias in getattr(store, "secret_keys", {}):
-        result.private_keys.append(f"{container}-secret-key")
+    else:
+        return None
+    private_keys.extend(f"{container}-private-key" for _alias in store.private_keys)
+    private_keys.extend(f"{container}-secret-key" for _alias in getattr(store, "secret_keys", {}))
+    return {alias: entry.cert for alias, entry in store.certs.items()}
 
 
 def load_java_trust_store(data: bytes, password: bytes | None, source: str = "") -> tuple[LoadResult, str | None]:
