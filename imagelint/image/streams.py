@@ -344,8 +344,10 @@ class ForwardReader:
 
     def __init__(self, inner: BinaryIO, chunk_size: int = CHUNK):
         self.inner, self.chunk_size = inner, chunk_size
+        # The current chunk, and the last bytes before it (kept apart: joining them would copy every chunk).
         self.buf = b""
         self.buf_start = 0
+        self.tail = b""
         self.pos = 0
         self.eof = False
 
@@ -363,7 +365,7 @@ class ForwardReader:
             offset += self.pos
         elif whence != 0:
             raise OSError("cannot seek relative to the end of a stream")
-        if offset < self.buf_start:
+        if offset < self.buf_start - len(self.tail):
             raise OSError("cannot seek backwards in a stream")
         self.pos = offset
         return offset
@@ -374,9 +376,9 @@ class ForwardReader:
             self.eof = True
             return False
         end = self.buf_start + len(self.buf)
-        tail = self.buf[-self.LOOKBACK:]
-        self.buf = tail + chunk
-        self.buf_start = end - len(tail)
+        self.tail = self.buf[-self.LOOKBACK:] if len(self.buf) >= self.LOOKBACK else (self.tail + self.buf)[-self.LOOKBACK:]
+        self.buf = chunk
+        self.buf_start = end
         return True
 
     def read(self, size: int = -1) -> bytes:
@@ -384,16 +386,18 @@ class ForwardReader:
             size = 1 << 62
         parts = []
         while size > 0:
-            end = self.buf_start + len(self.buf)
-            if self.buf_start <= self.pos < end:
-                start = self.pos - self.buf_start
+            start = self.pos - self.buf_start
+            if 0 <= start < len(self.buf):
                 piece = self.buf[start:start + size]
-                parts.append(piece)
-                self.pos += len(piece)
-                size -= len(piece)
-                continue
-            if self.eof or not self._fill():
+            elif -len(self.tail) <= start < 0:  # a step back into the previous chunk
+                piece = self.tail[len(self.tail) + start:][:min(size, -start)]
+            elif self.eof or not self._fill():
                 break
+            else:
+                continue
+            parts.append(piece)
+            self.pos += len(piece)
+            size -= len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
