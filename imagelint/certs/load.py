@@ -235,8 +235,6 @@ def _load_any(data: bytes, source: str, passwords: tuple) -> LoadResult:
 
 
 def _load_pem(data: bytes, source: str, result: LoadResult) -> None:
-    from cryptography.hazmat.primitives.serialization import pkcs7
-
     result.container = "pem"
     if b"\r\n" in data:
         result.notes.append("crlf")
@@ -261,6 +259,8 @@ def _load_pem(data: bytes, source: str, result: LoadResult) -> None:
                 if "trusted-certificate" not in result.notes:
                     result.notes.append("trusted-certificate")
             elif label == b"PKCS7":
+                from cryptography.hazmat.primitives.serialization import pkcs7  # imports email.*: only when needed
+
                 records = [record_from_cert(cert, source, index + i, "pkcs7")
                            for i, cert in enumerate(pkcs7.load_der_pkcs7_certificates(der))]
             else:

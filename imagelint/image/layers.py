@@ -547,7 +547,9 @@ class ImageTree:
         if info.kind == "dir":
             self._children.setdefault(path, set())
         if path != "/":
-            self._children.setdefault(posixpath.dirname(path), set()).add(posixpath.basename(path))
+            # Paths here are normalised ("/a/b"): the split is posixpath's dirname/basename, cheaper.
+            parent, _, base = path.rpartition("/")
+            self._children.setdefault(parent or "/", set()).add(base)
 
     def apply(self, record: LayerRecord) -> None:
         """Merge one layer on top of the tree (layers must be applied base first)."""
