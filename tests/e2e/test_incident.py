@@ -8,6 +8,7 @@ Run alone with `make e2e` (IMAGELINT_E2E=1 python -m pytest -m e2e).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +30,21 @@ JAVA_BASE = "eclipse-temurin:17-jre"  # a vendor-style JDK: its cacerts is its o
 DOCKER_ENV: dict[str, str] = {}
 
 
+TRANSCRIPT: list[str] = []  # IMAGELINT_E2E_TRANSCRIPT=FILE writes the commands and their output (README demo)
+
+
+def record(command: list[str], result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    if os.environ.get("IMAGELINT_E2E_TRANSCRIPT"):
+        TRANSCRIPT.append("$ " + " ".join(command))
+        TRANSCRIPT.append((result.stdout + result.stderr).rstrip() + f"\n[exit {result.returncode}]")
+    return result
+
+
 def imagelint(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it, with this machine's CA variables removed and our engine as DOCKER_HOST."""
-    return subprocess.run([sys.executable, "-m", "imagelint.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=clean_env(**DOCKER_ENV), timeout=600)
+    return record(["imagelint", *args], subprocess.run(
+        [sys.executable, "-m", "imagelint.cli", *args], capture_output=True, text=True,
+        cwd=cwd, env=clean_env(**DOCKER_ENV), timeout=600))
 
 
 @dataclass
@@ -50,8 +62,9 @@ class World:
         return self.engine.docker(*args, check=check)
 
     def run_client(self, image: str, *cmd: str) -> subprocess.CompletedProcess:
-        return self.docker("run", "--rm", "--network", "host", "--add-host", "orders-api:127.0.0.1",
-                           "--add-host", "public-api:127.0.0.1", image, *cmd, check=False)
+        args = ["run", "--rm", "--network", "host", "--add-host", "orders-api:127.0.0.1",
+                "--add-host", "public-api:127.0.0.1", image, *cmd]
+        return record(["docker", *args], self.docker(*args, check=False))
 
     def build(self, context: Path, tag: str) -> None:
         result = self.engine.build(context, tag)
@@ -110,6 +123,8 @@ def world(dockerd, clients_rootfs, java_rootfs, tmp_path_factory):
     yield World(dockerd, work, pki, files, servers[0].port, servers[1].port, servers[2].port, servers)
     for server in servers:
         server.__exit__(None, None, None)
+    if os.environ.get("IMAGELINT_E2E_TRANSCRIPT"):
+        Path(os.environ["IMAGELINT_E2E_TRANSCRIPT"]).write_text("\n".join(TRANSCRIPT) + "\n")
 
 
 @dataclass
