@@ -33,6 +33,14 @@ def render(report: Report, *, color: bool = False) -> str:
             else:
                 label = f"fix ({finding.fix.applicability})"
             lines.append(paint(f"  {label}: {finding.fix.title}", _DIM))
+        layer = finding.properties.get("layer")
+        if isinstance(layer, dict) and "index" in layer:
+            # Image findings: which layer brought the file in, and the history step that made it.
+            digest = str(layer.get("digest") or "")[:19]
+            created_by = str(finding.properties.get("created_by") or "").strip()
+            if len(created_by) > 100:
+                created_by = created_by[:99] + "…"
+            lines.append(paint(f"  layer {layer['index']} ({digest}): {created_by}".rstrip(": "), _DIM))
     for error in report.errors:
         where = f"{error.path}:{error.line}" if error.line else error.path
         lines.append(f"{paint(where, _BOLD)}: {paint('error', _SEVERITY_COLOR[Severity.ERROR])}: {error.message}")
