@@ -401,7 +401,7 @@ def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
         rest = inst.args[e:].strip()
         if not rest:
             raise ImagelintError("ENV must have two arguments", path=path, line=inst.line)
-        exp = expand(rest, env_now, escape) if False else expand(_quote_all(rest), env_now, escape)
+        exp = expand(rest, env_now, escape)  # the legacy form keeps the rest of the line, spaces included
         start = inst.args_source_offset(s)
         end = inst.args_source_offset(len(inst.args) - 1) + 1
         out.append(EnvSetting(name, exp.value if exp.known else None, inst.args[s:], inst, "ENV", start, end, stage))
@@ -414,11 +414,6 @@ def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
         start, end = inst.args_source_offset(s), inst.args_source_offset(e - 1) + 1
         out.append(EnvSetting(name, exp.value if exp.known else None, raw, inst, "ENV", start, end, stage))
     return out
-
-
-def _quote_all(text: str) -> str:
-    # The legacy form takes the rest of the line verbatim (after variable expansion); keep spaces.
-    return text
 
 
 def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escape: str) -> RunStep:

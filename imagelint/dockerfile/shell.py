@@ -305,7 +305,7 @@ class _Builder:
         elif t == "heredoc_redirect":
             body = next((c for c in node.children if c.type == "heredoc_body"), None)
             op = "<<-" if any(c.type == "<<-" for c in node.children) else "<<"
-            content = self.heredoc_text(body) if body is not None else ""
+            content = self.text(body)  # expansions inside are left as written if body is not None else ""
             s, e = self.span(node)
             out.append(Redirect(op, None, None, content, s, e))
             for child in node.named_children:
@@ -319,11 +319,6 @@ class _Builder:
             s, e = self.span(node)
             out.append(Redirect("<<<", None, word, (word.value + "\n") if word else "", s, e))
         return out
-
-    def heredoc_text(self, body) -> str:
-        text = self.text(body)
-        # heredoc_body includes the content lines; expansions inside are left as written.
-        return text
 
     def command(self, node, conditional: bool, guarded: bool, redirects: list[Redirect], stdin: str | None) -> Command:
         assignments: dict[str, ShellWord] = {}
@@ -441,8 +436,6 @@ def _unwrap(cmd: Command) -> None:
                 flag = rest.pop(0).value
                 if name == "sudo" and flag in ("-u", "-g", "-C", "-h", "-p", "-U") and rest:
                     rest.pop(0)
-            if name == "time" or name == "nice":
-                pass
             cmd.argv = rest
         elif name in _WRAPPERS_WITH_ARG:
             rest = cmd.argv[1:]
