@@ -160,6 +160,7 @@ class Stage:
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
     steps: list[object] = field(default_factory=list)  # RunStep | FileOp | EnvSetting | ("USER", inst), in order
     memo: dict = field(default_factory=dict, repr=False)  # facts checks derive once per stage (see memoized)
+    workdir: str = "/"  # WORKDIR at the end of the stage (a stage built FROM it starts there)
 
     @property
     def label(self) -> str:
@@ -281,7 +282,8 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
         if kw == "FROM":
             stage = _new_stage(inst, len(stages), stages, global_args, escape)
             stages.append(stage)
-            workdir = "/"
+            workdir = stage.base_stage.workdir if stage.base_stage else "/"  # FROM <stage> keeps its WORKDIR
+            stage.workdir = workdir
             continue
         if stage is None:
             if kw == "ARG":
@@ -325,6 +327,7 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
         elif kw == "WORKDIR":
             value = expand(inst.args, env_now, escape).value.strip() or "/"
             workdir = posixpath.normpath(posixpath.join(workdir, value))
+            stage.workdir = workdir
         elif kw == "SHELL" and inst.json_args:
             stage.shell = list(inst.json_args)
         elif kw == "ENTRYPOINT":
@@ -503,7 +506,7 @@ def _copy_op(inst: Instruction, stage: Stage, env, escape, stages: list[Stage], 
                 sources.append("<<" + doc.name)
                 continue
         sources.append(value)
-    is_dir = dest.endswith("/") or len(sources) > 1
+    is_dir = dest.endswith(("/", "/.")) or dest in (".", "..") or len(sources) > 1
     path = dest if dest.startswith("/") else posixpath.join(workdir, dest)
     path = posixpath.normpath(path) if path not in ("", "/") else "/"
     from_flag = inst.flag("from")
