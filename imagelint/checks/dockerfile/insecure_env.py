@@ -184,8 +184,10 @@ def git_ssl_no_verify(model, ctx):
         if a.name != "GIT_SSL_NO_VERIFY":
             continue
         severity = scope_severity(model, a.stage, a.persistent)
-        shown = "" if a.value is None else a.value
-        yield ctx.hit("IL102", f"GIT_SSL_NO_VERIFY={shown} disables git's TLS verification (git honours any value, "
+        written = model.parsed.text[a.start:a.end]
+        # An unknown value ($VAR with no default) is shown as written: set to anything, it still disables.
+        label = written if a.value is None and written.startswith("GIT_SSL_NO_VERIFY") else f"GIT_SSL_NO_VERIFY={a.value or ''}"
+        yield ctx.hit("IL102", f"{label} disables git's TLS verification (git honours any value, "
                       f"even 0 or false); {a.scope}", a.inst, a.start, a.end, stage=a.stage, severity=severity,
                       fix=fixes.git_ssl_no_verify(model, a))
     yield from _written_to_startup_files(model, ctx, "IL102")
