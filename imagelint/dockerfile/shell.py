@@ -115,6 +115,8 @@ class SourceMap:
                 index.extend([i] * len(ch.encode("utf-8")))
             index.append(len(self.text))
             self._byte_to_char = index
+        # The common case (one piece): a plain clamp and shift, no loop.
+        self._single = (self._bounds[0][1], self._bounds[0][2]) if len(self._bounds) == 1 else None
 
     def char(self, byte_offset: int) -> int:
         if self._byte_to_char is None:
@@ -122,6 +124,9 @@ class SourceMap:
         return self._byte_to_char[min(byte_offset, len(self._byte_to_char) - 1)]
 
     def source(self, char_offset: int) -> int:
+        if self._single is not None:
+            hi, mapper = self._single
+            return mapper(char_offset if char_offset < hi else hi)
         if len(self._bounds) == 1:
             lo, hi, mapper = self._bounds[0]
             return mapper(min(char_offset, hi))
@@ -152,31 +157,55 @@ class _Builder:
         return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def span(self, node) -> tuple[int, int]:
-        s = self.smap.source(self.smap.char(node.start_byte))
-        e = self.smap.source(self.smap.char(node.end_byte) - 1) + 1 if node.end_byte > node.start_byte else s
+        start_byte = node.start_byte
+        end_byte = node.end_byte
+        smap = self.smap
+        if smap._byte_to_char is None and smap._single is not None:
+            # ASCII text in one piece (nearly every RUN): byte offset == char offset, one shift.
+            hi, mapper = smap._single
+            s = mapper(start_byte if start_byte < hi else hi)
+            if end_byte <= start_byte:
+                return s, s
+            last = end_byte - 1
+            return s, mapper(last if last < hi else hi) + 1
+        s = smap.source(smap.char(start_byte))
+        e = smap.source(smap.char(end_byte) - 1) + 1 if end_byte > start_byte else s
         return s, e
 
-    def word(self, node) -> ShellWord:
-        raw = self.text(node)
+    def word(self, node, node_type: str | None = None) -> ShellWord:
+        t = node.type if node_type is None else node_type
+        start_byte = node.start_byte
+        raw = self.src[start_byte : node.end_byte].decode("utf-8", "replace")
         start, end = self.span(node)
-        dynamic = node.child_count > 0 and _contains(node, _CODE_CONTAINERS)
+        # A command/process substitution or arithmetic needs `$`, a backquote or a parenthesis in the
+        # text; without them skip the subtree walk.
+        dynamic = (
+            ("$" in raw or "`" in raw or "(" in raw or ")" in raw)
+            and node.child_count > 0
+            and _contains(node, _CODE_CONTAINERS)
+        )
         if dynamic:
             for sub in _descendants(node, _CODE_CONTAINERS):
                 self.walk_children(sub, conditional=False)
-        if node.type == "number":
-            return ShellWord(raw, raw, start, end)
-        exp = expand(raw, self.env) if not dynamic else None
-        quoted = node.type in ("string", "raw_string", "ansi_c_string") or (
-            node.type == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
-        )
-        if exp is None:
+            if t == "number":
+                return ShellWord(raw, raw, start, end)
+            quoted = t in ("string", "raw_string", "ansi_c_string") or (
+                t == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
+            )
             return ShellWord(raw, "", start, end, known=False, quoted=quoted)
+        if t == "number":
+            return ShellWord(raw, raw, start, end)
+        exp = expand(raw, self.env)
+        quoted = t in ("string", "raw_string", "ansi_c_string") or (
+            t == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
+        )
         return ShellWord(raw, exp.value, start, end, known=exp.known, quoted=quoted)
 
-    def words(self, node) -> list[ShellWord]:
+    def words(self, node, node_type: str | None = None) -> list[ShellWord]:
         """A word, split into fields when it is an unquoted expansion (as the shell does)."""
-        word = self.word(node)
-        if node.type in ("simple_expansion", "expansion") and word.known and any(c.isspace() for c in word.value):
+        t = node.type if node_type is None else node_type
+        word = self.word(node, t)
+        if t in ("simple_expansion", "expansion") and word.known and any(c.isspace() for c in word.value):
             return [ShellWord(word.raw, part, word.start, word.end, True, False) for part in word.value.split()]
         return [word]
 
@@ -324,7 +353,8 @@ class _Builder:
         assignments: dict[str, ShellWord] = {}
         argv: list[ShellWord] = []
         for child in node.named_children:
-            if child.type == "variable_assignment":
+            child_type = child.type
+            if child_type == "variable_assignment":
                 name_node = child.child_by_field_name("name")
                 value_node = child.child_by_field_name("value")
                 if name_node is not None:
@@ -333,12 +363,13 @@ class _Builder:
                     else:
                         s, e = self.span(child)
                         assignments[self.text(name_node)] = ShellWord("", "", s, e)
-            elif child.type == "command_name":
-                argv.extend(self.words(child.named_children[0] if child.named_children else child))
-            elif child.type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
+            elif child_type == "command_name":
+                named = child.named_children
+                argv.extend(self.words(named[0]) if named else self.words(child, child_type))
+            elif child_type in ("file_redirect", "heredoc_redirect", "herestring_redirect"):
                 redirects = redirects + self.redirects(child)
             else:
-                argv.extend(self.words(child))
+                argv.extend(self.words(child, child_type))
         for r in redirects:
             argv.extend(r.extra)
         start, end = self.span(node)
