@@ -8,6 +8,7 @@ instead of being guessed.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -22,6 +23,23 @@ class Expanded:
     @property
     def known(self) -> bool:
         return not self.unknown
+
+
+class _Special:
+    def __init__(self, chars: str):
+        self.chars = chars
+        self.pattern = re.compile("[" + re.escape(chars) + "]")
+
+
+_SPECIAL_CACHE: dict[str, _Special] = {}
+
+
+def _special_chars(chars: str) -> _Special:
+    """The characters a lexer loop must look at one by one; everything else is copied in runs."""
+    special = _SPECIAL_CACHE.get(chars)
+    if special is None:
+        special = _SPECIAL_CACHE[chars] = _Special(chars)
+    return special
 
 
 class _Lexer:
@@ -56,8 +74,17 @@ class _Lexer:
 
     def word(self, stop: str = "") -> str:
         out = []
-        while self.pos < len(self.text):
-            ch = self.peek()
+        text = self.text
+        special = _special_chars("'\"$" + self.escape + stop)
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch not in special.chars:
+                # A run of plain characters is copied in one slice.
+                match = special.pattern.search(text, self.pos)
+                end = match.start() if match else len(text)
+                out.append(text[self.pos : end])
+                self.pos = end
+                continue
             if stop and ch in stop:
                 break
             if ch == "'":
@@ -82,7 +109,15 @@ class _Lexer:
 
     def double_quoted(self) -> str:
         out = []
-        while self.pos < len(self.text):
+        text = self.text
+        special = _special_chars('"$' + self.escape)
+        while self.pos < len(text):
+            if text[self.pos] not in special.chars:
+                match = special.pattern.search(text, self.pos)
+                end = match.start() if match else len(text)
+                out.append(text[self.pos : end])
+                self.pos = end
+                continue
             ch = self.next()
             if ch == '"':
                 break
