@@ -142,21 +142,27 @@ def _trim_newline(s: str) -> str:
     return s.rstrip("\r\n")
 
 
-def _is_comment(line: str) -> bool:
-    return _trim_newline(line).lstrip(_SPACE).startswith("#")
-
-
 def _split_lines(text: str) -> list[tuple[int, str]]:
     """(offset, line including its '\n') like BuildKit's scanLines."""
     out = []
     pos = 0
-    n = len(text)
-    while pos < n:
-        nl = text.find("\n", pos)
-        end = n if nl < 0 else nl + 1
-        out.append((pos, text[pos:end]))
-        pos = end
+    parts = text.split("\n")
+    last = parts.pop()
+    for part in parts:
+        line = part + "\n"
+        out.append((pos, line))
+        pos += len(line)
+    if last:
+        out.append((pos, last))
     return out
+
+
+def _continuation_start(line: str, escape: str) -> int:
+    """Where a trailing escape (then only blanks) starts, or -1: the regex escape + `[ \t]*$`."""
+    body = line.rstrip(" \t")
+    if body.endswith(escape):
+        return len(body) - 1
+    return -1
 
 
 def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
@@ -164,19 +170,18 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
     if "\x00" in text:
         raise ImagelintError("binary file (contains NUL bytes), not a Dockerfile", path=path)
     lines = _split_lines(text)
+    line_starts = [off for off, _ in lines] or [0]  # before the BOM shift: offsets in the text
     if lines and lines[0][1].startswith("\ufeff"):
         # BuildKit drops a byte-order mark on the first line.
         off, first = lines[0]
         lines[0] = (off + 1, first[1:])
-    line_starts = [off for off, _ in _split_lines(text)] or [0]
 
     directives: dict[str, str] = {}
     directives_done = False
     escape = "\\"
-    continuation = re.compile(r"\\[ \t]*$")
 
     def directive(line: str, lineno: int) -> None:
-        nonlocal directives_done, escape, continuation
+        nonlocal directives_done, escape
         if directives_done:
             return
         m = _DIRECTIVE.match(line)
@@ -191,7 +196,6 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
             if value not in ("\\", "`"):
                 raise ImagelintError(f"invalid escape token '{value}' does not match ` or \\", path=path, line=lineno)
             escape = value
-            continuation = re.compile(re.escape(value) + r"[ \t]*$")
 
     instructions: list[Instruction] = []
     comments_above: list[str] = []
@@ -201,38 +205,41 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
     while i < n:
         offset, raw = lines[i]
         lineno = i + 1
-        if _is_comment(raw):
+        stripped = raw.rstrip("\r\n")
+        token = stripped.lstrip(_SPACE)
+        lead = len(stripped) - len(token)
+        is_comment = token.startswith("#")
+        if is_comment:
             comment = raw.strip(_SPACE)[1:].strip()
             all_comments.append((lineno, comment))
             comments_above = [] if comment == "" else comments_above + [comment]
-        stripped = _trim_newline(raw)
-        lead = len(stripped) - len(stripped.lstrip(_SPACE))
-        token = stripped[lead:]
-        directive(token, lineno)
-        if token.startswith("#"):
+        if not directives_done:
+            directive(token, lineno)
+        if is_comment:
             token = ""
         i += 1
         start_line = lineno
-        m = continuation.search(token)
+        cut = _continuation_start(token, escape) if token else -1
         segments: list[tuple[int, int]] = []
-        logical = token[: m.start()] if m else token
-        if not m and not logical:
+        logical = token[:cut] if cut >= 0 else token
+        if cut < 0 and not logical:
             continue
         segments.append((0, offset + lead))
-        end_of_line = m is None
+        end_of_line = cut < 0
         while not end_of_line and i < n:
             c_off, c_raw = lines[i]
             i += 1
-            c_line = _trim_newline(c_raw)
-            directive(c_line, i)
-            if _is_comment(c_raw):
+            c_line = c_raw.rstrip("\r\n")
+            if not directives_done:
+                directive(c_line, i)
+            if c_line.lstrip(_SPACE).startswith("#"):
                 all_comments.append((i, c_raw.strip(_SPACE)[1:].strip()))
                 continue
             if not c_line.strip(_SPACE):
                 continue
-            cm = continuation.search(c_line)
-            piece = c_line[: cm.start()] if cm else c_line
-            end_of_line = cm is None
+            c_cut = _continuation_start(c_line, escape)
+            piece = c_line[:c_cut] if c_cut >= 0 else c_line
+            end_of_line = c_cut < 0
             segments.append((len(logical), c_off))
             logical += piece
         end_index = i  # lines consumed so far
