@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ...catalogue import load_data
-from ...dockerfile.model import Stage
+from ...dockerfile.model import Stage, memoized
 from ...dockerfile.parse import Instruction
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -49,6 +49,14 @@ class TrustSetting:
 
 
 def trust_settings(model, ctx=None) -> list[TrustSetting]:
+    # Three checks ask per file; computed once per model and context (the model is not changed once built).
+    cached_ctx, settings = memoized(model, "trust_settings", lambda: (ctx, _trust_settings(model, ctx)))
+    if cached_ctx is not ctx:
+        settings = _trust_settings(model, ctx)
+    return list(settings)
+
+
+def _trust_settings(model, ctx=None) -> list[TrustSetting]:
     out: list[TrustSetting] = []
     for a in env_assignments(model):
         if a.value is None:

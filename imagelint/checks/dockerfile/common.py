@@ -69,6 +69,13 @@ class EnvAssignment:
 
 
 def env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
+    # Many checks ask; the model does not change once built, so walk it once.
+    if getattr(model, "memo", None) is None:
+        return _env_assignments(model)
+    return iter(memoized(model, "env_assignments", lambda: list(_env_assignments(model))))
+
+
+def _env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
     for stage in model.stages:
         for setting in stage.env_settings:
             yield EnvAssignment(setting.name, setting.value, setting.kind, stage, setting.inst, setting.start, setting.end)

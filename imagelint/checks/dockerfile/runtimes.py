@@ -8,7 +8,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from ...dockerfile.model import FileOp, Stage, classify_image, parse_image_ref
+from ...dockerfile.model import FileOp, Stage, classify_image, memoized, parse_image_ref
 from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -87,7 +87,7 @@ def _assignments_of(stage: Stage):
     # env_assignments() walks a whole model; a stage chain only needs its own stages.
     class _M:
         stages = list(reversed(stage.chain()))
-    return list(env_assignments(_M()))  # type: ignore[arg-type]
+    return memoized(stage, "assignments_of_chain", lambda: list(env_assignments(_M())))  # type: ignore[arg-type]
 
 
 def command_text_words(stage: Stage) -> list[str]:
