@@ -117,6 +117,8 @@ def test_host_java_cacerts_if_present():
 
     path = "/etc/ssl/certs/java/cacerts"
     if not os.path.exists(path):
-        pytest.skip("no Debian Java cacerts on this machine")
+        from services import _skip_or_fail
+
+        _skip_or_fail("no Debian Java cacerts on this machine (ca-certificates-java)")
     loaded = load_certificates(open(path, "rb").read(), path)
     assert len(loaded.certificates) > 50 and all(c.alias for c in loaded.certificates)

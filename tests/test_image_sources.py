@@ -411,8 +411,9 @@ def test_docker_daemon_image_built_by_the_engine(tmp_path, dockerd, monkeypatch)
 
 def test_skopeo_written_archives_are_read(tmp_path):
     """Archives written by skopeo itself (not our writer) from our OCI layout."""
-    if not shutil.which("skopeo"):
-        pytest.skip("skopeo missing")
+    from services import require
+
+    require("skopeo")
     image = sample_image(compressions=("gzip", "gzip", "none"))  # skopeo's docker-archive refuses zstd
     ref = kit.write_oci(tmp_path / "layout", image, "v1")
     expected = flatten(read(ref)[0])
