@@ -67,3 +67,9 @@ def test_annotated_fixture(path):
     findings, _ = lint_text(text, str(path), LintOptions(context_dir=str(path.parent)))
     problems = check_expectations(findings, expectations(text, str(path)), str(path.relative_to(ROOT)))
     assert not problems, "\n".join(problems)
+
+
+def test_readme_lists_every_rule():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [rid for rid in DOCS if f"[{rid}](rules/{rid}.md)" not in readme]
+    assert not missing, f"README's rule table lacks {missing}"
