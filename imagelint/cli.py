@@ -94,6 +94,28 @@ def _load_config(config: Optional[str]):
         raise _fail(f"{exc.path}: {exc}")
 
 
+def _fail_level(option: Optional[str], cfg, default, discover_from: Optional[str] = None):
+    """--fail-level, else the configuration's (given or discovered from a linted path), else `default`."""
+    from .findings import Severity
+
+    try:
+        if option:
+            return Severity.parse(option)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    if cfg is None and discover_from is not None:
+        from pathlib import Path
+
+        from .config import find_config
+        from .findings import ImagelintError
+
+        try:
+            cfg = find_config(Path(discover_from))
+        except ImagelintError:
+            cfg = None  # reported once per file by lint itself
+    return cfg.fail_level if cfg is not None and cfg.fail_level else default
+
+
 def _exit_code(findings, errors, fail_level) -> int:
     if any(getattr(e, "internal", False) for e in errors):
         return 3
@@ -127,23 +149,10 @@ def lint(
     if format not in LINT_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(LINT_FORMATS)})")
     cfg = _load_config(config)
-    try:
-        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else None)
-    except ValueError as exc:
-        raise _fail(str(exc))
+    first_path = next((p for p in paths if p != "-"), ".")
+    level = _fail_level(fail_level, cfg, Severity.INFO, discover_from=first_path)
     options = LintOptions(_split_ids(select), _split_ids(ignore), _build_args(build_arg), target, cfg, context)
     result = lint_paths(list(paths), options, stdin_name=stdin_filename)
-    if level is None:
-        level = Severity.INFO
-        if cfg is None and result.files_checked:
-            from pathlib import Path
-
-            from .config import find_config
-
-            first = next((p for p in paths if p != "-"), ".")
-            discovered = find_config(Path(first))
-            if discovered.fail_level:
-                level = discovered.fail_level
     from .catalogue import load_catalogue
 
     report = Report(result.findings, result.errors, load_catalogue(), result.sources, __version__, "file", result.files_checked)
@@ -288,10 +297,7 @@ def scan(
     if ca_file and not os.path.isfile(ca_file):
         raise _fail(f"{ca_file}: --ca-file does not exist")
     cfg = _load_config(config)
-    try:
-        level = Severity.parse(fail_level) if fail_level else (cfg.fail_level if cfg and cfg.fail_level else Severity.WARNING)
-    except ValueError as exc:
-        raise _fail(str(exc))
+    level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
                           dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
     result = scan_images(list(images), options)
