@@ -190,9 +190,11 @@ class Stage:
         return out
 
     def commands(self) -> Iterator[tuple[RunStep, Command]]:
-        for run in self.runs:
-            for cmd in run.commands:
-                yield run, cmd
+        # Checks walk every command many times; flatten once (again if a RUN was added since).
+        cached = self.memo.get("commands")
+        if cached is None or cached[0] != len(self.runs):
+            cached = self.memo["commands"] = (len(self.runs), [(run, cmd) for run in self.runs for cmd in run.commands])
+        return iter(cached[1])
 
     def inherited_commands(self) -> Iterator[tuple["Stage", RunStep, Command]]:
         for stage in reversed(self.chain()):

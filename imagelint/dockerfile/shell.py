@@ -157,8 +157,9 @@ class _Builder:
         return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
     def span(self, node) -> tuple[int, int]:
-        start_byte = node.start_byte
-        end_byte = node.end_byte
+        return self.byte_span(node.start_byte, node.end_byte)
+
+    def byte_span(self, start_byte: int, end_byte: int) -> tuple[int, int]:
         smap = self.smap
         if smap._byte_to_char is None and smap._single is not None:
             # ASCII text in one piece (nearly every RUN): byte offset == char offset, one shift.
@@ -175,8 +176,9 @@ class _Builder:
     def word(self, node, node_type: str | None = None) -> ShellWord:
         t = node.type if node_type is None else node_type
         start_byte = node.start_byte
-        raw = self.src[start_byte : node.end_byte].decode("utf-8", "replace")
-        start, end = self.span(node)
+        end_byte = node.end_byte
+        raw = self.src[start_byte:end_byte].decode("utf-8", "replace")
+        start, end = self.byte_span(start_byte, end_byte)
         # A command/process substitution or arithmetic needs `$`, a backquote or a parenthesis in the
         # text; without them skip the subtree walk.
         dynamic = (

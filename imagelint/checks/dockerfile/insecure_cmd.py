@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from ...dockerfile.model import memoized
 from ...dockerfile.shell import Command, ShellWord
 from ...fixes import builders as fixes
 from ..registry import check
@@ -107,9 +108,11 @@ def _positionals(args: list[ShellWord], with_arg: set[str] = frozenset()) -> lis
 
 
 def all_commands(model) -> Iterator[tuple[object, object, Command]]:
-    for stage in model.stages:
-        for run, cmd in stage.commands():
-            yield stage, run, cmd
+    if getattr(model, "memo", None) is None:
+        return iter([(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()])
+    # Eight checks walk every command; the model does not change once built.
+    return iter(memoized(model, "all_commands",
+                         lambda: [(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()]))
 
 
 # --- IL110 curl, IL111 wget ---------------------------------------------------------------------------
