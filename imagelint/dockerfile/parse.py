@@ -17,6 +17,7 @@ from ..findings import ImagelintError
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _ALLOWED_DIRECTIVES = {"escape", "syntax", "check"}
+_NON_SPACE_RUN = re.compile(r"\S+")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
 KNOWN_INSTRUCTIONS = {
@@ -404,6 +405,9 @@ def _extract_builder_flags(line: str, path: str, lineno: int) -> tuple[list[tupl
 
 def split_words(rest: str, escape: str = "\\") -> list[tuple[str, int, int]]:
     """BuildKit parseWords: split on whitespace, quotes and escapes kept. (word, start, end)."""
+    if "'" not in rest and '"' not in rest and escape not in rest:
+        # Nothing to keep together: the words are the runs of non-space (re's \s is str.isspace).
+        return [(m.group(), m.start(), m.end()) for m in _NON_SPACE_RUN.finditer(rest)]
     words = []
     pos = 0
     n = len(rest)
