@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .load import CertRecord
-from .verify import STRICT_OPENSSL_TEXT, ChainError
+from .verify import STRICT_OPENSSL_TEXT, ChainError, is_ip_host
 
 OPENSSL_TEXT = {
     2: "unable to get issuer certificate",
@@ -75,7 +75,7 @@ def _go_time(value: datetime) -> str:
 def hostname_texts(leaf: CertRecord, host: str, why: str) -> dict[str, str]:
     dns = ", ".join(leaf.dns_names)
     node_alt = ", ".join([f"DNS:{d}" for d in leaf.dns_names] + [f"IP Address:{i}" for i in leaf.ip_addresses])
-    is_ip = why == "no-ip-san" or (why == "no-san-match" and _is_ip(host))
+    is_ip = why == "no-ip-san" or (why == "no-san-match" and is_ip_host(host))
     if is_ip:
         go = (f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
               if why == "no-ip-san" else f"x509: certificate is valid for {', '.join(leaf.ip_addresses)}, not {host}")
@@ -100,16 +100,6 @@ def hostname_texts(leaf: CertRecord, host: str, why: str) -> dict[str, str]:
         "java": java,
         "go": go,
     }
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 def urllib3_hostname_text(leaf: CertRecord, host: str) -> str:

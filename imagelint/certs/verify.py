@@ -146,7 +146,7 @@ def host_problem(leaf: CertRecord, host: str, cn_fallback: bool) -> str | None:
     return "cn-only" if leaf.common_name and dns_matches(leaf.common_name, host) else "no-san-match"
 
 
-def _is_ip_host(host: str) -> bool:
+def is_ip_host(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
         return True
@@ -199,7 +199,7 @@ def verify(presented: list[CertRecord], store: list[CertRecord], host: str | Non
     if host:
         why = host_problem(leaf, host, policy.cn_fallback)
         if why is not None:
-            code = 64 if _is_ip_host(host) else 62  # X509_V_ERR_IP_ADDRESS_MISMATCH vs HOSTNAME_MISMATCH
+            code = 64 if is_ip_host(host) else 62  # X509_V_ERR_IP_ADDRESS_MISMATCH vs HOSTNAME_MISMATCH
             host_errors.append(ChainError("hostname-mismatch", code, 0, leaf, why))
 
     date_errors = []
