@@ -43,6 +43,13 @@ class RawStream(io.RawIOBase):
     def _read(self, size: int) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Closing a stream closes the one it wraps (`inner`), if any."""
+        close = getattr(getattr(self, "inner", None), "close", None)
+        if close:
+            close()
+        super().close()
+
 
 class FileSlice(RawStream):
     """`length` bytes at `offset` of an open file descriptor, read with pread: many slices
@@ -142,9 +149,6 @@ class VerifyingStream(RawStream):
 
     def close(self) -> None:
         self.hash.stop()
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
         super().close()
 
 
@@ -158,12 +162,6 @@ class CountingStream(RawStream):
         if data and self.on_bytes:
             self.on_bytes(len(data))
         return data
-
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
-        super().close()
 
 
 class PeekStream(RawStream):
@@ -185,12 +183,6 @@ class PeekStream(RawStream):
             data, self.head = self.head[:size], self.head[size:]
             return data
         return self.inner.read(size)
-
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
-        super().close()
 
 
 def detect_compression(head: bytes) -> str:
@@ -240,12 +232,6 @@ class GzipStream(RawStream):
                 self.in_member = True
                 self._feed(rest)
 
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
-        super().close()
-
 
 class ZstdStream(RawStream):
     def __init__(self, inner: BinaryIO, what: str):
@@ -291,12 +277,6 @@ class BudgetStream(RawStream):
             if self.on_bytes:
                 self.on_bytes(len(data))
         return data
-
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close:
-            close()
-        super().close()
 
 
 class Budget:
