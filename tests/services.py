@@ -195,12 +195,14 @@ def _start_dockerd(root: Path, storage_driver: str) -> Dockerd:
     for sub in ("data", "exec", "cli"):
         (root / sub).mkdir(exist_ok=True)
     sock = root / "docker.sock"
+    # containerd namespaces must match ^[A-Za-z0-9]+([._-][A-Za-z0-9]+)*$; mkdtemp names may end in "_".
+    namespace = "ild" + "".join(ch for ch in root.name if ch.isalnum())
     cmd = [
         "dockerd", f"--storage-driver={storage_driver}", "--iptables=false", "--bridge=none",
         "--ip-forward=false", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
         "--host", f"unix://{sock}", "--pidfile", str(root / "dockerd.pid"),
         # If a system containerd is running, dockerd shares it: keep our containers apart from anyone else's.
-        f"--containerd-namespace={root.name}", f"--containerd-plugins-namespace={root.name}-plugins",
+        f"--containerd-namespace={namespace}", f"--containerd-plugins-namespace={namespace}-plugins",
     ]
     with open(root / "dockerd.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
