@@ -143,7 +143,7 @@ def lint(
 ) -> None:
     """Lint Dockerfiles for TLS trust-store problems."""
     from .findings import Severity
-    from .lint import LintOptions, lint_paths
+    from .commands.lint import LintOptions, lint_paths
     from .report import Report, render
 
     if format not in LINT_FORMATS:
@@ -213,7 +213,7 @@ def trust(
 ) -> None:
     """Would this image trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
-    from .trust import run_trust
+    from .commands.trust import run_trust
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
     try:
@@ -240,9 +240,9 @@ def fix(
     stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
 ) -> None:
     """Fix Dockerfiles: show the changes (default), print a diff, or write them in place."""
-    from .fix import FORMATS as FIX_FORMATS
-    from .fix import fix_paths, render_json, render_suggestions, render_text
-    from .lint import LintOptions
+    from .commands.fix import FORMATS as FIX_FORMATS
+    from .commands.fix import fix_paths, render_json, render_suggestions, render_text
+    from .commands.lint import LintOptions
 
     if diff and write:
         raise _fail("--diff and --write cannot be combined")
@@ -289,7 +289,7 @@ def scan(
     """Scan built images: what they really trust, and what is wrong with it."""
     from .findings import Severity
     from .report import Report, render
-    from .scan import ScanOptions, render_inventory, scan_images, show_progress
+    from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
 
     allowed = ["text", "json"] if inventory else LINT_FORMATS
     if format not in allowed:

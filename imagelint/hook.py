@@ -19,8 +19,8 @@ def fix_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default=None, help="the stage that is shipped (default: last)")
     args = parser.parse_args(argv)
 
-    from .fix import fix_paths, render_text
-    from .lint import LintOptions
+    from .commands.fix import fix_paths, render_text
+    from .commands.lint import LintOptions
 
     def ids(values: list[str]) -> list[str]:
         return [v.strip().upper() for value in values for v in value.split(",") if v.strip()]

@@ -44,7 +44,7 @@ def expectations(text: str, path: str = "Dockerfile") -> list[Expectation]:
 
 
 def annotated_files(root: Path) -> list[Path]:
-    from imagelint.lint import is_dockerfile_name
+    from imagelint.commands.lint import is_dockerfile_name
 
     return sorted(p for p in root.rglob("*") if p.is_file() and is_dockerfile_name(p.name)
                   and re.search(r"^\s*#\s*(ruleid|ok|todoruleid|todook)\s*:", p.read_text(encoding="utf-8", errors="replace"), re.M) is not None

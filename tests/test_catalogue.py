@@ -8,7 +8,7 @@ import pytest
 from annotations import annotated_files, check_expectations, expectations
 from imagelint.catalogue import CATEGORIES, load_catalogue
 from imagelint.checks.registry import registered_ids
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = load_catalogue()

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from imagelint.dockerfile.parse import parse_dockerfile
-from imagelint.fixes.apply import apply_edits, fix_text
+from imagelint.commands.fix import fix_dockerfile
+from imagelint.fixes.apply import apply_edits
 from imagelint.fixes.edits import Source, append_to_run, delete_span, insert_after
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 
 
@@ -131,7 +132,7 @@ def test_flag_from_an_arg_gets_no_fix():
 
 def test_fix_text_stops_at_a_fixed_point_within_the_pass_limit():
     text = "FROM debian:12\n" + "".join(f"RUN curl -k https://x/{i} \\\n    --insecure\n" for i in range(3))
-    result = fix_text(text, "Dockerfile", LintOptions(select=["IL110"]), unsafe=True, max_passes=10)
+    result = fix_dockerfile(text, "Dockerfile", LintOptions(select=["IL110"]), unsafe=True, max_passes=10)
     assert "-k" not in result.fixed and "--insecure" not in result.fixed
     assert result.passes <= 10
     assert not result.remaining
@@ -142,7 +143,7 @@ def test_overlapping_fixes_apply_in_later_passes():
     text = "FROM node:20\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\nCMD [\"node\", \"app.js\"]\n"
     findings, _ = lint_text(text, "Dockerfile", LintOptions())
     assert {"IL201", "IL310"} <= {f.rule for f in findings if f.fix is not None}
-    result = fix_text(text, "Dockerfile", LintOptions())
+    result = fix_dockerfile(text, "Dockerfile", LintOptions())
     assert result.passes == 2
     assert result.fixed == ("FROM node:20\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\n"
                             "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/corp.crt\n"
@@ -154,7 +155,7 @@ def test_safe_fixes_go_first_so_unsafe_ones_see_their_result():
     """With the CA registered by IL201's fix, curl needs no --cacert: -k is just dropped."""
     text = ("FROM debian:12\nRUN apt-get update && apt-get install -y ca-certificates curl\n"
             "COPY corp.crt /usr/local/share/ca-certificates/corp.crt\nRUN curl -k https://x -o /tmp/x\n")
-    alone = fix_text(text, "Dockerfile", LintOptions(select=["IL110"]), unsafe=True).fixed
+    alone = fix_dockerfile(text, "Dockerfile", LintOptions(select=["IL110"]), unsafe=True).fixed
     assert "--cacert /usr/local/share/ca-certificates/corp.crt" in alone
-    both = fix_text(text, "Dockerfile", LintOptions(select=["IL110", "IL201"]), unsafe=True).fixed
+    both = fix_dockerfile(text, "Dockerfile", LintOptions(select=["IL110", "IL201"]), unsafe=True).fixed
     assert both.endswith("RUN update-ca-certificates\nRUN curl https://x -o /tmp/x\n")

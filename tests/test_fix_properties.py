@@ -21,8 +21,9 @@ import pytest
 from imagelint.catalogue import load_catalogue
 from imagelint.dockerfile.parse import parse_dockerfile
 from imagelint.findings import Applicability
-from imagelint.fixes.apply import apply_edits, fix_text
-from imagelint.lint import LintOptions, is_dockerfile_name, lint_text
+from imagelint.commands.fix import fix_dockerfile
+from imagelint.fixes.apply import apply_edits
+from imagelint.commands.lint import LintOptions, is_dockerfile_name, lint_text
 
 dockerfile = pytest.importorskip("dockerfile")  # BuildKit's parser (test-only dependency)
 
@@ -152,11 +153,11 @@ def check_single_fix(text: str, finding) -> list[str]:
 def check_file(text: str, path: str, unsafe: bool = True) -> list[str]:
     problems = []
     original = lint(text, path)
-    result = fix_text(text, path, LintOptions(context_dir=str(FIX_DIR)), unsafe=unsafe)
+    result = fix_dockerfile(text, path, LintOptions(context_dir=str(FIX_DIR)), unsafe=unsafe)
     fixed = result.fixed
     parse_dockerfile(fixed)  # imagelint accepts it
     buildkit(fixed)  # and so does BuildKit
-    again = fix_text(fixed, path, LintOptions(context_dir=str(FIX_DIR)), unsafe=unsafe)
+    again = fix_dockerfile(fixed, path, LintOptions(context_dir=str(FIX_DIR)), unsafe=unsafe)
     if again.fixed != fixed:
         problems.append(f"{path}: not idempotent: a second fix changes the file")
     if text.endswith("\n") != fixed.endswith("\n"):
@@ -213,7 +214,7 @@ def to_variant(name: str, text: str) -> str:
 def test_fixture_output_is_the_expected_file(path):
     text = read(path)
     expected = read(path.with_name(path.name.replace(".Dockerfile", ".fixed.Dockerfile")))
-    result = fix_text(text, str(path), LintOptions(context_dir=str(FIX_DIR)), unsafe=True)
+    result = fix_dockerfile(text, str(path), LintOptions(context_dir=str(FIX_DIR)), unsafe=True)
     assert result.fixed == expected
 
 
@@ -240,9 +241,9 @@ def test_every_fix_mark_has_a_working_fix(path):
 def test_fix_commutes_with_line_endings(path, variant):
     """fix(crlf(x)) == crlf(fix(x)), and the same without a final newline."""
     text = read(path)
-    base = fix_text(to_variant("lf", text), "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
+    base = fix_dockerfile(to_variant("lf", text), "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
     source = to_variant(variant, text)
-    fixed = fix_text(source, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
+    fixed = fix_dockerfile(source, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
     assert fixed == to_variant(variant, base)
     assert not check_file(source, "Dockerfile")
 
@@ -258,8 +259,8 @@ def test_fix_respects_the_escape_directive(path):
     """With `# escape=\\``, continuations use the backtick and the fix keeps them."""
     text = read(path).replace("\r\n", "\n")
     tick = "# escape=`\n" + re.sub(r"\\\n", "`\n", text)
-    base = fix_text(text, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
-    fixed = fix_text(tick, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
+    base = fix_dockerfile(text, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
+    fixed = fix_dockerfile(tick, "Dockerfile", LintOptions(context_dir=str(FIX_DIR)), unsafe=True).fixed
     assert fixed == "# escape=`\n" + re.sub(r"\\\n", "`\n", base)
     assert not check_file(tick, "Dockerfile")
 
@@ -336,7 +337,7 @@ def test_rdjsonl_suggestions_match_diagnostics_and_fix(path):
         return  # overlapping lines: fix needs several passes, suggestions are alternatives
     one_pass = apply_edits(text, [e for f in fixable(findings) for e in f.fix.edits])
     assert apply_suggestions(text, with_suggestions) == one_pass
-    result = fix_text(text, str(path), LintOptions(context_dir=str(FIX_DIR)), unsafe=True)
+    result = fix_dockerfile(text, str(path), LintOptions(context_dir=str(FIX_DIR)), unsafe=True)
     if result.passes == 1:
         assert apply_suggestions(text, with_suggestions) == result.fixed
 

@@ -341,15 +341,16 @@ def test_world_writable_anchor_dir(tmp_path):
     ({"app/server": "x"}, "scratch"),
 ])
 def test_family_from_filesystem(tmp_path, files, family):
-    from imagelint.checks.image.context import detect_os_family
-    from imagelint.image.layers import read_image_tree
-    from imagelint.image.source import open_image
+    from imagelint.facts import family_of_filesystem as detect_os_family
+    from imagelint.image.tree import read_image_tree
+    from imagelint.trust.keep import TRUST_FILES
+    from imagelint.image.sources import open_image
 
     layer = Layer()
     for name, text in files.items():
         layer.file(name, text)
     with open_image(oci(tmp_path, [layer])) as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
     assert detect_os_family(tree)[0] == family
 
 

@@ -14,10 +14,11 @@ import pytest
 
 import imagekit as kit
 from imagelint.findings import ImagelintError
-from imagelint.image.fs import FileTree
-from imagelint.image.layers import ImageTree, default_keep, read_image_tree
+from imagelint.fs import FileView
+from imagelint.image.tree import ImageTree, read_image_tree
+from imagelint.trust.keep import TRUST_FILES, keeps
 from imagelint.image.limits import MIB, Limits
-from imagelint.image.source import open_image
+from imagelint.image.sources import open_image
 
 ROOT = Path(__file__).resolve().parent.parent
 # Peak RSS of the measuring process itself: VmHWM starts afresh at exec, while ru_maxrss would carry
@@ -34,7 +35,7 @@ PEAK_RSS = textwrap.dedent("""
 def tree_of(tmp_path: Path, *layers: kit.Layer, limits: Limits = Limits(), **image_kwargs) -> ImageTree:
     ref = kit.write_oci(tmp_path / "layout", kit.Image(list(layers), **image_kwargs))
     with open_image(ref, limits=limits) as image:
-        return read_image_tree(image, limits=limits)
+        return read_image_tree(image, TRUST_FILES, limits=limits)
 
 
 def paths(tree: ImageTree) -> list[str]:
@@ -45,7 +46,7 @@ def paths(tree: ImageTree) -> list[str]:
 
 def test_tree_implements_the_filetree_protocol(tmp_path):
     tree = tree_of(tmp_path, kit.Layer().file("etc/os-release", "ID=alpine\n"))
-    protocol_methods = [name for name in vars(FileTree) if not name.startswith("_")]
+    protocol_methods = [name for name in vars(FileView) if not name.startswith("_")]
     for name in protocol_methods:
         assert callable(getattr(tree, name)), name
     assert tree.read("/etc/os-release") == b"ID=alpine\n"
@@ -200,9 +201,9 @@ def test_keep_predicate_and_private_key_sniffing(tmp_path):
     assert tree.read("/home/u/.ssh/id_ed25519") == key
     assert tree.read("/srv/big.pem") is None and tree.info("/srv/big.pem").size == 70 * 1024
     assert tree.read("/srv/readme.txt") is None
-    assert default_keep("/etc/pki/ca-trust/source/anchors/x.crt", 10 ** 6)
-    assert default_keep("/opt/java/openjdk/lib/security/cacerts", 200_000)
-    assert not default_keep("/usr/bin/python3", 5_000_000)
+    assert keeps("/etc/pki/ca-trust/source/anchors/x.crt", 10 ** 6)
+    assert keeps("/opt/java/openjdk/lib/security/cacerts", 200_000)
+    assert not keeps("/usr/bin/python3", 5_000_000)
 
 
 def test_deleted_key_still_ships_in_its_layer(tmp_path):
@@ -242,7 +243,7 @@ def test_progress_callback_sees_every_byte(tmp_path):
         seen[index, kind] = seen.get((index, kind), 0) + amount
 
     with open_image(ref) as image:
-        read_image_tree(image, progress=progress)
+        read_image_tree(image, TRUST_FILES, progress=progress)
     assert seen[0, "uncompressed"] == len(layers[0].tar())
     assert seen[1, "stored"] == len(layers[1].blob())
 
@@ -299,7 +300,7 @@ def test_decompression_bomb_is_stopped_by_the_expansion_ratio(tmp_path):
     assert len(blob) < 1 * MIB
     layout = _layout_with_blob(tmp_path, blob, diff_id="sha256:" + "0" * 64)
     with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="decompression bomb: expands"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_total_size_cap(tmp_path):
@@ -333,21 +334,21 @@ def test_truncated_layer_tar_is_an_error(tmp_path):
     blob = layer.tar()[:6000]  # cut inside the first file's data
     layout = _layout_with_blob(tmp_path, blob, diff_id=layer.diff_id)
     with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="layer 0 .*(truncated|corrupt)"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_truncated_gzip_layer_is_an_error(tmp_path):
     layer = kit.Layer("gzip").file("etc/a", os.urandom(10_000))
     layout = _layout_with_blob(tmp_path, layer.blob()[:-50], diff_id=layer.diff_id)
     with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="truncated"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_diff_id_mismatch_is_an_error(tmp_path):
     layer = kit.Layer("gzip").file("etc/a", "a")
     layout = _layout_with_blob(tmp_path, layer.blob(), diff_id="sha256:" + "1" * 64)
     with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="digest mismatch"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_garbage_after_end_of_archive_is_an_error(tmp_path):
@@ -355,13 +356,13 @@ def test_garbage_after_end_of_archive_is_an_error(tmp_path):
     blob = layer.tar() + b"\x01hidden entries our reader and the engine would disagree on"
     layout = _layout_with_blob(tmp_path, blob, diff_id=kit.sha256(blob))
     with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="corrupt tar"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_empty_layer_blob_is_an_empty_layer(tmp_path):
     layout = _layout_with_blob(tmp_path, b"", diff_id=kit.sha256(b""))
     with open_image(f"oci:{layout}") as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
     assert paths(tree) == ["/"]
 
 
@@ -375,11 +376,12 @@ def test_many_tiny_files_are_quick_with_flat_memory(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path[:0] = [{str(ROOT)!r}]
-        from imagelint.image.source import open_image
-        from imagelint.image.layers import read_image_tree
+        from imagelint.image.sources import open_image
+        from imagelint.image.tree import read_image_tree
+        from imagelint.trust.keep import TRUST_FILES
         start = time.monotonic()
         with open_image({ref!r}) as image:
-            tree = read_image_tree(image)
+            tree = read_image_tree(image, TRUST_FILES)
         peak_mb = peak_rss_mb()
         print(time.monotonic() - start, len(tree), peak_mb)
     """)
@@ -397,8 +399,9 @@ def test_peak_memory_stays_flat_for_a_large_layer(tmp_path):
         import hashlib, json, os, sys
         sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
         import imagekit as kit
-        from imagelint.image.source import open_image
-        from imagelint.image.layers import read_image_tree
+        from imagelint.image.sources import open_image
+        from imagelint.image.tree import read_image_tree
+        from imagelint.trust.keep import TRUST_FILES
         layout = {str(tmp_path / 'big')!r}
         blobs = kit._Blobs(__import__("pathlib").Path(layout))
         path = os.path.join(layout, "layer.tar")
@@ -425,7 +428,7 @@ def test_peak_memory_stays_flat_for_a_large_layer(tmp_path):
             {{"mediaType": kit.OCI_MANIFEST, "digest": blobs.put(manifest), "size": len(manifest)}}]}}))
         before = peak_rss_mb()
         with open_image("oci:" + layout) as image:
-            tree = read_image_tree(image)
+            tree = read_image_tree(image, TRUST_FILES)
         after = peak_rss_mb()
         print(before, after, len(tree))
     """)

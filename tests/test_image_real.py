@@ -26,11 +26,12 @@ PROBE = textwrap.dedent("""
                     return int(line.split()[1]) / 1024
 
     sys.path[:0] = [ROOT, ROOT + "/tests"]
-    from imagelint.image.layers import read_image_tree
-    from imagelint.image.source import open_image
+    from imagelint.image.tree import read_image_tree
+    from imagelint.trust.keep import TRUST_FILES
+    from imagelint.image.sources import open_image
     start = time.monotonic()
     with open_image(REF, ca_file=CA) as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
     seconds = time.monotonic() - start
     cacerts = JDK + "/lib/security/cacerts"
     bundle = tree.read("/etc/ssl/certs/ca-certificates.crt") or b""

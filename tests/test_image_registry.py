@@ -18,15 +18,16 @@ import pytest
 
 import imagekit as kit
 from imagelint.findings import ImagelintError
-from imagelint.image.layers import read_image_tree
+from imagelint.image.tree import read_image_tree
+from imagelint.trust.keep import TRUST_FILES
 from imagelint.image.reference import parse_name
-from imagelint.image.registry import (
+from imagelint.image.sources.remote import (
     RegistryOptions,
     docker_credentials,
     open_registry_image,
     parse_challenge,
 )
-from imagelint.image.source import open_image
+from imagelint.image.sources import open_image
 from services import CA_ENV_VARS, require
 from test_image_sources import flatten, sample_image
 
@@ -63,7 +64,7 @@ def auth_entry(user: str, password: str) -> dict:
 
 def read_ref(ref: str, **kwargs):
     with open_image(ref, **kwargs) as image:
-        return read_image_tree(image), image
+        return read_image_tree(image, TRUST_FILES), image
 
 
 # --------------------------------------------------------------------------- real registry
@@ -374,14 +375,14 @@ def faulty(tmp_path):
 
 def test_fault_free_baseline(faulty):
     with faulty.open() as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
     assert tree.read("/etc/os-release").startswith(b"ID=debian")
 
 
 def test_retries_429_and_503_then_succeeds(faulty):
     faulty.fail_first = {"manifest": (429, 2), "blob": (503, 2)}
     with faulty.open() as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
     assert tree.read("/etc/os-release").startswith(b"ID=debian")
     assert sum("/manifests/" in r for r in faulty.requests) == 3
 
@@ -402,13 +403,13 @@ def test_garbage_manifest_json(faulty):
 def test_tampered_layer_blob(faulty):
     faulty.tamper = {kit.sha256(faulty.image.layers[2].blob())}  # the uncompressed layer
     with faulty.open() as image, pytest.raises(ImagelintError, match=r"layer 2 .*digest mismatch"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_tampered_gzip_layer_blob(faulty):
     faulty.tamper = {kit.sha256(faulty.image.layers[0].blob())}
     with faulty.open() as image, pytest.raises(ImagelintError, match=r"layer 0 .*(digest mismatch|corrupt gzip)"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_tampered_config_blob(faulty):
@@ -420,7 +421,7 @@ def test_tampered_config_blob(faulty):
 def test_missing_layer_blob(faulty):
     (faulty.layout / "blobs" / "sha256" / kit.sha256(faulty.image.layers[2].blob()).split(":")[1]).unlink()
     with faulty.open() as image, pytest.raises(ImagelintError, match="blob not found in registry"):
-        read_image_tree(image)
+        read_image_tree(image, TRUST_FILES)
 
 
 def test_timeouts(tmp_path):
@@ -485,7 +486,7 @@ def test_bare_name_falls_back_to_the_registry(tmp_path, registry_factory, docker
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")  # no engine at all
     with open_image(bare) as image:
         assert image.source == "docker"
-        assert len(read_image_tree(image)) > 10
+        assert len(read_image_tree(image, TRUST_FILES)) > 10
 
 
 def test_certificate_for_another_name(tmp_path, registry_factory):

@@ -13,9 +13,11 @@ import pytest
 
 import imagekit as kit
 from imagelint.findings import ImagelintError
-from imagelint.image.layers import ImageTree, read_image_tree
+from imagelint.image.tree import ImageTree, read_image_tree
+from imagelint.trust.keep import TRUST_FILES
 from imagelint.image.reference import parse_name, parse_reference
-from imagelint.image.source import host_platform_string, open_image
+from imagelint.image.model import host_platform_string
+from imagelint.image.sources import open_image
 
 KEY = b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n"
 
@@ -54,7 +56,7 @@ def flatten(tree: ImageTree) -> list[tuple]:
 
 def read(ref: str, **kwargs) -> tuple[ImageTree, dict]:
     with open_image(ref, **kwargs) as image:
-        tree = read_image_tree(image)
+        tree = read_image_tree(image, TRUST_FILES)
         return tree, {"config": image.config, "layers": [(l.diff_id, l.index) for l in image.layers],
                       "digest": image.digest, "platform": image.platform}
 
@@ -272,7 +274,7 @@ def test_truncated_docker_archive(tmp_path, style):
     (tmp_path / "cut.tar").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ImagelintError) as error:
         with open_image(f"docker-archive:{tmp_path / 'cut.tar'}") as image:
-            read_image_tree(image)
+            read_image_tree(image, TRUST_FILES)
     assert "truncated" in str(error.value) or "missing" in str(error.value)
 
 
@@ -314,7 +316,7 @@ def test_wrong_layer_digest(tmp_path):
     blob_path.write_bytes(bytes(data))
     with open_image(f"oci:{tmp_path / 'layout'}") as opened:
         with pytest.raises(ImagelintError, match=r"layer 2 \(sha256:[0-9a-f]{12}\): digest mismatch"):
-            read_image_tree(opened)
+            read_image_tree(opened, TRUST_FILES)
 
 
 def test_wrong_manifest_digest(tmp_path):
@@ -375,7 +377,7 @@ def test_docker_daemon_source(tmp_path, dockerd, monkeypatch):
     # A bare name prefers the engine when it has the image.
     with open_image("imagelint-test/sample:v1") as opened:
         assert opened.source == "docker-daemon"
-        assert flatten(read_image_tree(opened)) == expected
+        assert flatten(read_image_tree(opened, TRUST_FILES)) == expected
     with pytest.raises(ImagelintError, match="not found in the Docker engine"):
         open_image("docker-daemon:imagelint-test/absent:v1")
     # Nothing is left behind: the saved archive lived in an unlinked temp file.

@@ -10,7 +10,8 @@ import pytest
 
 import imagelint.image.layers as layers
 from imagelint.findings import ImagelintError
-from imagelint.image.source import Layer
+from imagelint.image.model import Layer
+from imagelint.trust.keep import TRUST_FILES
 
 
 def _layer(data: bytes) -> Layer:
@@ -19,10 +20,10 @@ def _layer(data: bytes) -> Layer:
 
 
 def _read_both(data: bytes, monkeypatch) -> tuple[layers.LayerRecord, layers.LayerRecord]:
-    fast = layers.read_layer(_layer(data))
+    fast = layers.read_layer(_layer(data), TRUST_FILES)
     with monkeypatch.context() as patch:
         patch.setattr(layers, "_fast_header", lambda *args: None)  # every header through tarfile
-        slow = layers.read_layer(_layer(data))
+        slow = layers.read_layer(_layer(data), TRUST_FILES)
     return fast, slow
 
 
@@ -117,23 +118,23 @@ def test_a_signed_checksum_is_accepted_like_tarfile_does(monkeypatch):
 def test_escaping_names_are_refused_on_the_fast_path(name, monkeypatch):
     data = _tar(tarfile.USTAR_FORMAT, [_entry(name, body=b"x")])
     with pytest.raises(ImagelintError, match="refusing the image"):
-        layers.read_layer(_layer(data))
+        layers.read_layer(_layer(data), TRUST_FILES)
 
 
 def test_a_corrupt_header_checksum_ends_the_archive_as_tarfile_does(monkeypatch):
     data = bytearray(_tar(tarfile.USTAR_FORMAT, [_entry("etc/a", body=b"a"), _entry("etc/b", body=b"b")]))
     data[1024 + 148] ^= 1  # the second header's checksum
-    for reader in (lambda d: layers.read_layer(_layer(d)),):
+    for reader in (lambda d: layers.read_layer(_layer(d), TRUST_FILES),):
         with pytest.raises(ImagelintError, match="after the end-of-archive marker"):
             reader(bytes(data))
     with monkeypatch.context() as patch:
         patch.setattr(layers, "_fast_header", lambda *args: None)
         with pytest.raises(ImagelintError, match="after the end-of-archive marker"):
-            layers.read_layer(_layer(bytes(data)))
+            layers.read_layer(_layer(bytes(data)), TRUST_FILES)
 
 
 def test_truncated_layers_are_errors(monkeypatch):
     data = _tar(tarfile.USTAR_FORMAT, [_entry("etc/ssl/certs/ca.crt", body=PEM * 20), _entry("etc/b", body=b"b")])
     for cut in (600, 1100, 1536):
         with pytest.raises(ImagelintError):
-            layers.read_layer(_layer(data[:cut]))
+            layers.read_layer(_layer(data[:cut]), TRUST_FILES)

@@ -17,7 +17,7 @@ import pytest
 
 from imagelint.dockerfile.parse import decode_dockerfile, parse_dockerfile
 from imagelint.findings import ImagelintError
-from imagelint.lint import is_dockerfile_name
+from imagelint.commands.lint import is_dockerfile_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dockerfiles"

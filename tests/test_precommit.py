@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imagelint.lint import is_dockerfile_name
+from imagelint.commands.lint import is_dockerfile_name
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())

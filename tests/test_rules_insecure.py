@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 BASE = "FROM debian:12\n"
 

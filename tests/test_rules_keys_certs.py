@@ -14,7 +14,7 @@ from pathlib import Path
 from pki import make_cert
 
 from imagelint.config import Config
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 FAKE_KEY = b"-----BEGIN PRIVATE KEY-----\nVGVzdCBmaXh0dXJlIC0gbm90IGEgcmVhbCBrZXk=\n-----END PRIVATE KEY-----\n"
 UTC = dt.timezone.utc
@@ -160,7 +160,7 @@ def test_truststore_keystore_without_keys_is_not_a_key(tmp_path):
 
 def test_lint_without_cert_files_does_not_import_cryptography(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM debian:12\nCOPY app /app\nRUN echo hi\n")
-    code = ("import sys; from imagelint.lint import lint_paths, LintOptions; "
+    code = ("import sys; from imagelint.commands.lint import lint_paths, LintOptions; "
             f"lint_paths([{str(tmp_path / 'Dockerfile')!r}], LintOptions()); "
             "print('cryptography' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -12,7 +12,7 @@ import pytest
 from imagelint.checks.dockerfile.os_store import (
     _distance, _known_dirs, non_root_owner, trust_path_touched, typo_of, world_writable,
 )
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pki import make_cert
 
 from imagelint.config import Config
 from imagelint.findings import Severity
-from imagelint.lint import LintOptions, lint_text
+from imagelint.commands.lint import LintOptions, lint_text
 
 
 def lint(dockerfile: str, ctx: Path | None = None, rules=("IL3",)):

@@ -143,7 +143,7 @@ def test_dockerfile_mapping_base_image_findings_land_on_from(tmp_path):
 
 
 def test_history_normalisation():
-    from imagelint.scan import normalize_history
+    from imagelint.commands.scan import normalize_history
 
     assert normalize_history("RUN /bin/sh -c update-ca-certificates # buildkit") == ("RUN", "update-ca-certificates")
     assert normalize_history("RUN |2 A=1 B=two /bin/sh -c make # buildkit") == ("RUN", "make")

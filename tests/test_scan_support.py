@@ -130,7 +130,7 @@ def write_layered_oci(root: Path, layers: list, *, env: list[str] | None = None,
 
 def scan(ref: str, **options):
     """Findings of one image, through the same engine the CLI uses."""
-    from imagelint.scan import ScanOptions, scan_images
+    from imagelint.commands.scan import ScanOptions, scan_images
 
     result = scan_images([ref], ScanOptions(**options))
     assert not result.errors, [str(e) for e in result.errors]

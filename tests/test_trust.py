@@ -9,9 +9,17 @@ import time
 import pytest
 
 from imagelint.findings import ImagelintError
-from imagelint.trust import evaluate, parse_at, parse_chain, run_trust
+from imagelint.commands.trust import parse_at, run_trust
+from imagelint.trust.model import TrustModel
+from imagelint.trust.verdicts import evaluate as evaluate_model, parse_chain
 from pki import DAY, NOW, TLSServer, make_pki
-from test_certs_runtimes import build_root, debian_files
+from test_trust_stores import build_root, debian_files
+
+
+def evaluate(tree, env, chain, host, at=None, runtimes=None, entrypoint=None):
+    """Verdicts for a bare filesystem view with this environment (the trust model of a test root)."""
+    return evaluate_model(TrustModel(tree, env, entrypoint), chain, host, at, runtimes)
+
 
 VERDICT_KEYS = {"runtime", "store", "trusted", "reason", "certificate", "message", "error_text", "fix", "warnings"}
 
@@ -64,32 +72,32 @@ def test_incident_replayed(tmp_path, pki):
 def test_json_contract_and_exit_codes(tmp_path, pki):
     tree = debian_with(tmp_path, pki, pki.root.pem)
     code, out = run_trust("host", chain_path=str(pki.files["chain-full.pem"]), host="localhost", fmt="json",
-                          tree=tree, env={})
+                          model=TrustModel(tree, {}))
     doc = json.loads(out)
     assert code == 0 and doc["version"] == 1 and doc["host"] == "localhost" and doc["image"] == "host"
     (verdict,) = doc["verdicts"]
     assert VERDICT_KEYS <= set(verdict) and verdict["trusted"] is True and verdict["reason"] is None
     code, out = run_trust("host", chain_path=str(pki.files["chain-wrong-host.pem"]), host="localhost", fmt="json",
-                          tree=tree, env={})
+                          model=TrustModel(tree, {}))
     (verdict,) = json.loads(out)["verdicts"]
     assert code == 1 and verdict["reason"] == "hostname-mismatch"
     assert verdict["error_texts"]["python"].endswith("Hostname mismatch, certificate is not valid for 'localhost'.")
     assert "subjectAltName DNS:localhost" in verdict["fix"]
     # "Will this still work in 400 days?"
     code, out = run_trust("host", chain_path=str(pki.files["chain-full.pem"]), host="localhost", at="+400d",
-                          tree=tree, env={})
+                          model=TrustModel(tree, {}))
     assert code == 1 and "NOT TRUSTED (expired)" in out
 
 
 def test_bad_input_is_one_clean_error(tmp_path, pki):
     tree = debian_with(tmp_path, pki, pki.root.pem)
     with pytest.raises(ImagelintError, match="exactly one of --chain"):
-        run_trust("host", tree=tree, env={})
+        run_trust("host", model=TrustModel(tree, {}))
     with pytest.raises(ImagelintError, match="no certificate found"):
         (tmp_path / "empty.pem").write_text("nothing here")
-        run_trust("host", chain_path=str(tmp_path / "empty.pem"), tree=tree, env={})
+        run_trust("host", chain_path=str(tmp_path / "empty.pem"), model=TrustModel(tree, {}))
     with pytest.raises(ImagelintError, match="cannot read chain"):
-        run_trust("host", chain_path=str(tmp_path / "absent.pem"), tree=tree, env={})
+        run_trust("host", chain_path=str(tmp_path / "absent.pem"), model=TrustModel(tree, {}))
     with pytest.raises(ImagelintError, match="--at"):
         parse_at("next tuesday")
     with pytest.raises(ImagelintError, match="unknown runtime"):
@@ -99,7 +107,7 @@ def test_bad_input_is_one_clean_error(tmp_path, pki):
 
 def test_partial_chain_differs_per_runtime(tmp_path, pki):
     home = "/opt/java/openjdk"
-    from test_certs_runtimes import keytool_store
+    from test_trust_stores import keytool_store
 
     tree = debian_with(tmp_path / "root", pki, pki.intermediate.pem, {
         f"{home}/bin/java": b"\x7fELF",
@@ -190,11 +198,11 @@ def test_connect_fetches_the_presented_chain(tmp_path, pki):
     tree = debian_with(tmp_path, pki, pki.root.pem)
     with TLSServer(pki.files["chain-leaf-only.pem"], pki.files["leaf.key"]) as server:
         code, out = run_trust("host", connect=f"127.0.0.1:{server.port}", host="localhost", fmt="json",
-                              tree=tree, env={})
+                              model=TrustModel(tree, {}))
     (verdict,) = json.loads(out)["verdicts"]
     assert code == 1 and verdict["reason"] == "missing-intermediate"
     with TLSServer(pki.files["chain-with-root.pem"], pki.files["leaf.key"]) as server:
-        code, out = run_trust("host", connect=f"localhost:{server.port}", fmt="json", tree=tree, env={})
+        code, out = run_trust("host", connect=f"localhost:{server.port}", fmt="json", model=TrustModel(tree, {}))
     doc = json.loads(out)
     assert code == 0 and doc["host"] == "localhost"
     assert doc["verdicts"][0]["path"][-1] == "CN=Test Root CA,O=imagelint test"
@@ -204,8 +212,8 @@ def test_connect_sends_sni(tmp_path, pki):
     seen = []
     with TLSServer(pki.files["chain-full.pem"], pki.files["leaf.key"]) as server:
         server.context.sni_callback = lambda sock, name, ctx: seen.append(name)
-        run_trust("host", connect=f"127.0.0.1:{server.port}", host="orders-api.test", tree=debian_with(
-            tmp_path, pki, pki.root.pem), env={})
+        run_trust("host", connect=f"127.0.0.1:{server.port}", host="orders-api.test", model=TrustModel(debian_with(
+            tmp_path, pki, pki.root.pem), {}))
     assert seen == ["orders-api.test"]
 
 
@@ -238,7 +246,7 @@ def test_image_env_and_java_trust_store_from_image_config(tmp_path, pki):
     """A Temurin-style image (JDK with its own cacerts) written by imagekit and read through
     open_image: JAVA_TOOL_OPTIONS and NODE_EXTRA_CA_CERTS come from the image's Env, not ours."""
     from imagekit import Image, Layer, write_oci
-    from test_certs_runtimes import keytool_store
+    from test_trust_stores import keytool_store
 
     base = (Layer()
             .file("etc/os-release", b"ID=ubuntu\nID_LIKE=debian\n")
@@ -284,7 +292,7 @@ def test_s_client_fallback_reads_the_same_chain(pki):
 
 
 def test_host_port_parsing():
-    from imagelint.trust import parse_host_port
+    from imagelint.commands.trust import parse_host_port
 
     assert parse_host_port("orders-api:8443") == ("orders-api", 8443)
     assert parse_host_port("orders-api") == ("orders-api", 443)

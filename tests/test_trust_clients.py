@@ -16,10 +16,17 @@ from pathlib import Path
 import pytest
 
 from imagelint.certs.verify import POLICIES, verify
-from imagelint.trust import evaluate, parse_chain
+from imagelint.trust.model import TrustModel
+from imagelint.trust.verdicts import evaluate as evaluate_model, parse_chain
 from pki import NOW, TLSServer, make_pki
 from services import require
-from test_certs_runtimes import build_root, debian_files, keytool_store
+from test_trust_stores import build_root, debian_files, keytool_store
+
+
+def evaluate(tree, env, chain, host, at=None, runtimes=None, entrypoint=None):
+    """Verdicts for a bare filesystem view with this environment (the trust model of a test root)."""
+    return evaluate_model(TrustModel(tree, env, entrypoint), chain, host, at, runtimes)
+
 
 HOST = "localhost"
 SITE = "/usr/local/lib/python3.11/site-packages"
@@ -69,6 +76,7 @@ GO_PROBE = """
 package main
 
 import (
+
 	"crypto/tls"
 	"fmt"
 	"net"

@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-from imagelint.trust import run_trust
+from imagelint.commands.trust import run_trust
+from imagelint.fs.host import HostView
+from imagelint.trust.model import TrustModel
 from pki import make_pki
 
 
@@ -19,8 +21,9 @@ def pki(tmp_path_factory):
 
 
 def host_verdicts(pki, env, runtimes=None):
+    model = TrustModel(HostView(), env, kind="host")
     code, out = run_trust("host", chain_path=str(pki.files["chain-full.pem"]), host="localhost", fmt="json",
-                          env=env, runtimes=runtimes)
+                          runtimes=runtimes, model=model)
     doc = json.loads(out)
     assert doc["image"] == "host"
     return code, doc["verdicts"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelint.trust import run_trust
+from imagelint.commands.trust import run_trust
 from pki import TLSServer, make_pki
 from services import require, require_root
 

@@ -23,11 +23,17 @@ PRIVATE_KEY_LABELS = {
     b"ENCRYPTED PRIVATE KEY": "pkcs8-encrypted",
     b"OPENSSH PRIVATE KEY": "openssh",
 }
+PRIVATE_KEY_MARKERS = (b"PRIVATE KEY-----", b"PuTTY-User-Key-File")
 UTF8_BOM = b"\xef\xbb\xbf"
 JKS_MAGIC = b"\xfe\xed\xfe\xed"
 JCEKS_MAGIC = b"\xce\xce\xce\xce"
 # Passwords a default Java store may carry: none (JDK 18+ cacerts), "changeit" (everything else).
 JAVA_STORE_PASSWORDS = (None, b"changeit", b"")
+
+
+def looks_like_private_key(head: bytes) -> bool:
+    """Whether these bytes (a file's first KiB is enough) hold private key material."""
+    return any(marker in head for marker in PRIVATE_KEY_MARKERS)
 
 
 @dataclass(frozen=True)

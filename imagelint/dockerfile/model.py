@@ -4,15 +4,14 @@ Rules read only this model. It is built once per file and is immutable afterward
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 import posixpath
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Iterator
 
-from ..catalogue import load_data
+from ..facts import Family, base_image_facts, family
 from ..findings import ImagelintError
+from ..image.reference import parse_base_name
 from .expand import expand
 from .parse import Instruction, ParsedDockerfile, split_words
 from .shell import Command, Script, linear, parse_script
@@ -22,64 +21,10 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 # --- base image references --------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ImageRef:
-    raw: str
-    registry: str  # "" for Docker Hub
-    repository: str  # "python", "eclipse-temurin", "gcr.io/distroless/static" style path
-    tag: str
-    digest: str
-
-    @property
-    def repo_path(self) -> str:
-        return f"{self.registry}/{self.repository}" if self.registry else self.repository
-
-
-def parse_image_ref(raw: str) -> ImageRef:
-    ref = raw.strip()
-    digest = ""
-    if "@" in ref:
-        ref, digest = ref.split("@", 1)
-    tag = ""
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        ref, tag = ref.rsplit(":", 1)
-    parts = ref.split("/")
-    registry = ""
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        registry = parts[0]
-        parts = parts[1:]
-    if registry in ("docker.io", "index.docker.io", "registry-1.docker.io"):
-        registry = ""
-    repository = "/".join(parts)
-    if not registry and repository.startswith("library/"):
-        repository = repository[len("library/") :]
-    return ImageRef(raw, registry.lower(), repository.lower(), tag, digest)
-
-
-@lru_cache(maxsize=512)
 def classify_image(raw: str) -> dict:
-    """The first matching [[image]] entry of rules/os-families.toml, or {} when unknown."""
-    ref = parse_image_ref(raw)
-    for entry in load_data("os-families.toml")["image"]:
-        repos = entry.get("repo")
-        tags = entry.get("tag")
-        if repos is None and tags is None:
-            continue
-        if repos is not None and not any(
-            fnmatch.fnmatchcase(ref.repo_path, pat) or fnmatch.fnmatchcase(ref.repository, pat) for pat in repos
-        ):
-            continue
-        if tags is not None and not any(fnmatch.fnmatchcase(ref.tag, pat) for pat in tags):
-            continue
-        return dict(entry)
-    return {}
-
-
-def family_facts(family: str | None) -> dict:
-    if not family:
-        return {}
-    return load_data("os-families.toml")["family"].get(family, {})
+    """The trust facts' [[image]] entry for a FROM reference, or {} when unknown."""
+    name = parse_base_name(raw)
+    return base_image_facts(name.repository_path, name.short_repository, name.tag or "")
 
 
 # --- model types --------------------------------------------------------------------------------
@@ -171,8 +116,8 @@ class Stage:
         return self.image.get("family")
 
     @property
-    def facts(self) -> dict:
-        return family_facts(self.family)
+    def facts(self) -> Family:
+        return family(self.family)
 
     @property
     def user(self) -> str | None:

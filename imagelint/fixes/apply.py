@@ -8,6 +8,7 @@ fix by fix and a fix that breaks the file is dropped, so the result always parse
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 from dataclasses import dataclass, field
 
 from ..config import Config
@@ -101,11 +102,13 @@ def _key(f: Finding) -> tuple:
     return (f.rule, f.message)
 
 
-def fix_text(text: str, path: str, options, config: Config | None = None, unsafe: bool = False,
-             max_passes: int = MAX_PASSES) -> FileFixResult:
-    """Lint and fix `text` (raises ImagelintError when the input itself cannot be linted)."""
-    from ..lint import lint_text
+Linter = Callable[[str, str, object, "Config | None"], tuple[list[Finding], object]]
 
+
+def fix_text(text: str, path: str, options, lint_text: Linter, config: Config | None = None, unsafe: bool = False,
+             max_passes: int = MAX_PASSES) -> FileFixResult:
+    """Lint and fix `text`, re-linting with `lint_text` after each pass until nothing changes
+    (raises ImagelintError when the input itself cannot be linted)."""
     level = threshold(unsafe)
     result = FileFixResult(path, text, text)
     seen = {text}

@@ -164,7 +164,7 @@ def _installed_cas(stage: Stage) -> list[tuple[str, FileOp]]:
         if op.kind not in ("copy", "move", "download", "write"):
             continue
         facts = s.facts or {}
-        bundles = set(facts.get("bundle_paths", [])) | {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"}
+        bundles = set(facts.bundle_paths) | {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"}
         targets = anchor_target(s, op) or [p for p in op_paths(op) if is_cert_path(p)]
         for path in targets:
             if "*" in path or "?" in path or "$" in path or path in bundles or path.endswith("/"):
@@ -359,16 +359,16 @@ def update_command_for(stage: Stage, at: int) -> str | None:
     from ..checks.dockerfile.common import stage_facts, stage_family
 
     facts = stage_facts(stage)
-    update = facts.get("update_command")
+    update = facts.update_command
     if not update:
         return None
     family = stage_family(stage)
     ca_tool = stage.image.get("ca_tool")
-    package = facts.get("ca_package", "ca-certificates")
+    package = facts.ca_package or "ca-certificates"
     installed = _installs_ca_package(stage, at, package)
     needs_tool = not installed and (ca_tool is False or (family in ("alpine", "wolfi") and ca_tool is not True))
-    if needs_tool and facts.get("install_ca_tool"):
-        return f"{facts['install_ca_tool']} && {update}"
+    if needs_tool and facts.install_ca_tool:
+        return f"{facts.install_ca_tool} && {update}"
     return update
 
 
@@ -515,7 +515,7 @@ def requests_bundle(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | N
     """IL320: ENV REQUESTS_CA_BUNDLE=<the family's regenerated bundle>, never the single CA."""
     from ..checks.dockerfile.common import stage_facts
 
-    bundle = stage_facts(stage).get("bundle")
+    bundle = stage_facts(stage).bundle
     if not bundle:
         return None
     return add_env_after(model, op.inst, "REQUESTS_CA_BUNDLE", bundle,
@@ -527,7 +527,7 @@ def point_at_bundle(model: DockerfileModel, a, stage: Stage | None = None) -> Fi
     from ..checks.dockerfile.common import stage_facts
 
     stage = stage or a.stage
-    bundle = stage_facts(stage).get("bundle")
+    bundle = stage_facts(stage).bundle
     value = getattr(a, "value", getattr(a, "path", None))
     if not bundle or value == bundle or a.kind not in ("ENV", "ARG", "RUN", "export") or not a.name.isidentifier():
         return None
@@ -606,12 +606,12 @@ def move_into_anchors(model: DockerfileModel, stage: Stage, op: FileOp, title: s
     from ..checks.dockerfile.common import stage_facts
 
     facts = stage_facts(stage)
-    anchors = facts.get("anchor_dirs") or []
+    anchors = facts.anchor_dirs or []
     if not anchors:
         return None
     base = name or posixpath.basename(op.targets()[0] if (op.is_dir and op.sources) else op.path)
-    if facts.get("anchor_extension"):
-        base = crt_name(base, facts["anchor_extension"])
+    if facts.anchor_extension:
+        base = crt_name(base, facts.anchor_extension)
     edit = destination_edit(model, op, posixpath.join(anchors[0], base))
     if edit is None:
         return None
@@ -627,7 +627,7 @@ def install_tool_before(model: DockerfileModel, stage: Stage, cmd: Command) -> F
     """IL210: `<install ca-certificates> && ` right before the update command."""
     from ..checks.dockerfile.common import stage_facts
 
-    install = stage_facts(stage).get("install_ca_tool")
+    install = stage_facts(stage).install_ca_tool
     src = source(model)
     first = cmd.argv[0] if cmd.argv else None
     if not install or first is None or cmd.start != first.start or cmd.assignments:
@@ -642,7 +642,7 @@ def anchor_instead_of_append(model: DockerfileModel, stage: Stage, op: FileOp) -
     from ..checks.dockerfile.common import stage_facts
 
     facts = stage_facts(stage)
-    anchors = facts.get("anchor_dirs") or []
+    anchors = facts.anchor_dirs or []
     cmd = op.command
     if not anchors or cmd is None:
         return None
@@ -653,7 +653,7 @@ def anchor_instead_of_append(model: DockerfileModel, stage: Stage, op: FileOp) -
     if not verified(src, redirect.target.start, redirect.target.end, redirect.target.raw):
         return None
     name = next((posixpath.basename(s) for s in op.sources if s), "custom-ca.crt")
-    name = crt_name(name, facts.get("anchor_extension") or posixpath.splitext(name)[1] or ".crt")
+    name = crt_name(name, facts.anchor_extension or posixpath.splitext(name)[1] or ".crt")
     update = update_command_for(stage, op.inst.start)
     if update is None:
         return None
@@ -673,10 +673,10 @@ def bundle_from_stage(model: DockerfileModel, shipped: Stage, builder: Stage, ti
     """IL401/IL402: `COPY --from=<builder> <bundle> <bundle>` right after the shipped stage's FROM."""
     from ..checks.dockerfile.common import stage_facts
 
-    bundle = stage_facts(builder).get("bundle")
+    bundle = stage_facts(builder).bundle
     if not bundle or not builder.name:
         return None
-    target = stage_facts(shipped).get("bundle") or "/etc/ssl/certs/ca-certificates.crt"
+    target = stage_facts(shipped).bundle or "/etc/ssl/certs/ca-certificates.crt"
     line = f"COPY --from={builder.name} {bundle} {target}"
     return _fix(title or f"Copy the CA bundle from stage {builder.name}", applicability,
                 [insert_after(source(model), shipped.from_inst, [line])])
@@ -691,7 +691,7 @@ def stage_with_bundle(model: DockerfileModel, shipped: Stage) -> Stage | None:
         if stage in chain or not stage.name or stage.index > shipped.index:
             continue
         facts = stage_facts(stage)
-        if facts.get("bundle") and not facts.get("no_bundle"):
+        if facts.bundle and not facts.no_bundle:
             return stage
     return None
 
@@ -827,7 +827,7 @@ def _registered_bundle(stage: Stage, before: int) -> str | None:
     """The family's bundle when a CA was installed and registered in the OS store before `before`."""
     from ..checks.dockerfile.common import stage_facts
 
-    bundle = stage_facts(stage).get("bundle")
+    bundle = stage_facts(stage).bundle
     cas = installed_cas(stage, before)
     if not bundle or not cas:
         return None

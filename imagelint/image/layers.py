@@ -1,85 +1,51 @@
-"""Flatten an image's layers into a read-only file tree, streaming every layer exactly once.
+"""Read one layer's tar stream to its end (so its digests are verified) into a `LayerRecord`.
 
-Each layer is read as a tar stream (gzip/zstd/none sniffed by magic bytes, capped against
-decompression bombs) into a `LayerRecord`: every entry's metadata, its whiteouts, and the
-contents of only the files the checks need (`keep`). Records are then merged base-up:
-opaque directories and `.wh.` whiteouts remove what lower layers added, a non-directory
-replaces a directory's whole subtree, and paths under a symlinked directory land where the
-link points (as the engine's unpacker does). Nothing is written to disk.
-
-Choices (tested): a tar entry with an absolute path or a `..` component is an error naming
-the layer; a hardlink whose target exists in neither its layer nor below is an error too
-(the engine refuses to load such a layer); symlink loops and dangling links resolve to None.
+The stream is gzip, zstd or plain (sniffed by magic bytes, capped against decompression bombs).
+The record holds every entry's metadata and whiteouts, and only the contents a `KeepPolicy`
+asks for. Nothing is written to disk. A tar entry with an absolute path or a `..` component is
+an error naming the layer (it would write outside the root).
 """
 from __future__ import annotations
 
 import posixpath
 import tarfile
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ..findings import ImagelintError
-from .fs import FileInfo, norm
-from .limits import DEFAULT_LIMITS, KIB, MIB, Limits
-from .source import Image, Layer
+from ..fs import FileInfo, norm
+from ..certs.embedded import pem_blocks_in_stream
+from .limits import DEFAULT_LIMITS, MIB, Limits
+from .model import Layer
 from .streams import Budget, ForwardReader
 
-KeepPredicate = Callable[[str, int], bool]
 ProgressCallback = Callable[[int, str, int], None]  # (layer index, "stored" | "uncompressed", bytes)
 
-SMALL_FILE = 64 * KIB
 SNIFF_BYTES = 1024
 SNIFF_MAX_SIZE = 1 * MIB
-MAX_SYMLINK_HOPS = 40
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
-# Directories whose every file matters: OS trust stores, anchors and their generated output.
-TRUST_PREFIXES = (
-    "/etc/ssl/", "/etc/pki/", "/usr/local/share/ca-certificates/", "/usr/share/ca-certificates/",
-    "/etc/ca-certificates", "/var/lib/ca-certificates/", "/usr/share/pki/", "/etc/ca-certificates.conf",
-    "/usr/lib/ssl/", "/etc/default/cacerts",
-)
-SYSTEM_FILES = frozenset({
-    "/etc/os-release", "/usr/lib/os-release", "/etc/alpine-release", "/etc/debian_version", "/etc/lsb-release",
-    "/etc/redhat-release", "/etc/system-release", "/etc/centos-release", "/etc/SuSE-release",
-    "/etc/passwd", "/etc/group",  # to map the image's USER name to a uid
-})
-# Trust material by name, kept wherever it is (bounded by the per-file limit).
-TRUST_NAMES = frozenset({"cacerts", "jssecacerts", "cacert.pem", "ca-bundle.crt", "ca-certificates.crt",
-                         "tls-ca-bundle.pem", "ca-bundle.pem", "java.security"})
-KEY_SUFFIXES = (".pem", ".key", ".crt", ".cer", ".der", ".p12", ".pfx", ".jks", ".keystore", ".truststore",
-                ".p8", ".pk8", ".ppk", ".pkcs12", ".bks", ".csr", ".p7b", ".p7c")
-KEY_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "identity",
-                       "server.key", "tls.key", "privkey", "private.key"})
-PRIVATE_KEY_MARKERS = (b"PRIVATE KEY-----", b"PuTTY-User-Key-File")
-EMBEDDED_CERT_BINARIES = frozenset({"node", "nodejs"})
+@dataclass(frozen=True)
+class KeepPolicy:
+    """What the reader keeps of a layer's files besides their metadata. The caller decides (the
+    trust model knows which files it reads); by default nothing is kept.
+
+    keep(path, size): keep the whole file.
+    embedded(path, size, mode): keep only the PEM certificate blocks found inside (node's roots).
+    markers: (marker, predicate(path, size, mode)): note whether such files contain the marker,
+        while the bytes stream past (Go build info in executables), without keeping them.
+    sniff(head): keep a file of at most SNIFF_MAX_SIZE bytes whose first SNIFF_BYTES this accepts.
+    """
+
+    keep: Callable[[str, int], bool] = lambda path, size: False
+    embedded: Callable[[str, int, int], bool] = lambda path, size, mode: False
+    markers: tuple[tuple[bytes, Callable[[str, int, int], bool]], ...] = ()
+    sniff: Callable[[bytes], bool] | None = None
 
 
-def default_keep(path: str, size: int) -> bool:
-    """Which file contents the checks need in memory; everything else is metadata only."""
-    if path in SYSTEM_FILES or path.startswith(TRUST_PREFIXES):
-        return True
-    base = posixpath.basename(path)
-    if base in TRUST_NAMES:
-        return True
-    if base == "release" and size < SMALL_FILE:  # JVM release files: JAVA_VERSION, IMPLEMENTOR
-        return True
-    if size < SMALL_FILE and (base in KEY_NAMES or base.lower().endswith(KEY_SUFFIXES)):
-        return True
-    return False
-
-
-def default_embedded(path: str, size: int, mode: int) -> bool:
-    """Executables whose root store is compiled in: only their PEM blocks are kept."""
-    return posixpath.basename(path) in EMBEDDED_CERT_BINARIES and bool(mode & 0o111) and size > 0
-
-
-def looks_like_private_key(head: bytes) -> bool:
-    return any(marker in head for marker in PRIVATE_KEY_MARKERS)
+NOTHING = KeepPolicy()
 
 
 # --------------------------------------------------------------------------- one layer
@@ -99,6 +65,9 @@ class LayerRecord:
     # Contents kept from this layer, and PEM blocks extracted from embedded-store binaries.
     kept: dict[str, bytes] = field(default_factory=dict)
     embedded: dict[str, bytes] = field(default_factory=dict)
+    # marker -> the files looked into for it while streaming, and those that contain it.
+    searched: dict[bytes, set[str]] = field(default_factory=dict)
+    found: dict[bytes, set[str]] = field(default_factory=dict)
     hardlinks: dict[str, str] = field(default_factory=dict)  # link path -> target path
     # Filled by the merge: lower-layer paths this layer removed, and paths of this layer that the
     # final image no longer shows (deleted or overwritten later) although the blob still ships them.
@@ -281,12 +250,9 @@ class _Shared:
             return True
 
 
-def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits = DEFAULT_LIMITS,
-               shared: _Shared | None = None, progress: ProgressCallback | None = None,
-               embedded: Callable[[str, int, int], bool] = default_embedded) -> LayerRecord:
+def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFAULT_LIMITS,
+               shared: _Shared | None = None, progress: ProgressCallback | None = None) -> LayerRecord:
     """Stream one layer to its end (so its digests get verified) and record what it holds."""
-    from ..certs.embedded import pem_blocks_in_stream
-
     shared = shared or _Shared(limits)
     record = LayerRecord(index=layer.index, diff_id=layer.diff_id, digest=layer.digest)
     name = layer.name
@@ -329,27 +295,29 @@ def read_layer(layer: Layer, keep: KeepPredicate = default_keep, limits: Limits 
             record.added[path] = info
             record.kept.pop(path, None)
             record.embedded.pop(path, None)
+            for paths in (*record.searched.values(), *record.found.values()):
+                paths.discard(path)
             if kind != "file":
                 continue
             if member.size == 0:
-                if keep(path, 0):
+                if policy.keep(path, 0):
                     record.kept[path] = b""
                 continue
-            if keep(path, member.size):
+            if policy.keep(path, member.size):
                 if shared.may_keep(member.size):
                     record.kept[path] = _read_member(tar, reader, member, name, member.size)
                 else:
                     record.notes.append(f"{path}: too large to keep in memory ({member.size} bytes)")
-            elif embedded(path, member.size, member.mode):
-                if member.issparse():
-                    fileobj = tar.extractfile(member)
-                    assert fileobj is not None
-                else:
-                    fileobj = _Slice(reader, member.offset_data, member.size)
-                record.embedded[path] = pem_blocks_in_stream(fileobj)
-            elif member.size <= SNIFF_MAX_SIZE:
+            elif policy.embedded(path, member.size, member.mode):
+                record.embedded[path] = pem_blocks_in_stream(_member_stream(tar, reader, member))
+            elif markers := [m for m, wanted in policy.markers if wanted(path, member.size, member.mode)]:
+                for marker in markers:
+                    record.searched.setdefault(marker, set()).add(path)
+                for marker in stream_contains(_member_stream(tar, reader, member), markers):
+                    record.found.setdefault(marker, set()).add(path)
+            elif policy.sniff is not None and member.size <= SNIFF_MAX_SIZE:
                 head = _read_member(tar, reader, member, name, SNIFF_BYTES)
-                if looks_like_private_key(head) and shared.may_keep(member.size):
+                if policy.sniff(head) and shared.may_keep(member.size):
                     record.kept[path] = _read_member(tar, reader, member, name, member.size)
         # Read past the end-of-archive marker: the digests are only checked at end of stream,
         # and anything but zero padding there is a tar our reader and the engine's would disagree on.
@@ -383,261 +351,21 @@ def _read_member(tar: tarfile.TarFile, reader: ForwardReader, member: "tarfile.T
     return data
 
 
-# --------------------------------------------------------------------------- the merged tree
-
-@dataclass(frozen=True)
-class LayerRef:
-    index: int
-    diff_id: str
-    digest: str | None
-    created_by: str
+def _member_stream(tar: tarfile.TarFile, reader: ForwardReader, member: "tarfile.TarInfo | _Header"):
+    if member.issparse():
+        fileobj = tar.extractfile(member)
+        assert fileobj is not None
+        return fileobj
+    return _Slice(reader, member.offset_data, member.size)
 
 
-class ImageTree:
-    """The flattened filesystem of an image (implements imagelint.image.fs.FileTree).
-
-    Every path's metadata is here; contents only for files the keep predicate chose.
-    `layer_records` keeps each layer's own view, including files later layers hide.
-    """
-
-    def __init__(self, *, reference: str = "", digest: str = "", config: dict | None = None):
-        self.reference = reference
-        self.digest = digest
-        self.config = config or {}
-        self.layer_records: list[LayerRecord] = []
-        self._infos: dict[str, FileInfo] = {"/": FileInfo("/", "dir", 0o755)}
-        self._layer: dict[str, int] = {}
-        self._children: dict[str, set[str]] = {"/": set()}
-        self._data: dict[str, bytes] = {}
-        self._embedded: dict[str, bytes] = {}
-        self.notes: list[str] = []
-
-    # ---- FileTree protocol
-
-    def realpath(self, path: str) -> str | None:
-        """Resolve links inside the image ('..' stops at '/'); None on a loop, a dangling link or a missing path."""
-        parts = deque(norm(path).split("/")[1:])
-        resolved = "/"
-        hops = 0
-        while parts:
-            name = parts.popleft()
-            if name in ("", "."):
-                continue
-            if name == "..":
-                resolved = posixpath.dirname(resolved)
-                continue
-            candidate = resolved.rstrip("/") + "/" + name
-            info = self._infos.get(candidate)
-            if info is None:
-                return None
-            if info.kind == "symlink":
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    return None
-                target = info.link_target or ""
-                if target.startswith("/"):
-                    resolved = "/"
-                parts.extendleft(reversed(target.split("/")))
-                continue
-            if parts and info.kind != "dir":
-                return None
-            resolved = candidate
-        return resolved
-
-    def info(self, path: str, follow: bool = True) -> FileInfo | None:
-        wanted = norm(path)
-        if follow:
-            real = self.realpath(wanted)
-        else:
-            parent = self.realpath(posixpath.dirname(wanted))
-            if parent is None:
-                real = None
-            else:
-                real = posixpath.join(parent, posixpath.basename(wanted)) if wanted != "/" else "/"
-        info = self._infos.get(real) if real else None
-        if info is None:
-            return None
-        return info if info.path == wanted else replace(info, path=wanted)
-
-    def read(self, path: str) -> bytes | None:
-        real = self.realpath(path)
-        return self._data.get(real) if real else None
-
-    def listdir(self, path: str) -> list[str]:
-        real = self.realpath(path)
-        return sorted(self._children.get(real, ())) if real else []
-
-    def embedded_certificates(self, path: str) -> bytes | None:
-        real = self.realpath(path)
-        if real is None:
-            return None
-        if real in self._embedded:
-            return self._embedded[real]
-        if real in self._data:
-            from ..certs.embedded import pem_blocks_in_stream
-            import io
-
-            return pem_blocks_in_stream(io.BytesIO(self._data[real]))
-        return None
-
-    def walk(self) -> Iterator[FileInfo]:
-        for path in sorted(self._infos):
-            yield self._infos[path]
-
-    # ---- image specifics
-
-    def exists(self, path: str) -> bool:
-        return self.info(path, follow=False) is not None
-
-    def layer_of(self, path: str, follow: bool = False) -> LayerRef | None:
-        """The layer that put the visible version of `path` there (links not followed by default)."""
-        real = self.realpath(path) if follow else norm(path)
-        index = self._layer.get(real) if real else None
-        if index is None:
-            return None
-        record = self.layer_records[index]
-        return LayerRef(index, record.diff_id, record.digest, record.created_by)
-
-    def __len__(self) -> int:
-        return len(self._infos)
-
-    # ---- building
-
-    def _remove_subtree(self, path: str, record: LayerRecord, keep_root: bool = False) -> None:
-        stack = [path]
-        while stack:
-            current = stack.pop()
-            for child in self._children.pop(current, ()):
-                stack.append(current.rstrip("/") + "/" + child)
-            if current == path and keep_root:
-                self._children[path] = set()
-                continue
-            if current in self._infos and current != "/":
-                del self._infos[current]
-                self._layer.pop(current, None)
-                self._data.pop(current, None)
-                self._embedded.pop(current, None)
-                record.deleted.add(current)
-                self._children.get(posixpath.dirname(current), set()).discard(posixpath.basename(current))
-
-    def _place(self, path: str, record: LayerRecord) -> str:
-        """Where an entry lands: its parent made a directory if missing, and followed if a symlink."""
-        if path == "/":
-            return path
-        parent = posixpath.dirname(path)
-        info = self._infos.get(parent)
-        if info is not None and info.kind == "dir":
-            return path
-        parent = self._place(parent, record)
-        info = self._infos.get(parent)
-        if info is not None and info.kind == "symlink":
-            real = self.realpath(parent)
-            if real is not None and self._infos[real].kind == "dir":
-                return posixpath.join(real, posixpath.basename(path))
-        if info is None or info.kind != "dir":
-            if info is not None:
-                self._remove_subtree(parent, record)
-            self._set(FileInfo(parent, "dir", 0o755), record.index)
-        return posixpath.join(parent, posixpath.basename(path))
-
-    def _set(self, info: FileInfo, layer_index: int) -> None:
-        path = info.path
-        self._infos[path] = info
-        self._layer[path] = layer_index
-        if info.kind == "dir":
-            self._children.setdefault(path, set())
-        if path != "/":
-            # Paths here are normalised ("/a/b"): the split is posixpath's dirname/basename, cheaper.
-            parent, _, base = path.rpartition("/")
-            self._children.setdefault(parent or "/", set()).add(base)
-
-    def apply(self, record: LayerRecord) -> None:
-        """Merge one layer on top of the tree (layers must be applied base first)."""
-        record.index = len(self.layer_records)
-        self.layer_records.append(record)
-        # Deletions only hide what lower layers hold, so they go first.
-        for directory in record.opaque_dirs:
-            real = self.realpath(directory)
-            if real is not None and self._infos[real].kind == "dir":
-                self._remove_subtree(real, record, keep_root=True)
-        for path in record.whiteouts:
-            parent = self.realpath(posixpath.dirname(path))
-            if parent is None:
-                continue
-            target = posixpath.join(parent, posixpath.basename(path))
-            if target in self._infos:
-                self._remove_subtree(target, record)
-        # Hardlinks are regular files sharing their target's metadata and contents.
-        for link, target in record.hardlinks.items():
-            source = record.added.get(target) or self._infos.get(target)
-            if source is None or source.kind == "dir":
-                raise ImagelintError(f"{record.name}: hardlink {link} points at {target}, which is not in the image")
-            record.added[link] = replace(source, path=link)
-            data = record.kept.get(target, self._data.get(target))
-            if data is not None:
-                record.kept[link] = data
-            elif default_keep(link, source.size):
-                record.notes.append(f"{link}: hardlink to {target}, whose contents were not kept")
-        relocated: dict[str, FileInfo] = {}
-        for path, info in record.added.items():
-            placed = self._place(path, record)
-            if placed != path:  # written through a symlinked directory
-                info = replace(info, path=placed)
-                for contents in (record.kept, record.embedded):
-                    if path in contents:
-                        contents[placed] = contents.pop(path)
-            relocated[placed] = info
-            existing = self._infos.get(placed)
-            if existing is not None and not (existing.kind == "dir" and info.kind == "dir"):
-                if existing.kind == "dir":
-                    self._remove_subtree(placed, record)
-                self._data.pop(placed, None)
-                self._embedded.pop(placed, None)
-            if placed == "/":
-                self._infos["/"] = replace(info, kind="dir")
-                self._layer["/"] = record.index
-                continue
-            self._set(info, record.index)
-            if placed in record.kept:
-                self._data[placed] = record.kept[placed]
-            if placed in record.embedded:
-                self._embedded[placed] = record.embedded[placed]
-        record.added = relocated
-        # "deleted" means removed from below, not replaced by this very layer.
-        record.deleted -= {p for p in record.deleted if self._layer.get(p) == record.index}
-        self.notes.extend(f"{record.name}: {note}" for note in record.notes)
-
-    def finish(self) -> "ImageTree":
-        """After the last layer: which paths each layer ships that the final image hides."""
-        for record in self.layer_records:
-            record.hidden = {path for path in record.added if self._layer.get(path) != record.index}
-        return self
-
-
-def _created_by(config: dict) -> list[str]:
-    """history[].created_by of the entries that made a layer (empty_layer ones made none)."""
-    return [str(h.get("created_by") or "") for h in config.get("history") or [] if not h.get("empty_layer")]
-
-
-def read_image_tree(image: Image, *, keep: KeepPredicate = default_keep, limits: Limits = DEFAULT_LIMITS,
-                    workers: int | None = None, progress: ProgressCallback | None = None) -> ImageTree:
-    """Read every layer once (several at a time) and merge them base first into an ImageTree."""
-    tree = ImageTree(reference=image.reference, digest=image.digest, config=image.config)
-    created_by = _created_by(image.config)
-    shared = _Shared(limits)
-    workers = max(1, workers or getattr(image, "concurrency", 2))
-    if not image.layers:
-        return tree.finish()
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
-    try:
-        futures = [pool.submit(read_layer, layer, keep, limits, shared, progress) for layer in image.layers]
-        for layer, future in zip(image.layers, futures):
-            record = future.result()
-            record.created_by = created_by[layer.index] if layer.index < len(created_by) else ""
-            tree.apply(record)
-    except BaseException:
-        shared.cancelled.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return tree.finish()
+def stream_contains(stream, markers: list[bytes], chunk_size: int = 1 << 20) -> set[bytes]:
+    """Which markers occur in the stream (read in chunks; a marker may straddle two)."""
+    found: set[bytes] = set()
+    overlap = max(len(m) for m in markers) - 1
+    tail = b""
+    while len(found) < len(markers) and (chunk := stream.read(chunk_size)):
+        window = tail + chunk
+        found.update(m for m in markers if m not in found and m in window)
+        tail = window[-overlap:] if overlap else b""
+    return found

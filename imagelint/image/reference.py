@@ -51,6 +51,18 @@ class RegistryName:
             name += f"@{self.digest}"
         return name
 
+    @property
+    def short_repository(self) -> str:
+        """The repository without Docker Hub's `library/`: `python`, `bitnami/nginx`."""
+        if self.registry == DOCKER_HUB and self.repository.startswith("library/"):
+            return self.repository[len("library/"):]
+        return self.repository
+
+    @property
+    def repository_path(self) -> str:
+        """The repository with its registry unless that is Docker Hub: `gcr.io/distroless/static`, `python`."""
+        return self.short_repository if self.registry == DOCKER_HUB else f"{self.registry}/{self.repository}"
+
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"
         if self.tag:
@@ -88,6 +100,26 @@ def parse_name(text: str) -> RegistryName:
     if tag is None and digest is None:
         tag = "latest"
     return RegistryName(registry, repository, tag, digest)
+
+
+def parse_base_name(text: str) -> RegistryName:
+    """A FROM line's image name, as `parse_name` normalises it but never refusing: names are
+    lowercased and left unvalidated (the Dockerfile may be linted before its ARGs are known)."""
+    name, _, digest = text.strip().partition("@")
+    tag = ""
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first.lower(), rest.lower()
+    else:
+        registry, repository = DOCKER_HUB, name.lower()
+    if registry in _HUB_ALIASES:
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in repository:
+        repository = f"library/{repository}"
+    return RegistryName(registry, repository, tag, digest or None)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from ...catalogue import load_data
+from ...facts import families as all_families
 from ...dockerfile.model import Stage, memoized
 from ...dockerfile.parse import Instruction
 from ...findings import Severity
@@ -110,9 +110,9 @@ def _trust_settings(model, ctx=None) -> list[TrustSetting]:
 # --- what a path holds ------------------------------------------------------------------------------
 
 def system_bundle_paths() -> set[str]:
-    families = load_data("os-families.toml")["family"]
-    paths = {p for fam in families.values() for p in fam.get("bundle_paths", [])}
-    paths |= {fam["java_system_store"] for fam in families.values() if fam.get("java_system_store")}
+    families = all_families()
+    paths = {p for fam in families.values() for p in fam.bundle_paths}
+    paths |= {fam.java_system_store for fam in families.values() if fam.java_system_store}
     paths |= {"/etc/ssl/certs/java/cacerts", "/etc/pki/java/cacerts", "/usr/lib/ssl/cert.pem", "/etc/ssl/cert.pem",
               "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem"}
     return paths
@@ -260,7 +260,7 @@ def env_bundle_replaces(model, ctx):
         kind, detail = classify_path(stage, posixpath.normpath(setting.path), ctx)
         if kind != "custom":
             continue
-        bundle = stage_facts(stage).get("bundle") or "the system bundle"
+        bundle = stage_facts(stage).bundle or "the system bundle"
         severity = scope_severity(model, stage, setting.persistent)
         if setting.name == "SSL_CERT_FILE":
             # OpenSSL keeps its default directory next to SSL_CERT_FILE (a union, §3.1 LAB-6); httpx and
@@ -355,7 +355,7 @@ def _ca_installed(stage: Stage) -> bool | None:
     from .os_store import installs_ca_tool  # the same judgement IL210 makes (dependents, apt Recommends)
 
     facts = stage_facts(stage)
-    package = facts.get("ca_package", "ca-certificates")
+    package = facts.ca_package or "ca-certificates"
     end = (len(stage.chain()) + stage.index + 1, 1 << 62)  # after every step of the chain
     for s, _r, cmd in stage.inherited_commands():
         if is_package_op(cmd, INSTALL_VERBS, package) or installs_ca_tool(stage, s, cmd, facts, end):
@@ -377,8 +377,8 @@ def missing_reason(model, stage: Stage, path: str, ctx) -> str | None:
     if jvm and jvm.java_home and path.startswith(jvm.java_home + "/"):
         return None
     facts = stage_facts(stage)
-    anchors = facts.get("anchor_dirs", []) or ["/usr/local/share/ca-certificates"]
-    bundles = set(facts.get("bundle_paths", []))
+    anchors = facts.anchor_dirs or ["/usr/local/share/ca-certificates"]
+    bundles = set(facts.bundle_paths)
     if any(path.startswith(d + "/") for d in anchors):
         return "nothing in the Dockerfile puts it in the anchor directory, which base images ship empty"
     if path in bundles:

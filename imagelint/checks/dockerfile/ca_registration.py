@@ -13,7 +13,7 @@ from .common import INSTALL_VERBS, anchor_target, basename, is_package_op, op_pa
 
 def registers_trust(stage, cmd, facts) -> bool:
     """Does this command regenerate the system trust store?"""
-    update = facts.get("update_command")
+    update = facts.update_command
     if update and cmd.name == update:
         return True
     if cmd.name == "update-ca-trust" and update == "update-ca-trust":
@@ -22,7 +22,7 @@ def registers_trust(stage, cmd, facts) -> bool:
         return True
     # Installing the ca-certificates package runs its trigger, which regenerates the bundle, but only
     # when the package was absent before (trust-stores.md A3, D11).
-    if stage.image.get("ca_tool") is False and is_package_op(cmd, INSTALL_VERBS, facts.get("ca_package", "ca-certificates")):
+    if stage.image.get("ca_tool") is False and is_package_op(cmd, INSTALL_VERBS, facts.ca_package or "ca-certificates"):
         return True
     return False
 
@@ -30,7 +30,7 @@ def registers_trust(stage, cmd, facts) -> bool:
 def unregistered_anchor_ops(model, stage):
     """(last op, paths) when anchors are added in `stage` and no update follows in it or a stage built FROM it."""
     facts = stage_facts(stage)
-    if not facts.get("anchor_dirs"):
+    if not facts.anchor_dirs:
         return None
     last = None
     paths: list[str] = []
@@ -64,8 +64,8 @@ def ca_not_registered(model, ctx):
             continue
         op, paths = found
         facts = stage_facts(stage)
-        update = facts.get("update_command", "the update command")
-        bundle = facts.get("bundle", "the system bundle")
+        update = facts.update_command or "the update command"
+        bundle = facts.bundle or "the system bundle"
         severity = Severity.ERROR if model.is_shipped(stage) else Severity.WARNING
         family = stage_family(stage)
         yield ctx.hit(
@@ -85,9 +85,9 @@ STORE_DIR = "/etc/ssl/certs"
 
 @lru_cache(maxsize=1)
 def all_families() -> dict:
-    from ...catalogue import load_data
+    from ...facts import families
 
-    return load_data("os-families.toml")["family"]
+    return families()
 
 
 def looks_like_cert_name(path: str) -> bool:
@@ -148,9 +148,9 @@ def ca_only_in_etc_ssl_certs(model, ctx):
     """A CA dropped straight into /etc/ssl/certs: Go reads it, OpenSSL's bundle never gets it (D7, G3)."""
     for stage in model.stages:
         facts = stage_facts(stage)
-        if not facts.get("anchor_dirs") or STORE_DIR in facts["anchor_dirs"]:
+        if not facts.anchor_dirs or STORE_DIR in facts.anchor_dirs:
             continue  # unknown family, or one whose drop-in directory is /etc/ssl/certs itself
-        all_bundles = {p for f in all_families().values() for p in f.get("bundle_paths", [])}
+        all_bundles = {p for f in all_families().values() for p in f.bundle_paths}
         anchored_names = {basename(t) for s, op in anchor_ops(stage) for t in anchor_target(s, op)}
         for op in stage.file_ops:
             if op.kind not in ("copy", "move", "write", "download") or is_conditional(op):
@@ -171,12 +171,12 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                     continue  # a server's own certificate (Debian's ssl-cert layout), not a CA
                 if _rehashed_after(stage, op):
                     continue  # hashed for CApath readers; documented as the remaining gap
-                update = facts.get("update_command", "the update command")
-                anchor = facts["anchor_dirs"][0]
+                update = facts.update_command or "the update command"
+                anchor = facts.anchor_dirs[0]
                 yield ctx.hit(
                     "IL202",
                     f"CA {target} is put straight into {STORE_DIR}: Go reads it, but the bundle "
-                    f"{facts.get('bundle', 'file')} that OpenSSL, curl, Python and git read never gets it and no hash "
+                    f"{facts.bundle or 'file'} that OpenSSL, curl, Python and git read never gets it and no hash "
                     f"link is made; put it in {anchor}/ and run `{update}`",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
@@ -228,7 +228,7 @@ def _rehashed_after(stage, op) -> bool:
             continue
         cmd = item[1]
         values = [w.value for w in cmd.args]
-        if facts.get("update_rehashes_store_dir") and cmd.name == facts.get("update_command"):
+        if facts.update_rehashes_store_dir and cmd.name == facts.update_command:
             return True
         if cmd.name in ("c_rehash", "rehash_ca_certificates.sh") or (cmd.name == "openssl" and values[:1] == ["rehash"]):
             return True
@@ -242,16 +242,16 @@ PURGE_FLAGS = {"--purge"}
 
 def removes_ca_package(cmd, facts) -> str | None:
     """'purge' / 'del' when the command deletes the ca-certificates package, else None."""
-    package = facts.get("ca_package", "ca-certificates")
+    package = facts.ca_package or "ca-certificates"
     values = [w.value for w in cmd.args]
     if package not in values:
         return None
-    if cmd.name in ("apt-get", "apt", "aptitude") and facts.get("purge_removes_bundle"):
+    if cmd.name in ("apt-get", "apt", "aptitude") and facts.purge_removes_bundle:
         if "purge" in values or (("remove" in values or "autoremove" in values) and "--purge" in values):
             return "purge"
-    if cmd.name == "dpkg" and facts.get("purge_removes_bundle") and any(v in ("-P", "--purge") for v in values):
+    if cmd.name == "dpkg" and facts.purge_removes_bundle and any(v in ("-P", "--purge") for v in values):
         return "purge"
-    if cmd.name == "apk" and "del" in values and facts.get("package_manager") == "apk":
+    if cmd.name == "apk" and "del" in values and facts.package_manager == "apk":
         return "del"
     return None
 
@@ -263,7 +263,7 @@ def ca_package_purged(model, ctx):
     if stage is None:
         return
     facts = stage_facts(stage)
-    if not facts.get("anchor_dirs"):
+    if not facts.anchor_dirs:
         return
     placed = registered = False
     for s, item in chain_steps(stage):
@@ -279,10 +279,10 @@ def ca_package_purged(model, ctx):
         how = removes_ca_package(cmd, facts)
         if how is None:
             continue
-        word = next(w for w in cmd.args if w.value == facts.get("ca_package", "ca-certificates"))
+        word = next(w for w in cmd.args if w.value == (facts.ca_package or "ca-certificates"))
         if how == "purge":
             text = ("purging ca-certificates after `update-ca-certificates` deletes the generated bundle "
-                    f"{facts.get('bundle')}: the image ends up with no CA bundle at all, the custom CA included")
+                    f"{facts.bundle}: the image ends up with no CA bundle at all, the custom CA included")
             severity = Severity.ERROR
         else:
             text = ("`apk del ca-certificates` after `update-ca-certificates` removes the update tool and the "

@@ -5,7 +5,8 @@ import posixpath
 from dataclasses import dataclass
 from typing import Iterator
 
-from ...dockerfile.model import DockerfileModel, FileOp, RunStep, Stage, family_facts, memoized
+from ...dockerfile.model import DockerfileModel, FileOp, RunStep, Stage, memoized
+from ...facts import Family, family
 from ...dockerfile.parse import Instruction
 from ...dockerfile.shell import Command, ShellWord
 
@@ -37,8 +38,8 @@ def _stage_family(stage: Stage) -> str | None:
     return None
 
 
-def stage_facts(stage: Stage) -> dict:
-    return family_facts(stage_family(stage))
+def stage_facts(stage: Stage) -> Family:
+    return family(stage_family(stage))
 
 
 @dataclass
@@ -92,7 +93,7 @@ def _env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
 def anchor_target(stage: Stage, op: FileOp) -> list[str]:
     """Paths an op puts into the family's CA anchor directories."""
     facts = stage_facts(stage)
-    dirs = facts.get("anchor_dirs", [])
+    dirs = facts.anchor_dirs
     out = []
     for target in _op_paths(op):
         for d in dirs:

@@ -637,9 +637,9 @@ def _certificate_inputs(ctx, op):
 def stage_facts_anchor_dirs(op) -> list[str]:
     """Every family's anchor directories (the op's stage is not known here; a superset is fine
     because the per-file check below uses the stage's own family)."""
-    from ...catalogue import load_data
+    from ...facts import families
 
-    return [d for fam in load_data("os-families.toml")["family"].values() for d in fam.get("anchor_dirs", [])]
+    return [d for fam in families().values() for d in fam.anchor_dirs]
 
 
 @check("IL510")

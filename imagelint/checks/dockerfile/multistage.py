@@ -6,7 +6,8 @@ from __future__ import annotations
 import posixpath
 import re
 
-from ...dockerfile.model import classify_image, family_facts
+from ...dockerfile.model import classify_image
+from ...facts import family as family_named
 from ...dockerfile.parse import split_words
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -149,7 +150,7 @@ def ca_lost_multistage(model, ctx):
             "IL401",
             f"stage {registering.label} registers a CA with `{cmd.name}`, but the shipped stage {shipped.label}, which "
             f"{what}, is not built FROM it and copies no CA bundle from it: the program there does not trust the CA; "
-            f"copy the bundle (`COPY --from={registering.label} {stage_facts(registering).get('bundle', '/etc/ssl/certs/ca-certificates.crt')} ...`) "
+            f"copy the bundle (`COPY --from={registering.label} {stage_facts(registering).bundle or '/etc/ssl/certs/ca-certificates.crt'} ...`) "
             f"or register the CA in the shipped stage too",
             shipped.from_inst, stage=shipped, fix=fixes.bundle_from_stage(model, shipped, registering),
         )
@@ -218,8 +219,8 @@ def no_ca_bundle(model, ctx):
     if shipped is None:
         return
     family = stage_family(shipped)
-    facts = family_facts(family)
-    if not facts.get("no_bundle"):
+    facts = family_named(family)
+    if not facts.no_bundle:
         return  # scratch and busybox only; distroless ships /etc/ssl/certs/ca-certificates.crt
     entry, cmd = run_spec(shipped)
     if entry is None and cmd is None:
@@ -269,7 +270,7 @@ def _store_is_links(source_stage, image: str | None) -> bool:
         if has_tool:
             return True
         if stage is not None:
-            package = family_facts(family).get("ca_package", "ca-certificates")
+            package = family_named(family).ca_package or "ca-certificates"
             return any(isinstance(item, tuple) and is_package_op(item[1], INSTALL_VERBS, package) for _s, item in chain_steps(stage))
     return False
 
@@ -277,9 +278,9 @@ def _store_is_links(source_stage, image: str | None) -> bool:
 def _lacks_ca_package(stage, facts) -> bool:
     """A distribution stage known not to have the ca-certificates package (ca_tool = false) that
     does not install it: /usr/share/ca-certificates is not there."""
-    if stage.image.get("ca_tool") is not False or not facts.get("ca_package"):
+    if stage.image.get("ca_tool") is not False or not facts.ca_package:
         return False
-    return not any(isinstance(item, tuple) and (is_package_op(item[1], INSTALL_VERBS, facts["ca_package"])
+    return not any(isinstance(item, tuple) and (is_package_op(item[1], INSTALL_VERBS, facts.ca_package)
                                                 or any(not w.known for w in item[1].args) and item[1].name in PACKAGE_MANAGER_FAMILY)
                    for _s, item in chain_steps(stage))
 
@@ -290,8 +291,8 @@ def etc_ssl_certs_dir_copied(model, ctx):
     if shipped is None:
         return
     family = stage_family(shipped)
-    facts = family_facts(family)
-    if not (facts.get("no_bundle") or facts.get("no_shell") or _lacks_ca_package(shipped, facts)):
+    facts = family_named(family)
+    if not (facts.no_bundle or facts.no_shell or _lacks_ca_package(shipped, facts)):
         return  # the package directories the links point to are there (or we do not know)
     for s in shipped.chain():
         copied_targets = [x for op in s.file_ops if op.kind == "copy" for x in op.sources]

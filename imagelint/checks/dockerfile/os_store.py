@@ -130,11 +130,11 @@ def installs_ca_tool(stage, s, cmd, facts, at) -> bool:
         return False
     if any(not w.known for w in cmd.args):
         return True  # a package list we cannot see may hold it
-    package = facts.get("ca_package", "ca-certificates")
+    package = facts.ca_package or "ca-certificates"
     if is_package_op(cmd, INSTALL_VERBS, package):
         return True
     packages = [v.split("=")[0] for v in values if not v.startswith("-") and v not in INSTALL_VERBS]
-    if any(fnmatch.fnmatchcase(p, pat) for p in packages for pat in facts.get("ca_package_dependents", [])):
+    if any(fnmatch.fnmatchcase(p, pat) for p in packages for pat in facts.ca_package_dependents):
         return True
     if cmd.name in ("apt-get", "apt", "aptitude") and packages:
         # apt installs Recommends by default, and nearly every networked package recommends
@@ -150,7 +150,7 @@ def installs_ca_tool(stage, s, cmd, facts, at) -> bool:
 def ca_tool_missing(model, ctx):
     for stage in model.stages:
         facts = stage_facts(stage)
-        update = facts.get("update_command")
+        update = facts.update_command
         if not update or stage.image.get("ca_tool") is not False:
             continue  # the base ships the tool, or we do not know
         for run, cmd in stage.commands():
@@ -160,7 +160,7 @@ def ca_tool_missing(model, ctx):
             if any(isinstance(item, tuple) and step_key(s, item) < at and installs_ca_tool(stage, s, item[1], facts, at)
                    for s, item in chain_steps(stage)):
                 continue
-            package = facts.get("ca_package", "ca-certificates")
+            package = facts.ca_package or "ca-certificates"
             base = stage.chain()[-1].base
             hidden = ""
             if cmd.guarded or any(r.fd == 2 and r.target is not None and r.target.value == "/dev/null" for r in cmd.redirects):
@@ -172,7 +172,7 @@ def ca_tool_missing(model, ctx):
                 "IL210",
                 f"`{update}` is not in {base}: the image does not ship the {package} package and nothing installs it "
                 f"before this command, so it fails with `{update}: not found`{order}{hidden}; install it first: "
-                f"`{facts.get('install_ca_tool', 'install ' + package)}`",
+                f"`{facts.install_ca_tool or 'install ' + package}`",
                 run.inst, cmd.argv[0].start, cmd.argv[0].end, stage=stage,
                 fix=fixes.install_tool_before(model, stage, cmd),
             )
@@ -208,9 +208,9 @@ def _is_cert_file(path: str, host: str | None) -> bool:
 def ca_name_ignored(model, ctx):
     for stage in model.stages:
         facts = stage_facts(stage)
-        anchors = facts.get("anchor_dirs") or []
-        ext = facts.get("anchor_extension")
-        flat = facts.get("anchor_recursive") is False
+        anchors = facts.anchor_dirs or []
+        ext = facts.anchor_extension
+        flat = facts.anchor_recursive is False
         if not anchors or not (ext or flat):
             continue
         for op, path, host in placed_files(ctx, stage):
@@ -244,9 +244,9 @@ def _known_dirs(kind: str = "all") -> dict[str, str]:
     directories whose whole subtree the tools read (anchors, Debian's listed directory)."""
     out: dict[str, str] = {}
     for name, facts in all_families().items():
-        dirs = facts.get("anchor_dirs", []) + ([facts["conf_listed_dir"]] if facts.get("conf_listed_dir") else [])
+        dirs = list(facts.anchor_dirs) + ([facts.conf_listed_dir] if facts.conf_listed_dir else [])
         if kind == "all":
-            dirs = dirs + facts.get("neutral_dirs", [])
+            dirs = dirs + list(facts.neutral_dirs)
         for d in dirs:
             out.setdefault(d, name)
     return out
@@ -324,11 +324,11 @@ def ca_other_family_dir(model, ctx):
     known = _known_dirs()
     for stage in model.stages:
         facts = stage_facts(stage)
-        own = facts.get("anchor_dirs") or []
+        own = facts.anchor_dirs or []
         if not own:
             continue
         family = stage_family(stage)
-        own_all = set(own) | set(facts.get("neutral_dirs", [])) | ({facts["conf_listed_dir"]} if facts.get("conf_listed_dir") else set())
+        own_all = set(own) | set(facts.neutral_dirs) | ({facts.conf_listed_dir} if facts.conf_listed_dir else set())
         if anchor_ops_any(stage):
             continue  # the CA also goes where this family looks (portable scripts write both)
         for op in stage.file_ops:
@@ -337,7 +337,7 @@ def ca_other_family_dir(model, ctx):
             for target in op_paths(op) or [op.path]:
                 other = next((d for d, fam in known.items() if under(target, d) and d not in own_all
                               and not any(under(target, o) for o in own_all)
-                              and d in all_families()[fam].get("anchor_dirs", [])), None)
+                              and d in all_families()[fam].anchor_dirs), None)
                 if other is None:
                     continue
                 other_family = known[other]
@@ -346,15 +346,15 @@ def ca_other_family_dir(model, ctx):
                 yield ctx.hit(
                     "IL222",
                     f"{other} is where {_family_label(other)} looks for CAs, but this stage is {family}: "
-                    f"`{facts.get('update_command')}` reads {', '.join(own)}, so the CA is not trusted",
+                    f"`{facts.update_command}` reads {', '.join(own)}, so the CA is not trusted",
                     op.inst, op.start or None, op.end or None, stage=stage,
-                    fix=fixes.move_into_anchors(model, stage, op, f"Use {own[0]} and `{facts.get('update_command')}`"),
+                    fix=fixes.move_into_anchors(model, stage, op, f"Use {own[0]} and `{facts.update_command}`"),
                 )
                 break
 
 
 def _family_label(directory: str) -> str:
-    users = [name for name, f in all_families().items() if directory in f.get("anchor_dirs", [])]
+    users = [name for name, f in all_families().items() if directory in f.anchor_dirs]
     return "/".join(users) or "another distribution"
 
 
@@ -366,7 +366,7 @@ def anchor_ops_any(stage) -> bool:
 def rhel_neutral_source(model, ctx):
     for stage in model.stages:
         facts = stage_facts(stage)
-        neutral = facts.get("neutral_dirs") or []
+        neutral = facts.neutral_dirs or []
         if not neutral:
             continue
         for op, path, host in placed_files(ctx, stage):
@@ -391,7 +391,7 @@ def rhel_neutral_source(model, ctx):
 def debian_share_unlisted(model, ctx):
     for stage in model.stages:
         facts = stage_facts(stage)
-        listed_dir, conf = facts.get("conf_listed_dir"), facts.get("certs_conf")
+        listed_dir, conf = facts.conf_listed_dir, facts.certs_conf
         if not listed_dir or not conf:
             continue
         if _conf_touched(stage, conf):
@@ -401,7 +401,7 @@ def debian_share_unlisted(model, ctx):
                 continue
             if not path.startswith(listed_dir + "/") or not _is_cert_file(path, host):
                 continue
-            anchor = (facts.get("anchor_dirs") or ["/usr/local/share/ca-certificates"])[0]
+            anchor = (facts.anchor_dirs or ["/usr/local/share/ca-certificates"])[0]
             yield ctx.hit(
                 "IL224",
                 f"{path} is under {listed_dir}/, whose files update-ca-certificates uses only when listed in {conf}, "
@@ -435,9 +435,9 @@ STORE_GLOB_DIRS = ("/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/pki/ca-
 def generated_bundles() -> set[str]:
     out = set()
     for facts in all_families().values():
-        out.update(facts.get("bundle_paths", []))
-        if facts.get("java_system_store"):
-            out.add(facts["java_system_store"])
+        out.update(facts.bundle_paths)
+        if facts.java_system_store:
+            out.add(facts.java_system_store)
     out.update({"/etc/ssl/cert.pem", "/etc/pki/java/cacerts", "/var/lib/ca-certificates/ca-bundle.pem", "/etc/ssl/ca-bundle.pem"})
     return out
 
@@ -516,8 +516,8 @@ def bundle_overwrite(model, ctx):
                     "IL230",
                     f"{target} is {what}; replacing it with {', '.join(op.sources) or 'this content'} drops every public "
                     f"root (and the next trust-store update overwrites it anyway); add the CA to "
-                    f"{(facts.get('anchor_dirs') or ['the anchor directory'])[0]} and run "
-                    f"`{facts.get('update_command', 'the update command')}`"
+                    f"{(facts.anchor_dirs or ['the anchor directory'])[0]} and run "
+                    f"`{facts.update_command or 'the update command'}`"
                     if "cacerts" not in target else
                     f"{target} is {what}; replacing it with {', '.join(op.sources) or 'this content'} drops every root "
                     f"the JDK ships; import the CA with `keytool -importcert -noprompt -cacerts` instead",
@@ -531,7 +531,7 @@ def bundle_overwrite(model, ctx):
 
 
 def _append_hit(model, ctx, stage, op, target, facts):
-    if not facts.get("update_command"):
+    if not facts.update_command:
         return  # no tool regenerates the bundle in this family (scratch, distroless, busybox)
     at = step_key(stage, op)
     regenerated = any(isinstance(item, tuple) and step_key(s, item) > at and registers_trust(s, item[1], facts)
@@ -541,8 +541,8 @@ def _append_hit(model, ctx, stage, op, target, facts):
             if other is not stage and stage in other.chain():
                 if any(registers_trust(other, cmd, stage_facts(other)) for _r, cmd in other.commands()):
                     regenerated = True
-    anchor = (facts.get("anchor_dirs") or ["the anchor directory"])[0]
-    update = facts["update_command"]
+    anchor = (facts.anchor_dirs or ["the anchor directory"])[0]
+    update = facts.update_command
     if regenerated:
         text = (f"appending to {target} is undone: `{update}` (or the ca-certificates trigger) later in the build "
                 f"regenerates it without the appended CA; add the CA to {anchor} instead")
@@ -573,8 +573,8 @@ ROOT_USERS = {"root", "0", ""}
 def _trust_dirs() -> set[str]:
     out = set(TRUST_DIRS)
     for facts in all_families().values():
-        out.update(facts.get("anchor_dirs", []))
-        out.update(facts.get("neutral_dirs", []))
+        out.update(facts.anchor_dirs)
+        out.update(facts.neutral_dirs)
     return out
 
 

@@ -8,7 +8,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from ...dockerfile.model import FileOp, Stage, classify_image, memoized, parse_image_ref
+from ...dockerfile.model import FileOp, Stage, classify_image, memoized
+from ...image.reference import parse_base_name
 from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
 from ...fixes import builders as fixes
@@ -110,8 +111,8 @@ def base_tag(stage: Stage) -> tuple[str, str]:
     root = stage.chain()[-1]
     if not root.base_resolved:
         return "", ""
-    ref = parse_image_ref(root.base_resolved)
-    return ref.repo_path, ref.tag
+    ref = parse_base_name(root.base_resolved)
+    return ref.repository_path, ref.tag or ""
 
 
 def shipped_severity(model, stage: Stage) -> Severity:
@@ -183,8 +184,8 @@ def _copied_vendor_jvm(stage: Stage) -> Jvm | None:
             continue
         if op.from_image:
             image = classify_image(op.from_image)
-            ref = parse_image_ref(op.from_image)
-            version = java_version_from_tag(ref.repo_path, ref.tag)
+            ref = parse_base_name(op.from_image)
+            version = java_version_from_tag(ref.repository_path, ref.tag or "")
         elif op.from_stage is not None:
             image = op.from_stage.image
             version = java_version_from_tag(*base_tag(op.from_stage))
@@ -769,7 +770,7 @@ def python_ca_missing(model, ctx):
             continue
         evidence = uncovered[0]
         reported.add(id(op))
-        bundle = stage_facts(stage).get("bundle") or "the system bundle"
+        bundle = stage_facts(stage).bundle or "the system bundle"
         wanted = sorted({next(iter(sorted(_client_vars(p) - {"CURL_CA_BUNDLE", "SSL_CERT_DIR"}))) for p in evidence})
         settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
         yield ctx.hit(

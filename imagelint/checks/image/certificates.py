@@ -5,9 +5,10 @@ from __future__ import annotations
 from ...certs.inspect import certificate_problems
 from ...certs.load import load_certificates
 from ...findings import Severity
-from ...image.layers import looks_like_private_key
+from ...certs.load import looks_like_private_key
 from ..registry import check
-from .context import CertFile, ImageContext, describe_layer
+from ...trust.model import CertFile
+from .context import ImageContext, describe_layer
 
 # The problems this rule reports; weak keys and signatures are another rule's business.
 VALIDITY_CODES = ("expired", "not-yet-valid", "expiring")

@@ -7,7 +7,8 @@ import re
 from typing import Callable
 
 from ...findings import Severity
-from ...image.fs import norm
+from ...fs import norm
+from ...trust.stores import java_options
 from ..registry import check
 from .context import ImageContext
 
@@ -111,8 +112,6 @@ def _resolve(ctx: ImageContext, value: str) -> str:
 
 @check("IL702", kind="image")
 def env_path_missing(ctx: ImageContext):
-    from ...certs.runtimes import java_options
-
     for name, consequence in CA_PATH_VARIABLES.items():
         value = ctx.env.get(name, "")
         if not value.strip():

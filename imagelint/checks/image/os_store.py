@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from ...findings import Severity
 from ..registry import check
-from .context import SMALL_BUNDLE, ImageContext, fingerprint_label
+from ...trust.model import SMALL_BUNDLE
+from .context import ImageContext, fingerprint_label
 
 
 @check("IL703", kind="image")
 def ca_not_registered(ctx: ImageContext):
     if not ctx.anchor_files:
         return
-    tool = ctx.facts.get("update_command") or "the trust-store update"
-    bundle = ctx.bundle_path or ctx.facts.get("bundle") or "the bundle"
+    tool = ctx.facts.update_command or "the trust-store update"
+    bundle = ctx.bundle_path or ctx.facts.bundle or "the bundle"
     for anchor in ctx.anchor_files:
         missing = [c for c in anchor.certificates if c.fingerprint_sha256 not in ctx.bundle_fingerprints]
         if not missing:
@@ -27,8 +28,8 @@ def ca_not_registered(ctx: ImageContext):
 
 @check("IL712", kind="image")
 def anchor_name_ignored(ctx: ImageContext):
-    tool = ctx.facts.get("update_command") or "the trust-store update"
-    bundle = ctx.bundle_path or ctx.facts.get("bundle") or "the bundle"
+    tool = ctx.facts.update_command or "the trust-store update"
+    bundle = ctx.bundle_path or ctx.facts.bundle or "the bundle"
     for anchor in ctx.ignored_anchor_files:
         missing = [c for c in anchor.certificates if c.fingerprint_sha256 not in ctx.bundle_fingerprints]
         if not missing:
@@ -54,8 +55,8 @@ def no_ca_bundle(ctx: ImageContext):
         return
     shown = ", ".join(clients[:4]) + (f" and {len(clients) - 4} more" if len(clients) > 4 else "")
     if ctx.bundle is None:
-        expected = ctx.facts.get("bundle") or "/etc/ssl/certs/ca-certificates.crt"
-        install = ctx.facts.get("ca_package")
+        expected = ctx.facts.bundle or "/etc/ssl/certs/ca-certificates.crt"
+        install = ctx.facts.ca_package
         hint = f"; install {install}" if install else "; copy a CA bundle in from a builder stage"
         yield ctx.hit("IL704", f"no CA bundle ({expected} is missing) but the image has TLS clients ({shown}): "
                       f"every HTTPS connection fails verification{hint}", expected, severity=Severity.ERROR, clients=clients)
@@ -76,9 +77,8 @@ def bundle_overwrite(ctx: ImageContext):
     if count >= SMALL_BUNDLE or ctx.bundle.fingerprints & ctx.reference_public_fingerprints:
         return
     names = ", ".join(fingerprint_label(c) for c in ctx.bundle.certificates[:3])
-    tool = ctx.facts.get("update_command")
-    how = f"; add the CA to {ctx.facts['anchor_dirs'][0]} and run `{tool}` instead" if tool and ctx.facts.get(
-        "anchor_dirs") else ""
+    tool = ctx.facts.update_command
+    how = f"; add the CA to {ctx.facts.anchor_dirs[0]} and run `{tool}` instead" if tool and ctx.facts.anchor_dirs else ""
     yield ctx.hit("IL709", f"{ctx.bundle_path} holds only {count} custom certificate(s) ({names}) and none of the "
                   f"public roots a {ctx.family} image ships: every public HTTPS server fails verification{how}",
                   ctx.bundle_path, fingerprints=sorted(ctx.bundle.fingerprints))

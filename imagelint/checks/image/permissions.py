@@ -10,7 +10,7 @@ def _trust_paths(ctx: ImageContext) -> list[str]:
     paths: list[str] = []
     if ctx.bundle_path:
         paths.append(ctx.bundle_path)
-    for candidate in ("/etc/ssl/certs", *(ctx.facts.get("anchor_dirs") or [])):
+    for candidate in ("/etc/ssl/certs", *(ctx.facts.anchor_dirs or [])):
         if ctx.tree.info(candidate) is not None:
             paths.append(candidate)
     paths += [a.path for a in ctx.anchor_files]

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalogue import load_catalogue
-from .checks.registry import Hit, checks_for, to_finding
-from .config import Config, find_config
-from .findings import Finding, ImagelintError, InputError
+from ..checks.image.context import ImageContext
+from ..checks.runner import run_checks, to_findings
+from ..config import Config, find_config
+from ..dockerfile.model import build_model
+from ..dockerfile.parse import parse_dockerfile
+from ..findings import Finding, ImagelintError, InputError
+from ..trust.subjects import image_model
+from .lint import read_source
 
 CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
 
@@ -42,15 +46,6 @@ class ScanResult:
     sources: dict[str, str] = field(default_factory=dict)
     images: list[str] = field(default_factory=list)
     inventories: list[dict[str, Any]] = field(default_factory=list)
-
-
-def scan_keep(path: str, size: int) -> bool:
-    """The reader's defaults plus the files that say where Python's requests finds its roots."""
-    from .image.layers import default_keep
-
-    if default_keep(path, size):
-        return True
-    return size < 256 * 1024 and path.endswith(("/requests/certs.py", "/certifi/core.py"))
 
 
 # --------------------------------------------------------------------------- running
@@ -83,72 +78,29 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
 
 def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
                prefix: bool = False, internal: list[InputError] | None = None) -> tuple[list[Finding], dict | None]:
-    from .checks.image.context import ImageContext
-    from .image.layers import read_image_tree
-    from .image.source import open_image
-
     config = config or Config()
-    image = open_image(ref, platform=options.platform, ca_file=options.ca_file,
-                       insecure_registries=options.insecure_registries)
-    try:
-        with _progress(image, options.progress) as on_bytes:
-            tree = read_image_tree(image, keep=scan_keep, progress=on_bytes)
-        ctx = ImageContext(tree, image.config, ref, options.expiring_days,
-                           open_layer=lambda index: image.layers[index].open())
+    progress = _Progress if options.progress else None
+    with image_model(ref, platform=options.platform, ca_file=options.ca_file,
+                     insecure_registries=tuple(options.insecure_registries), model=ImageContext,
+                     progress=progress, expiring_days=options.expiring_days) as ctx:
         if options.inventory:
-            return [], inventory_of(ctx, image)
-        hits = run_checks(ctx, config, options, internal)
-    finally:
-        image.close()
-    docs = load_catalogue()
-    findings = []
-    for hit in hits:
-        inside = hit.properties.get("image_path") or CONFIG_PATH
-        finding = to_finding(hit, f"{ref}:{inside}" if prefix else inside, docs)
-        finding.properties = {"image": ref, "image_digest": image.digest, **finding.properties}
-        if hit.rule in config.severity:
-            finding.severity = config.severity[hit.rule]
-        if mapper is not None:
-            mapper.place(finding, ctx)
-        findings.append(finding)
+            return [], inventory_of(ctx, ctx.image)
+        run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))
+        if internal is not None:
+            internal.extend(InputError(ref, message, internal=True) for message in run.errors)
+        elif run.errors:
+            raise RuntimeError(run.errors[0])
+
+        def path_of(hit) -> str:
+            inside = hit.properties.get("image_path") or CONFIG_PATH
+            return f"{ref}:{inside}" if prefix else inside
+
+        findings = to_findings(run.hits, path_of, config.severity)
+        for finding in findings:
+            finding.properties = {"image": ref, "image_digest": ctx.image.digest, **finding.properties}
+            if mapper is not None:
+                mapper.place(finding, ctx)
     return findings, None
-
-
-def run_checks(ctx, config: Config, options: ScanOptions, internal: list[InputError] | None = None) -> list[Hit]:
-    """Every enabled image check's hits. A crashing check is a bug in imagelint: it is recorded in
-    `internal` (exit code 3) and the other checks still run."""
-    hits: list[Hit] = []
-    seen = set()
-    for check in checks_for("image"):
-        ids = getattr(check, "rule_ids", ())
-        if ids and not any(config.enabled(rid, None, options.select, options.ignore) for rid in ids):
-            continue  # skip the work of rules nobody asked for
-        try:
-            found = list(check(ctx))
-        except ImagelintError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported, not hidden
-            if internal is None:
-                raise
-            internal.append(InputError(ctx.reference, f"internal error in check {'/'.join(ids)}: "
-                                       f"{type(exc).__name__}: {exc} (please report this)", internal=True))
-            continue
-        for hit in found:
-            if not config.enabled(hit.rule, None, options.select, options.ignore):
-                continue
-            key = (hit.rule, hit.message, hit.properties.get("image_path"))
-            if key not in seen:
-                seen.add(key)
-                hits.append(hit)
-    return hits
-
-
-class _NoProgress:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def show_progress(no_progress: bool) -> bool:
@@ -182,10 +134,6 @@ class _Progress:
 
     def __exit__(self, *exc):
         return self.bars.__exit__(*exc)
-
-
-def _progress(image, enabled: bool):
-    return _Progress(image) if enabled else _NoProgress()
 
 
 # --------------------------------------------------------------------------- inventory
@@ -304,10 +252,6 @@ class DockerfileMap:
 
     @classmethod
     def load(cls, path: str) -> "DockerfileMap":
-        from .dockerfile.model import build_model
-        from .dockerfile.parse import parse_dockerfile
-        from .lint import read_source
-
         text = read_source(path)
         model = build_model(parse_dockerfile(text, path))
         if not model.stages:

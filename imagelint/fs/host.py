@@ -1,64 +1,15 @@
-"""A read-only view of a root filesystem: an image's flattened layers, or this machine ("host").
-
-Trust and certificate code read files only through this protocol, so the same logic answers
-"what does this image trust?" and "what does this machine trust?".
-Paths are absolute POSIX paths inside the tree; links are resolved inside the tree only.
-"""
+"""This machine's filesystem (or a directory as a root filesystem) as a `FileView`."""
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Iterator, Protocol
+from typing import Iterable, Iterator
+
+from ..certs.embedded import pem_blocks_in_stream
+from .view import FileInfo, norm
 
 
-@dataclass(frozen=True, slots=True)  # slots: an image tree holds one per path, often 100,000s
-class FileInfo:
-    path: str
-    kind: str  # "file" | "dir" | "symlink" | "other"
-    mode: int = 0o644
-    uid: int = 0
-    gid: int = 0
-    size: int = 0
-    link_target: str | None = None
-
-
-class FileTree(Protocol):
-    def read(self, path: str) -> bytes | None:
-        """Contents of a regular file (links followed inside the tree); None if absent or not kept."""
-
-    def info(self, path: str, follow: bool = True) -> FileInfo | None:
-        """Metadata of a path; None if absent."""
-
-    def listdir(self, path: str) -> list[str]:
-        """Names in a directory (links followed); [] if absent."""
-
-    def realpath(self, path: str) -> str | None:
-        """Resolve every link inside the tree; None on a loop or a dangling link."""
-
-    def embedded_certificates(self, path: str) -> bytes | None:
-        """PEM certificate blocks found inside a (large, binary) file such as the node executable."""
-
-    def walk(self) -> Iterator[FileInfo]:
-        """Every path in the tree (metadata only)."""
-
-
-def norm(path: str) -> str:
-    """'./etc//x', 'etc/x', '/etc/x/' -> '/etc/x' (never above '/')."""
-    parts: list[str] = []
-    for part in path.replace("\\", "/").split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/" + "/".join(parts)
-
-
-class HostTree:
+class HostView:
     """This machine's filesystem under `root` (default '/'), read-only, for `imagelint trust host`."""
 
     MAX_READ = 64 * 1024 * 1024
@@ -147,8 +98,6 @@ class HostTree:
             return []
 
     def embedded_certificates(self, path: str) -> bytes | None:
-        from ..certs.embedded import pem_blocks_in_stream  # lazy: only trust needs it
-
         host = self._host_resolved(path)
         if host is None:
             return None
@@ -161,6 +110,20 @@ class HostTree:
     def walk(self) -> Iterator[FileInfo]:  # pragma: no cover - host walk is never needed whole
         raise NotImplementedError("walking the whole host filesystem is not supported")
 
-
-def posix_parent(path: str) -> str:
-    return str(PurePosixPath(path).parent)
+    def files_containing(self, paths: Iterable[str], marker: bytes, chunk_size: int = 1 << 20) -> set[str]:
+        found = set()
+        for path in paths:
+            host = self._host_resolved(path)
+            if host is None:
+                continue
+            try:
+                with open(host, "rb") as fh:
+                    tail = b""
+                    while chunk := fh.read(chunk_size):
+                        if marker in tail + chunk:
+                            found.add(path)
+                            break
+                        tail = chunk[-len(marker):]
+            except OSError:
+                continue
+        return found

@@ -1,4 +1,4 @@
-"""A small client for the OCI distribution API: manifests, indexes and blobs, digests verified.
+"""Registries (`docker://`): a small client for the OCI distribution API: manifests, indexes and blobs, digests verified.
 
 - Auth: the /v2/ challenge decides. Bearer tokens from the WWW-Authenticate realm (anonymous, with
   basic credentials, or an identity token), or HTTP basic. Credentials come from
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from ..findings import ImagelintError
-from .limits import DEFAULT_LIMITS, Limits
-from .reference import DOCKER_HUB, RegistryName
-from .source import (
+from ...findings import ImagelintError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..reference import DOCKER_HUB, RegistryName
+from ..model import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     INDEX_TYPES,
@@ -40,7 +40,7 @@ from .source import (
     parse_platform,
     resolve_descriptor,
 )
-from .streams import RawStream, digest_of, parse_digest, verify_bytes
+from ..streams import RawStream, digest_of, parse_digest, verify_bytes
 
 MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

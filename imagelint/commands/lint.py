@@ -9,13 +9,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalogue import load_catalogue
-from .checks.registry import checks_for, to_finding
-from .config import Config, find_config
-from .dockerfile.model import DockerfileModel, build_model
-from .dockerfile.parse import decode_dockerfile, parse_dockerfile
-from .findings import Finding, ImagelintError, InputError, Suppression
-from .pragmas import Suppressor
+from ..checks.context import CheckContext
+from ..checks.runner import run_checks, to_findings
+from ..config import Config, find_config
+from ..dockerfile.model import DockerfileModel, build_model
+from ..dockerfile.parse import decode_dockerfile, parse_dockerfile
+from ..findings import Finding, ImagelintError, InputError, Suppression
+from ..pragmas import Suppressor
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
 MAX_BYTES = 64 * 1024 * 1024
@@ -102,8 +102,6 @@ def read_source(path: str, stdin_text: str | None = None) -> str:
 
 def lint_text(text: str, path: str, options: LintOptions, config: Config | None = None) -> tuple[list[Finding], DockerfileModel]:
     """Lint one Dockerfile's text. Raises ImagelintError for input BuildKit would reject."""
-    from .checks.context import CheckContext
-
     cfg = config or options.config or (find_config(Path(path)) if path != "-" else Config())
     parsed = parse_dockerfile(text, path)
     build_args = dict(cfg.build_args)
@@ -112,34 +110,16 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     if model.unknown_instructions:
         inst = model.unknown_instructions[0]
         raise ImagelintError(f"unknown instruction: {inst.original_keyword}", path=path, line=inst.line)
-    docs = load_catalogue()
     context_dir = options.context_dir or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
     ctx = CheckContext(model, cfg, context_dir)
+    run = run_checks("dockerfile", (model, ctx), lambda rule: cfg.enabled(rule, path, options.select, options.ignore))
+    internal = [InputError(path, message, internal=True) for message in run.errors]
+    findings = to_findings(run.hits, lambda hit: path, cfg.severity)
     suppressor = Suppressor(parsed)
-    findings: list[Finding] = []
-    internal: list[InputError] = []
-    seen = set()
-    for check in checks_for("dockerfile"):
-        try:
-            hits = list(check(model, ctx))
-        except Exception as exc:  # a bug in one check must not hide the other findings
-            internal.append(InputError(path, f"internal error in check {'/'.join(check.rule_ids)}: "
-                                             f"{type(exc).__name__}: {exc} (please report this)", internal=True))
-            continue
-        for hit in hits:
-            if not cfg.enabled(hit.rule, path, options.select, options.ignore):
-                continue
-            key = (hit.rule, hit.line, hit.column, hit.message)
-            if key in seen:
-                continue
-            seen.add(key)
-            finding = to_finding(hit, path, docs)
-            if hit.rule in cfg.severity:
-                finding.severity = cfg.severity[hit.rule]
-            pragma = suppressor.match(hit.rule, hit.line)
-            if pragma is not None:
-                finding.suppression = Suppression("inSource", pragma.reason)
-            findings.append(finding)
+    for finding in findings:
+        pragma = suppressor.match(finding.rule, finding.line)
+        if pragma is not None:
+            finding.suppression = Suppression("inSource", pragma.reason)
     findings.sort(key=Finding.sort_key)
     if internal:
         raise InternalCheckError(findings, model, internal)

@@ -10,12 +10,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import find_config
-from .findings import Finding, ImagelintError, InputError
-from .fixes.apply import FileFixResult, fix_text, parses
-from .fixes.writers import read_bytes, unified_diff, write_atomically
-from .lint import InternalCheckError, LintOptions, discover
-from .dockerfile.parse import decode_dockerfile
+import copy
+import sys
+
+from .. import __version__
+from ..catalogue import load_catalogue
+from ..config import find_config
+from ..dockerfile.parse import decode_dockerfile
+from ..findings import Finding, ImagelintError, InputError
+from ..fixes.apply import FileFixResult, fix_text, parses, threshold
+from ..fixes.writers import read_bytes, unified_diff, write_atomically
+from ..report import Report, render
+from .lint import InternalCheckError, LintOptions, discover, lint_text
 
 MODES = ("show", "diff", "write")
 FORMATS = ("text", "json", "github-suggestions")
@@ -40,6 +46,13 @@ class FixRun:
         return 1 if self.changed else 0
 
 
+def fix_dockerfile(text: str, path: str, options: LintOptions, config=None, unsafe: bool = False,
+                   max_passes: int | None = None) -> FileFixResult:
+    """Fix one Dockerfile's text with imagelint's own linter."""
+    extra = {"max_passes": max_passes} if max_passes else {}
+    return fix_text(text, path, options, lint_text, config, unsafe, **extra)
+
+
 def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe: bool = False,
               stdin_text: str | None = None, stdin_name: str | None = None) -> FixRun:
     run = FixRun()
@@ -49,15 +62,13 @@ def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe
             if path == "-":
                 if mode == "write":
                     raise ImagelintError("--write needs files, not standard input", path=shown)
-                import sys
-
                 text = stdin_text if stdin_text is not None else sys.stdin.read()
                 original = text.encode("utf-8", "surrogateescape")
             else:
                 original = read_bytes(path)
                 text = decode_dockerfile(original, path)
             cfg = options.config or find_config(Path(stdin_name or ".") if path == "-" else Path(path))
-            result = fix_text(text, shown, options, cfg, unsafe)
+            result = fix_dockerfile(text, shown, options, cfg, unsafe)
             run.sources[shown] = text
             if mode == "write" and result.changed:
                 write_atomically(path, original, result.fixed,
@@ -155,13 +166,6 @@ def render_json(run: FixRun, mode: str) -> str:
 
 def render_suggestions(run: FixRun, unsafe: bool) -> str:
     """Review-comment bodies (```suggestion blocks) for the fixes that would be applied."""
-    import copy
-
-    from . import __version__
-    from .catalogue import load_catalogue
-    from .fixes.apply import threshold
-    from .report import Report, render
-
     level = threshold(unsafe)
     findings = []
     for r in run.results:

@@ -1,5 +1,5 @@
 """Which store each runtime really consults, read from a root filesystem built in a temp dir
-(HostTree(root=...)) with the layouts real images have."""
+(HostView(root=...)) with the layouts real images have."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from imagelint.certs.runtimes import detect_family, discover, go_store, java_store, openssl_store
-from imagelint.image.fs import HostTree
+from imagelint.facts import family_of_filesystem
+from imagelint.trust.stores import discover, go_store, java_store, openssl_store
+from imagelint.fs.host import HostView
 from pki import make_pki
 
 DEBIAN_OS_RELEASE = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
@@ -19,7 +20,7 @@ class Link(str):
     """A relative symlink target (absolute ones would leave the temp root on the host)."""
 
 
-def build_root(root: Path, files: dict) -> HostTree:
+def build_root(root: Path, files: dict) -> HostView:
     for path, content in files.items():
         target = root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +30,7 @@ def build_root(root: Path, files: dict) -> HostTree:
             target.write_bytes(content)
             if path.endswith(("/bin/java", "/bin/node", "/usr/bin/curl", "update-ca-certificates", "/bin/sh")):
                 target.chmod(0o755)
-    return HostTree(str(root))
+    return HostView(str(root))
 
 
 def keytool_store(workdir: Path, issued, password: str | None = "changeit", store_type: str = "PKCS12") -> bytes:
@@ -72,11 +73,17 @@ def names(store) -> set[str]:
     return {c.common_name for c in store.certificates}
 
 
+def detect_family(view):
+    return family_of_filesystem(view)[0]
+
+
 def test_family_detection(tmp_path, pki):
     assert detect_family(build_root(tmp_path / "d", debian_files(pki))) == "debian"
     assert detect_family(build_root(tmp_path / "a", {"/etc/os-release": b"ID=alpine\n"})) == "alpine"
     assert detect_family(build_root(tmp_path / "r", {"/etc/os-release": b'ID="rocky"\nID_LIKE="rhel centos fedora"\n'})) == "rhel"
-    assert detect_family(build_root(tmp_path / "n", {})) is None
+    # One detector for lint, scan and trust: an empty root filesystem is scratch.
+    assert detect_family(build_root(tmp_path / "n", {})) == "scratch"
+    assert detect_family(build_root(tmp_path / "x", {"/etc/os-release": b"ID=arch\n", "/bin/sh": b""})) == "arch"
 
 
 def test_openssl_file_and_hashed_dir_are_a_union(tmp_path, pki):

@@ -1,7 +1,7 @@
-"""HostTree(root=...) resolves links the way chroot would: never outside its root."""
+"""HostView(root=...) resolves links the way chroot would: never outside its root."""
 import os
 
-from imagelint.image.fs import HostTree
+from imagelint.fs.host import HostView
 
 
 def test_absolute_link_stays_inside_root(tmp_path):
@@ -13,7 +13,7 @@ def test_absolute_link_stays_inside_root(tmp_path):
     os.symlink("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/cert.pem")
     os.symlink(str(outside), root / "etc/escape")  # absolute host path: means <root>/tmp/... inside
     os.symlink("../../../../../../../../" + str(outside).lstrip("/"), root / "etc/dotdot")
-    tree = HostTree(str(root))
+    tree = HostView(str(root))
     assert tree.read("/etc/ssl/cert.pem") == b"inside\n"
     assert tree.realpath("/etc/ssl/cert.pem") == "/etc/ssl/certs/ca-certificates.crt"
     assert tree.read("/etc/escape") is None
@@ -27,7 +27,7 @@ def test_link_loop_is_none(tmp_path):
     root.mkdir()
     os.symlink("b", root / "a")
     os.symlink("a", root / "b")
-    tree = HostTree(str(root))
+    tree = HostView(str(root))
     assert tree.realpath("/a") is None
     assert tree.read("/a") is None
     assert tree.listdir("/a") == []

@@ -1,6 +1,6 @@
 """Which TLS runtimes a filesystem holds, and the trust store each one would really consult.
 
-Everything is read through a `FileTree` (an image or this machine) plus that image's Env, so the
+Everything is read through a `FileView` (an image or this machine) plus that image's Env, so the
 answer is the container's, not the scanning machine's. Facts: trust-stores.md §2 (Java),
 §3.1 (append vs replace), §3.2 (Node), §3.3 (Python), §3.4 (Go), §3.6 X3 (OpenSSL).
 """
@@ -11,33 +11,21 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..image.fs import FileTree, norm
-from .load import CertRecord, load_certificates
+from ..certs.load import CertRecord, load_certificates, load_java_trust_store
+from ..facts import RUNTIMES, family as named_family, family_of_filesystem, runtime_facts
+from ..facts.runtimes import GO_BUILDINFO
+from ..fs import FileView, norm
 
-RUNTIMES = ("openssl", "go", "java", "python-requests", "node")
-
-# Go crypto/x509 root_linux.go: first readable file wins, then every file of every directory (G1).
-GO_CERT_FILES = (
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-)
-GO_CERT_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs")
-# OPENSSLDIR per family: Debian /usr/lib/ssl, RHEL /etc/pki/tls, Alpine/SUSE/official Node /etc/ssl.
-OPENSSL_DIRS = {"debian": "/usr/lib/ssl", "rhel": "/etc/pki/tls", "alpine": "/etc/ssl", "suse": "/etc/ssl"}
-JVM_PARENTS = ("/usr/lib/jvm", "/usr/java", "/usr/local", "/opt")
-JVM_DIRECT = ("/opt/java/openjdk", "/usr/local/openjdk")
 HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
-DEBIAN_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-SYSTEM_BUNDLES = {
-    "debian": DEBIAN_BUNDLE,
-    "alpine": DEBIAN_BUNDLE,
-    "rhel": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "suse": "/var/lib/ca-certificates/ca-bundle.pem",
-}
+
+
+def _facts():
+    return runtime_facts()
+
+
+def system_bundle(family: str | None) -> str:
+    """The file a family's update tool generates (Debian's when the family is unknown)."""
+    return named_family(family).system_bundle or named_family("debian").system_bundle
 
 
 @dataclass
@@ -53,35 +41,7 @@ class TrustStore:
         return f"{self.name}: " + (", ".join(self.sources) if self.sources else "(no certificates found)")
 
 
-def detect_family(tree: FileTree) -> str | None:
-    """debian | alpine | rhel | suse | None, from /etc/os-release (trust-stores.md §1.5)."""
-    data = tree.read("/etc/os-release") or tree.read("/usr/lib/os-release")
-    if data:
-        fields = {}
-        for line in data.decode("utf-8", "replace").splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                fields[key.strip()] = value.strip().strip('"').lower()
-        ids = [fields.get("ID", "")] + fields.get("ID_LIKE", "").split()
-        for ident in ids:
-            if ident in ("debian", "ubuntu"):
-                return "debian"
-            if ident in ("alpine", "wolfi"):
-                return "alpine"
-            if ident in ("rhel", "fedora", "centos", "amzn", "rocky", "almalinux", "ol", "mariner", "azurelinux"):
-                return "rhel"
-            if "suse" in ident or ident == "sles":
-                return "suse"
-    if tree.info("/etc/alpine-release"):
-        return "alpine"
-    if tree.info("/etc/debian_version"):
-        return "debian"
-    if tree.info("/etc/redhat-release"):
-        return "rhel"
-    return None
-
-
-def _load_file(tree: FileTree, path: str, store: TrustStore, passwords: tuple | None = None) -> bool:
+def _load_file(tree: FileView, path: str, store: TrustStore, passwords: tuple | None = None) -> bool:
     data = tree.read(path)
     if data is None:
         return False
@@ -94,7 +54,7 @@ def _load_file(tree: FileTree, path: str, store: TrustStore, passwords: tuple | 
     return True
 
 
-def _load_hashed_dir(tree: FileTree, directory: str, store: TrustStore, configured: bool = False) -> None:
+def _load_hashed_dir(tree: FileView, directory: str, store: TrustStore, configured: bool = False) -> None:
     """OpenSSL's CApath lookup only ever opens `<subject hash>.<n>` entries (made by rehash)."""
     names = [n for n in tree.listdir(directory) if HASHED_NAME.match(n)]
     if not names:
@@ -122,15 +82,15 @@ def _dedupe(store: TrustStore) -> TrustStore:
     return store
 
 
-def _exists(tree: FileTree, path: str) -> bool:
+def _exists(tree: FileView, path: str) -> bool:
     return tree.info(path) is not None
 
 
 def _path_dirs(env: Mapping[str, str]) -> list[str]:
-    return [norm(p) for p in env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":") if p]
+    return [norm(p) for p in env.get("PATH", _facts().default_path).split(":") if p]
 
 
-def _which(tree: FileTree, env: Mapping[str, str], name: str) -> str | None:
+def _which(tree: FileView, env: Mapping[str, str], name: str) -> str | None:
     for directory in _path_dirs(env):
         info = tree.info(f"{directory}/{name}")
         if info is not None and info.kind == "file":
@@ -142,26 +102,26 @@ def _which(tree: FileTree, env: Mapping[str, str], name: str) -> str | None:
 # openssl: curl, wget, Python ssl, Ruby, .NET, git-with-openssl
 
 
-def openssl_present(tree: FileTree, env: Mapping[str, str]) -> bool:
-    if any(_which(tree, env, tool) for tool in ("openssl", "curl", "wget", "python3", "ruby", "dotnet", "php")):
+def openssl_present(tree: FileView, env: Mapping[str, str]) -> bool:
+    if any(_which(tree, env, tool) for tool in _facts().openssl_clients):
         return True
-    for libdir in ("/usr/lib", "/lib", "/usr/lib64", "/lib64", "/usr/lib/x86_64-linux-gnu",
-                   "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"):
+    for libdir in _facts().openssl_lib_dirs:
         if any(n.startswith("libssl.so") for n in tree.listdir(libdir)):
             return True
     return False
 
 
-def openssl_dir(tree: FileTree, family: str | None) -> str:
-    if family in OPENSSL_DIRS and _exists(tree, OPENSSL_DIRS[family]):
-        return OPENSSL_DIRS[family]
-    for candidate in ("/usr/lib/ssl", "/etc/pki/tls", "/etc/ssl"):
+def openssl_dir(tree: FileView, family: str | None) -> str:
+    own = named_family(family).openssl_dir
+    if own and _exists(tree, own):
+        return own
+    for candidate in _facts().openssl_dirs:
         if _exists(tree, candidate):
             return candidate
     return "/usr/lib/ssl"
 
 
-def openssl_store(tree: FileTree, env: Mapping[str, str], family: str | None,
+def openssl_store(tree: FileView, env: Mapping[str, str], family: str | None,
                   ssldir: str | None = None, name: str = "openssl") -> TrustStore:
     """SSL_CERT_FILE replaces the default file, SSL_CERT_DIR the default dir; the two are a union (§3.1)."""
     ssldir = ssldir or openssl_dir(tree, family)
@@ -183,42 +143,36 @@ def openssl_store(tree: FileTree, env: Mapping[str, str], family: str | None,
 # ---------------------------------------------------------------------------------------------
 # Go
 
-GO_BUILDINFO = b"\xff Go buildinf:"
-# Where images put their Go program; /usr/bin is skipped (distro tools, too many large files).
-GO_SCAN_DIRS = ("/", "/app", "/usr/local/bin", "/go/bin", "/ko-app")
-
-
-def go_binaries(tree: FileTree, env: Mapping[str, str], limit: int = 3) -> list[str]:
-    """Executables that carry Go build info. Scans only the usual app locations, never the whole tree."""
-    found = []
-    for directory in GO_SCAN_DIRS:
-        for name in tree.listdir(directory)[:200]:
+def go_binaries(tree: FileView, env: Mapping[str, str], limit: int | None = None) -> list[str]:
+    """Executables that carry Go build info, in the usual app locations (never the whole tree).
+    Their contents are seldom kept, so the view looks into them on demand."""
+    facts = _facts()
+    candidates = []
+    for directory in facts.go_app_dirs:
+        for name in tree.listdir(directory)[:facts.go_max_entries_per_dir]:
             path = norm(f"{directory}/{name}")
-            info = tree.info(path)
-            if info is None or info.kind != "file" or not info.mode & 0o111 or info.size < 512 * 1024:
+            info = tree.info(path, follow=False)
+            if info is None or info.kind != "file" or not info.mode & 0o111 or info.size < facts.go_min_size:
                 continue
-            data = tree.read(path)
-            if data and data.startswith(b"\x7fELF") and GO_BUILDINFO in data:
-                found.append(path)
-                if len(found) >= limit:
-                    return found
-    return found
+            candidates.append(path)
+    found = sorted(tree.files_containing(candidates, GO_BUILDINFO)) if candidates else []
+    return found[:limit] if limit else found
 
 
-def go_present(tree: FileTree, env: Mapping[str, str]) -> bool:
+def go_present(tree: FileView, env: Mapping[str, str]) -> bool:
     if any(k in env for k in ("GOLANG_VERSION", "GOROOT", "GOPATH")) or _exists(tree, "/usr/local/go/bin/go") \
             or _which(tree, env, "go"):
         return True
     return bool(go_binaries(tree, env, limit=1))
 
 
-def go_store(tree: FileTree, env: Mapping[str, str]) -> TrustStore:
+def go_store(tree: FileView, env: Mapping[str, str]) -> TrustStore:
     store = TrustStore("go", "go crypto/x509")
-    files = [env["SSL_CERT_FILE"]] if env.get("SSL_CERT_FILE") else list(GO_CERT_FILES)
+    files = [env["SSL_CERT_FILE"]] if env.get("SSL_CERT_FILE") else list(_facts().go_cert_files)
     for path in files:
         if _load_file(tree, path, store):
             break  # first readable file wins
-    dirs = env["SSL_CERT_DIR"].split(":") if env.get("SSL_CERT_DIR") else list(GO_CERT_DIRS)
+    dirs = env["SSL_CERT_DIR"].split(":") if env.get("SSL_CERT_DIR") else list(_facts().go_cert_dirs)
     for directory in dirs:
         directory = norm(directory) if directory else ""
         if not directory:
@@ -248,14 +202,14 @@ def go_store(tree: FileTree, env: Mapping[str, str]) -> TrustStore:
 # Java
 
 
-def java_homes(tree: FileTree, env: Mapping[str, str]) -> list[str]:
+def java_homes(tree: FileView, env: Mapping[str, str]) -> list[str]:
     candidates = []
     if env.get("JAVA_HOME"):
         candidates.append(norm(env["JAVA_HOME"]))
-    candidates.extend(JVM_DIRECT)
-    for parent in JVM_PARENTS:
+    candidates.extend(_facts().java_homes)
+    for parent in _facts().java_parents:
         for name in tree.listdir(parent):
-            if parent == "/usr/lib/jvm" or any(k in name.lower() for k in ("jdk", "jre", "java", "corretto", "temurin")):
+            if parent == "/usr/lib/jvm" or any(k in name.lower() for k in _facts().java_name_markers):
                 candidates.append(f"{parent}/{name}")
     homes: dict[str, str] = {}
     for home in candidates:
@@ -282,31 +236,30 @@ def java_options(env: Mapping[str, str]) -> dict[str, str]:
     return props
 
 
-TEMURIN_ENTRYPOINT = "/__cacert_entrypoint.sh"
 
 
-def _temurin_system_ca(tree: FileTree, env: Mapping[str, str], store: TrustStore, family: str | None,
+def _temurin_system_ca(tree: FileView, env: Mapping[str, str], store: TrustStore, family: str | None,
                        entrypoint: list[str] | None) -> None:
     """eclipse-temurin's USE_SYSTEM_CA_CERTS (T1-T3): at container start its entrypoint imports the OS
     store and /certificates/*crt into the JVM's store. Only when that entrypoint actually runs."""
-    if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, TEMURIN_ENTRYPOINT):
+    if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, _facts().temurin_entrypoint):
         return
-    if entrypoint is not None and TEMURIN_ENTRYPOINT not in " ".join(entrypoint):
-        store.notes.append(f"USE_SYSTEM_CA_CERTS is set but the ENTRYPOINT does not run {TEMURIN_ENTRYPOINT}: "
+    if entrypoint is not None and _facts().temurin_entrypoint not in " ".join(entrypoint):
+        store.notes.append(f"USE_SYSTEM_CA_CERTS is set but the ENTRYPOINT does not run {_facts().temurin_entrypoint}: "
                            "no effect")
         return
-    system = SYSTEM_BUNDLES.get(family or "debian", DEBIAN_BUNDLE)
+    system = system_bundle(family)
     before = len(store.certificates)
     _load_file(tree, system, store)
     for name in tree.listdir("/certificates"):
         if name.endswith("crt"):
             _load_file(tree, f"/certificates/{name}", store)
-    store.notes.append(f"USE_SYSTEM_CA_CERTS: at container start {TEMURIN_ENTRYPOINT} adds the OS store and "
+    store.notes.append(f"USE_SYSTEM_CA_CERTS: at container start {_facts().temurin_entrypoint} adds the OS store and "
                        f"/certificates/*crt ({len(store.certificates) - before} certificates in the image) to this "
                        "JVM's store; RUN steps do not see them")
 
 
-def java_store(tree: FileTree, env: Mapping[str, str], home: str, family: str | None = None,
+def java_store(tree: FileView, env: Mapping[str, str], home: str, family: str | None = None,
                entrypoint: list[str] | None = None) -> TrustStore:
     """trustStore property > jssecacerts > cacerts (J2, J3)."""
     store = TrustStore("java", f"java {home}")
@@ -315,8 +268,6 @@ def java_store(tree: FileTree, env: Mapping[str, str], home: str, family: str | 
     password = props.get("javax.net.ssl.trustStorePassword")
     passwords = (password.encode(),) if password else (None, b"changeit", b"")
     if props.get("javax.net.ssl.trustStore"):
-        from .load import load_java_trust_store
-
         path = props["javax.net.ssl.trustStore"]
         store.details["configured_by"] = "javax.net.ssl.trustStore"
         data = tree.read(path)
@@ -358,8 +309,8 @@ def java_store(tree: FileTree, env: Mapping[str, str], home: str, family: str | 
 # Python requests
 
 
-def python_site_dirs(tree: FileTree, env: Mapping[str, str]) -> list[str]:
-    roots = ["/usr/lib", "/usr/local/lib", "/opt/venv/lib", "/venv/lib", "/app/.venv/lib", "/opt/conda/lib"]
+def python_site_dirs(tree: FileView, env: Mapping[str, str]) -> list[str]:
+    roots = list(_facts().python_site_roots)
     if env.get("VIRTUAL_ENV"):
         roots.insert(0, norm(env["VIRTUAL_ENV"]) + "/lib")
     for directory in _path_dirs(env):
@@ -372,8 +323,9 @@ def python_site_dirs(tree: FileTree, env: Mapping[str, str]) -> list[str]:
                 for sub in ("site-packages", "dist-packages"):
                     if tree.info(f"{root}/{name}/{sub}/requests") is not None:
                         found.append(f"{root}/{name}/{sub}")
-    if tree.info("/usr/lib/python3/dist-packages/requests") is not None:
-        found.append("/usr/lib/python3/dist-packages")
+    distro = _facts().python_distro_site
+    if tree.info(f"{distro}/requests") is not None:
+        found.append(distro)
     return list(dict.fromkeys(found))
 
 
@@ -382,7 +334,7 @@ def _python_version(site: str) -> str | None:
     return match.group(1) if match else None
 
 
-def requests_store(tree: FileTree, env: Mapping[str, str], site: str, family: str | None) -> TrustStore:
+def requests_store(tree: FileView, env: Mapping[str, str], site: str, family: str | None) -> TrustStore:
     """REQUESTS_CA_BUNDLE > CURL_CA_BUNDLE > certifi; requests ignores SSL_CERT_FILE (P2, §3.1)."""
     store = TrustStore("python-requests", f"python-requests {site}")
     store.details["python_version"] = _python_version(site)
@@ -410,7 +362,7 @@ def requests_store(tree: FileTree, env: Mapping[str, str], site: str, family: st
     return _dedupe(store)
 
 
-def _certifi_bundle(tree: FileTree, site: str, family: str | None) -> str | None:
+def _certifi_bundle(tree: FileView, site: str, family: str | None) -> str | None:
     # Fedora/RHEL patch requests/certs.py to return the system bundle (P3).
     certs_py = tree.read(f"{site}/requests/certs.py") or b""
     for literal in re.findall(rb"['\"](/etc/[^'\"]+\.(?:pem|crt))['\"]", certs_py):
@@ -420,8 +372,8 @@ def _certifi_bundle(tree: FileTree, site: str, family: str | None) -> str | None
         return literal.decode()  # Debian's python3-certifi points at the system bundle
     if _exists(tree, f"{site}/certifi/cacert.pem"):
         return f"{site}/certifi/cacert.pem"
-    if site == "/usr/lib/python3/dist-packages" and _exists(tree, f"{site}/certifi"):
-        return SYSTEM_BUNDLES.get(family or "debian", DEBIAN_BUNDLE)
+    if site == _facts().python_distro_site and _exists(tree, f"{site}/certifi"):
+        return system_bundle(family)
     vendored = f"{site}/pip/_vendor/certifi/cacert.pem"
     return vendored if _exists(tree, vendored) else None
 
@@ -430,9 +382,9 @@ def _certifi_bundle(tree: FileTree, site: str, family: str | None) -> str | None
 # Node
 
 
-def node_binaries(tree: FileTree, env: Mapping[str, str]) -> list[str]:
+def node_binaries(tree: FileView, env: Mapping[str, str]) -> list[str]:
     found = {}
-    for path in [_which(tree, env, "node") or "", "/usr/local/bin/node", "/usr/bin/node", "/opt/nodejs/bin/node"]:
+    for path in [_which(tree, env, "node") or "", *_facts().node_binaries]:
         if path and (info := tree.info(path)) is not None and info.kind == "file":
             found.setdefault(tree.realpath(path) or path, path)
     return sorted(found.values())
@@ -451,22 +403,19 @@ def _node_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
     return tuple(int(x) for x in match.groups()) if match else None
 
 
-LIB_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/lib64", "/lib")
-
-
-def _embedded(tree: FileTree, path: str) -> bytes | None:
+def _embedded(tree: FileView, path: str) -> bytes | None:
     try:
         return tree.embedded_certificates(path)
     except (ImportError, NotImplementedError, OSError):
         return None
 
 
-def _node_bundled_roots(tree: FileTree, binary: str) -> tuple[str, bytes | None]:
+def _node_bundled_roots(tree: FileView, binary: str) -> tuple[str, bytes | None]:
     """Static builds carry the roots in the executable; distro builds (Debian's nodejs) in libnode.so."""
     bundled = _embedded(tree, binary)
     if bundled:
         return binary, bundled
-    for directory in LIB_DIRS:
+    for directory in _facts().node_lib_dirs:
         for name in tree.listdir(directory):
             if name.startswith("libnode.so"):
                 path = f"{directory}/{name}"
@@ -479,20 +428,20 @@ def _node_bundled_roots(tree: FileTree, binary: str) -> tuple[str, bytes | None]
     return binary, None
 
 
-def _is_shared_node(tree: FileTree, binary: str) -> bool:
+def _is_shared_node(tree: FileView, binary: str) -> bool:
     """A distro build: a small launcher linked against libnode.so."""
     if binary.startswith(("/usr/local/", "/opt/")):
         return False
-    return any(name.startswith("libnode.so") for d in LIB_DIRS for name in tree.listdir(d))
+    return any(name.startswith("libnode.so") for d in _facts().node_lib_dirs for name in tree.listdir(d))
 
 
-def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str | None,
+def node_store(tree: FileView, env: Mapping[str, str], binary: str, family: str | None,
                entrypoint: list[str] | None = None) -> TrustStore:
     """Bundled roots (or OpenSSL's with --use-openssl-ca) + system (--use-system-ca) + NODE_EXTRA_CA_CERTS."""
     store = TrustStore("node", f"node {binary}")
     flags = node_flags(env, entrypoint)
     version = _node_version(env)
-    if family == "debian" and _is_shared_node(tree, binary) and "--use-bundled-ca" not in flags:
+    if named_family(family).lineage == "debian" and _is_shared_node(tree, binary) and "--use-bundled-ca" not in flags:
         # Observed (bookworm nodejs 18.20.4): Debian's package defaults to the OpenSSL store, as if
         # --use-openssl-ca were given; only --use-bundled-ca brings back the compiled-in roots.
         flags.add("--use-openssl-ca")
@@ -501,7 +450,8 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
     store.details["flags"] = sorted(flags)
     store.details["node_version"] = env.get("NODE_VERSION")
     # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
-    ssldir = "/etc/ssl" if binary.startswith("/usr/local/") or binary.startswith("/opt/") else openssl_dir(tree, family)
+    official = binary.startswith(("/usr/local/", "/opt/"))
+    ssldir = _facts().node_official_openssl_dir if official else openssl_dir(tree, family)
     if "--use-openssl-ca" in flags:
         system = openssl_store(tree, env, family, ssldir, name="node --use-openssl-ca")
         store.certificates.extend(system.certificates)
@@ -546,7 +496,7 @@ def node_store(tree: FileTree, env: Mapping[str, str], binary: str, family: str 
 # ---------------------------------------------------------------------------------------------
 
 
-def _static_entrypoint(tree: FileTree, env: Mapping[str, str], entrypoint: list[str] | None) -> str | None:
+def _static_entrypoint(tree: FileView, env: Mapping[str, str], entrypoint: list[str] | None) -> str | None:
     """The program a scratch/distroless image runs, when nothing else in it speaks TLS."""
     if not entrypoint:
         return None
@@ -556,10 +506,10 @@ def _static_entrypoint(tree: FileTree, env: Mapping[str, str], entrypoint: list[
     return path if info is not None and info.kind == "file" else None
 
 
-def discover(tree: FileTree, env: Mapping[str, str], family: str | None = None,
+def discover(tree: FileView, env: Mapping[str, str], family: str | None = None,
              only: list[str] | None = None, entrypoint: list[str] | None = None) -> list[TrustStore]:
     """Every runtime present (or only those asked for) with its effective store."""
-    family = family or detect_family(tree)
+    family = family or family_of_filesystem(tree)[0]
     wanted = set(only or RUNTIMES)
     stores: list[TrustStore] = []
     forced = only is not None

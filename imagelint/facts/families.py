@@ -1,0 +1,176 @@
+"""OS families: how each one registers a CA and where its bundle lands, and how to tell which
+family a base image name or a filesystem belongs to."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from .data import trust_facts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..fs import FileView
+
+
+@dataclass(frozen=True)
+class Family:
+    """One OS family's trust-store facts. The unknown family is `UNKNOWN`, which is falsy."""
+
+    name: str
+    like: str | None = None  # the family whose tooling and layout this one shares
+    os_release_ids: tuple[str, ...] = ()
+    anchor_dirs: tuple[str, ...] = ()
+    anchor_extension: str | None = None  # the only name the update tool reads (Debian: .crt)
+    anchor_recursive: bool = True
+    update_command: str | None = None
+    update_rehashes_store_dir: bool = False
+    bundle: str | None = None  # the file clients open
+    generated_bundle: str | None = None  # the file the update tool writes, when `bundle` links to it
+    bundle_paths: tuple[str, ...] = ()
+    ca_package: str | None = None
+    ca_package_dependents: tuple[str, ...] = ()
+    install_ca_tool: str | None = None
+    package_manager: str | None = None
+    java_system_store: str | None = None
+    conf_listed_dir: str | None = None
+    certs_conf: str | None = None
+    purge_removes_bundle: bool = False
+    neutral_dirs: tuple[str, ...] = ()
+    no_shell: bool = False
+    no_bundle: bool = False
+    openssl_dir: str | None = None
+    public_sources: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.name)
+
+    @property
+    def lineage(self) -> str | None:
+        """The family whose packaging this one follows: ubuntu and distroless are debian."""
+        return self.like or self.name or None
+
+    @property
+    def crt_only(self) -> bool:
+        """The update tool reads only `*.crt` in the anchor directories (Debian's find -name '*.crt')."""
+        return self.anchor_extension == ".crt"
+
+    @property
+    def ships_public_set(self) -> bool:
+        """Its ca-certificates package carries the public (Mozilla-derived) root set."""
+        return bool(self.public_sources)
+
+    @property
+    def system_bundle(self) -> str | None:
+        """The file that holds the whole store as the update tool generated it."""
+        return self.generated_bundle or self.bundle
+
+
+UNKNOWN = Family("")
+_FIELDS = {f.name for f in fields(Family)} - {"name", "extra"}
+
+
+def _family_from(name: str, table: dict) -> Family:
+    values = {}
+    extra = {}
+    for key, value in table.items():
+        if key not in _FIELDS:
+            extra[key] = value
+            continue
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return Family(name, extra=extra, **values)
+
+
+@lru_cache(maxsize=1)
+def families() -> dict[str, Family]:
+    return {name: _family_from(name, table) for name, table in trust_facts()["family"].items()}
+
+
+def family(name: str | None) -> Family:
+    """The facts of a family by name; `UNKNOWN` for None or a name the data file lacks."""
+    if not name:
+        return UNKNOWN
+    return families().get(name, UNKNOWN)
+
+
+def family_of_package_manager(command: str) -> str | None:
+    """`apt-get` -> "debian": a stage that runs it proves its family."""
+    return trust_facts()["package_managers"].get(command)
+
+
+def package_managers() -> frozenset[str]:
+    return frozenset(trust_facts()["package_managers"])
+
+
+# --------------------------------------------------------------------------- base image names
+
+@lru_cache(maxsize=512)
+def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
+    """The first [[image]] entry matching a base image, or {} when unknown.
+
+    `repository_path` is the repository with its registry unless that is Docker Hub
+    ("gcr.io/distroless/static", "python"); `repository` is without the registry."""
+    for entry in trust_facts()["image"]:
+        repos = entry.get("repo")
+        tags = entry.get("tag")
+        if repos is None and tags is None:
+            continue
+        if repos is not None and not any(
+            fnmatch.fnmatchcase(repository_path, pat) or fnmatch.fnmatchcase(repository, pat) for pat in repos
+        ):
+            continue
+        if tags is not None and not any(fnmatch.fnmatchcase(tag, pat) for pat in tags):
+            continue
+        return dict(entry)
+    return {}
+
+
+# --------------------------------------------------------------------------- filesystems
+
+def parse_os_release(data: bytes | None) -> dict[str, str]:
+    fields_: dict[str, str] = {}
+    for line in (data or b"").decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            fields_[key.strip()] = value.strip().strip("\"'")
+    return fields_
+
+
+@lru_cache(maxsize=1)
+def _os_release_ids() -> dict[str, str]:
+    ids = {}
+    for fam in families().values():
+        for ident in fam.os_release_ids:
+            ids.setdefault(ident, fam.name)
+    return ids
+
+
+def family_of_filesystem(view: "FileView") -> tuple[str | None, dict[str, str]]:
+    """(family, os-release fields) of a root filesystem: os-release ID then ID_LIKE, distroless
+    markers, release files and package databases, then busybox or nothing at all (scratch)."""
+    release = parse_os_release(view.read("/etc/os-release") or view.read("/usr/lib/os-release"))
+    ids = [release.get("ID", "").lower()] + release.get("ID_LIKE", "").lower().split()
+    known = _os_release_ids()
+    for ident in ids:
+        name = known.get(ident) or ("suse" if "suse" in ident else None)
+        if name is None:
+            continue
+        if name == "debian" and _is_distroless(view, release):
+            return "distroless", release
+        return name, release
+    for path, name in trust_facts()["detect"]["probes"]:
+        if view.info(path) is not None:
+            return name, release
+    if view.info("/bin/busybox") is not None:
+        return "busybox", release
+    if view.info("/bin/sh") is None:
+        return "scratch", release
+    return None, release
+
+
+def _is_distroless(view: "FileView", release: dict[str, str]) -> bool:
+    # Google's distroless images keep per-package files in status.d and no dpkg status file.
+    return ("distroless" in release.get("PRETTY_NAME", "").lower()
+            or "distroless" in release.get("HOME_URL", "").lower()
+            or (view.info("/var/lib/dpkg/status.d") is not None and view.info("/var/lib/dpkg/status") is None))

@@ -1,0 +1,125 @@
+"""The change that makes a runtime trust a chain: Dockerfile lines for the image, from the family's
+trust facts, or the server-side fix when nothing in the image can help."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..facts import family as named_family
+from .stores import system_bundle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import TrustModel
+
+def _slug(name: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", (name or "corp-root-ca").lower()).strip("-") or "corp-root-ca"
+
+
+def _cn_of(rfc4514: str) -> str | None:
+    match = re.search(r"(?:^|,)CN=((?:[^,\\]|\\.)+)", rfc4514)
+    return match.group(1) if match else None
+
+
+def _missing_ca(reason: str, cert, result) -> tuple[str, str]:
+    """(file name for the certificate the store needs, what it is and where to get it)."""
+    if reason == "self-signed-leaf":
+        return (f"{_slug(cert.common_name)}.crt",
+                f"the server's self-signed certificate {cert.subject} (better: have a CA issue it)")
+    if reason == "leaf-not-ca" and result is not None:
+        cert = result.chain[-1]
+    if reason in ("intermediate-anchor", "leaf-not-ca") or (reason == "untrusted-root" and not cert.self_signed):
+        # The store needs the issuer, which the server does not send: only its name is known.
+        return (f"{_slug(_cn_of(cert.issuer))}.crt",
+                f"the CA {cert.issuer} (not sent by the server: get it from its owner)")
+    return f"{_slug(cert.common_name)}.crt", f"the root CA {cert.subject}\n#   sha256 {cert.fingerprint_sha256}"
+
+
+UPDATE_TOOL_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def os_ca_snippet(model: "TrustModel | None", filename: str) -> str:
+    """Dockerfile lines that register `filename` as a CA in the model's OS store, from its family's
+    trust facts; a builder stage of Debian's when the image has no shell (distroless, scratch)."""
+    view = model.view if model is not None else None
+    fam = named_family(model.family if model is not None else None)
+    has_sh = view is None or any(view.info(p) is not None for p in ("/bin/sh", "/usr/bin/sh"))
+    if not (fam.anchor_dirs and fam.update_command):
+        fam = named_family("debian") if model is None or model.family is None else fam
+    if fam.anchor_dirs and fam.update_command and has_sh:
+        anchor = f"{fam.anchor_dirs[0]}/{filename}"
+        lines = []
+        tool_missing = view is not None and not any(view.info(f"{d}/{fam.update_command}") is not None
+                                                    for d in UPDATE_TOOL_DIRS)
+        if tool_missing and fam.install_ca_tool:
+            lines.append(f"RUN {fam.install_ca_tool}")
+        lines += [f"COPY {filename} {anchor}", f"RUN {fam.update_command}"]
+        user = model.user.split(":")[0] if model is not None else ""
+        if user and user not in ("root", "0"):
+            lines = ["USER root", *lines, f"USER {model.user}"]
+        return "\n".join(lines)
+    debian = named_family("debian")
+    return "\n".join([
+        "FROM debian:bookworm-slim AS cacerts",
+        f"RUN {debian.install_ca_tool}",
+        f"COPY {filename} {debian.anchor_dirs[0]}/{filename}",
+        f"RUN {debian.update_command}",
+        "# in the final stage:",
+        f"COPY --from=cacerts {debian.bundle} {debian.bundle}",
+    ])
+
+
+def fix_for(reason: str, store, cert, chain, host, model: "TrustModel", result=None) -> str:
+    tree = model.view
+
+    if reason == "missing-intermediate":
+        return (f"# Server-side fix: serve the full chain (leaf, then the intermediate {cert.issuer}).\n"
+                "# e.g. nginx: ssl_certificate must hold leaf + intermediate; no image change helps every client.")
+    if reason in ("expired", "not-yet-valid"):
+        what = "renew" if reason == "expired" else "re-issue (or fix the clock of)"
+        if cert.is_ca and not chain_contains(chain, cert):
+            return (f"# The trusted CA {cert.subject} itself is {reason.replace('-', ' ')}: "
+                    "replace it in the image with the CA's current certificate.")
+        return (f"# Server-side fix: {what} {cert.subject} (valid {cert.not_before.date()} .. {cert.not_after.date()})"
+                " with a realistic lifetime and monitor its expiry; nothing in the image can fix this.")
+    if reason == "hostname-mismatch":
+        names = ", ".join([*cert.dns_names, *cert.ip_addresses]) or f"CN={cert.common_name}"
+        return (f"# Server-side fix: re-issue {cert.common_name or cert.subject} with subjectAltName DNS:{host}, "
+                f"or connect with a name it carries ({names}).")
+    if reason in ("issuer-not-ca", "path-length-exceeded", "not-rfc5280"):
+        return f"# Server-side fix: re-issue {cert.subject} from a CA that follows RFC 5280."
+    if reason == "no-roots":
+        return os_ca_snippet(model, "corp-root-ca.crt")
+
+    filename, how = _missing_ca(reason, cert, result)
+    alias = filename[:-4]
+    header = f"# {filename} (PEM): {how}\n"
+    if store.runtime == "java":
+        java_home = store.details.get("java_home", "$JAVA_HOME")
+        if store.details.get("configured_by") in ("javax.net.ssl.trustStore", "jssecacerts"):
+            keystore = store.sources[0].split(" -> ")[0] if store.sources else "<truststore>"
+            target = f"-keystore {keystore}"
+        elif store.sources and " -> /etc/" in store.sources[0]:
+            # Distro JDK: its cacerts is generated from the OS store (J5, J7).
+            return header + os_ca_snippet(model, filename) + "\n# (this JDK's cacerts is generated from the OS store)"
+        elif tree is not None and tree.info(f"{java_home}/jre/lib/security/cacerts") is not None:
+            target = f"-keystore {java_home}/jre/lib/security/cacerts"  # JDK 8: no -cacerts option
+        else:
+            target = "-cacerts"
+        return header + "\n".join([
+            f"COPY {filename} /tmp/{filename}",
+            f"RUN {java_home}/bin/keytool -importcert -noprompt {target} -storepass changeit "
+            f"-alias {alias} -file /tmp/{filename}",
+        ])
+    if store.runtime == "node":
+        return header + "\n".join([f"COPY {filename} /usr/local/share/ca-certificates/{filename}",
+                                   f"ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/{filename}"])
+    if store.runtime == "python-requests":
+        bundle = system_bundle(model.family)
+        return header + os_ca_snippet(model, filename) + f"\nENV REQUESTS_CA_BUNDLE={bundle}"
+    return header + os_ca_snippet(model, filename)
+
+
+def chain_contains(chain, cert) -> bool:
+    return any(c.fingerprint_sha256 == cert.fingerprint_sha256 for c in chain)
+
+
