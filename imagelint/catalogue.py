@@ -107,10 +107,3 @@ def load_catalogue() -> dict[str, RuleDoc]:
         doc = parse_rule_doc(path)
         docs[doc.id] = doc
     return docs
-
-
-@lru_cache(maxsize=None)
-def load_data(name: str) -> dict:
-    """Data tables that live in the catalogue (e.g. os-families.toml)."""
-    with open(catalogue_dir() / name, "rb") as fh:
-        return tomllib.load(fh)

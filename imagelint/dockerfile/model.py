@@ -93,7 +93,7 @@ class Stage:
     base_stage: "Stage | None" = None
     platform: str | None = None
     instructions: list[Instruction] = field(default_factory=list)
-    image: dict = field(default_factory=dict)  # os-families [[image]] entry, inherited via FROM <stage>
+    image: dict = field(default_factory=dict)  # trust facts' [[image]] entry, inherited via FROM <stage>
     env: dict[str, EnvSetting] = field(default_factory=dict)  # ENV at the end of the stage (inherited)
     args: dict[str, EnvSetting] = field(default_factory=dict)
     env_settings: list[EnvSetting] = field(default_factory=list)  # ENV/ARG set in this stage, in order

@@ -3,7 +3,7 @@
 Each returns a `Fix` (title, applicability, edits on the original text) or None when no exact,
 minimal fix can be proven, e.g. a flag that came from an ARG value or a word whose source text is
 not what the shell saw. Facts about families (update command, bundle, how to install the tool)
-come from rules/os-families.toml through `stage_facts`.
+come from the trust facts (imagelint/facts/) through `stage_facts`.
 """
 from __future__ import annotations
 

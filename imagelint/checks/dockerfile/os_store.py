@@ -1,6 +1,6 @@
 """Registering a CA with the OS store: the tool must exist, the file must have the name and the
 directory the family's tool reads, the generated bundles must not be replaced or appended to, and
-the store must stay root-owned. Everything family-dependent comes from rules/os-families.toml via
+the store must stay root-owned. Everything family-dependent comes from the trust facts (imagelint/facts/) via
 stage_family/stage_facts: an unknown family keeps these rules quiet."""
 from __future__ import annotations
 
