@@ -13,6 +13,7 @@ import pytest
 
 import imagekit as kit
 from imagelint.findings import ImagelintError
+from imagelint.image.layers import KeepPolicy
 from imagelint.image.tree import ImageTree, read_image_tree
 from imagelint.trust.keep import TRUST_FILES
 from imagelint.image.reference import parse_name, parse_reference
@@ -54,9 +55,9 @@ def flatten(tree: ImageTree) -> list[tuple]:
         (i.path, i.link_target) for i in tree.walk() if i.kind == "symlink"]
 
 
-def read(ref: str, **kwargs) -> tuple[ImageTree, dict]:
+def read(ref: str, policy=TRUST_FILES, **kwargs) -> tuple[ImageTree, dict]:
     with open_image(ref, **kwargs) as image:
-        tree = read_image_tree(image, TRUST_FILES)
+        tree = read_image_tree(image, policy)
         return tree, {"config": image.config, "layers": [(l.diff_id, l.index) for l in image.layers],
                       "digest": image.digest, "platform": image.platform}
 
@@ -137,8 +138,8 @@ def test_index_chooses_the_platform(tmp_path, as_index, docker_list):
     ref = kit.write_oci(tmp_path / "layout", _platform_images(), as_index=as_index, docker_list=docker_list)
     host_arch = host_platform_string().split("/")[1]
     if host_arch in ("amd64", "arm64"):
-        tree, meta = read(ref)
-        assert tree.read("/arch") is None or True
+        tree, meta = read(ref, KeepPolicy(keep=lambda path, size: path == "/arch"))
+        assert tree.read("/arch") == {"amd64": b"amd64", "arm64": b"arm64"}[host_arch]
         assert meta["platform"].startswith(f"linux/{host_arch}")
     for wanted, expected in (("linux/amd64", "amd64"), ("linux/arm64", "arm64"), ("linux/arm64/v8", "arm64"),
                              ("linux/arm/v7", "arm")):
