@@ -344,6 +344,7 @@ class RegistryFactory:
         if cert is not None:
             config["http"]["tls"] = {"certificate": str(cert), "key": str(key)}
         if users:
+            require("htpasswd")
             lines = []
             for name, password in users.items():
                 lines.append(_run(["htpasswd", "-Bbn", name, password], check=True).stdout.strip())
@@ -394,7 +395,36 @@ def registry_factory(tmp_path_factory) -> Iterator[RegistryFactory]:
 
 # --------------------------------------------------------------------------- Debian root filesystems
 
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
+def apt_mirror(sources_dirs=("/etc/apt/sources.list.d",), sources_list="/etc/apt/sources.list") -> str | None:
+    """The Debian archive this machine's apt uses: the first `URIs:` of a deb822 .sources file that
+    lists the main suite (not -security), else the first `deb URL` line, as apt reads them."""
+    for directory in sources_dirs:
+        for path in sorted(Path(directory).glob("*.sources")) if Path(directory).is_dir() else []:
+            for stanza in path.read_text(errors="replace").split("\n\n"):
+                fields = {}
+                for line in stanza.splitlines():
+                    key, sep, value = line.partition(":")
+                    if sep and not line.startswith(("#", " ")):
+                        fields[key.strip().lower()] = value.strip()
+                if "deb" not in fields.get("types", "").split() or "-security" in fields.get("uris", ""):
+                    continue
+                if fields.get("enabled", "yes").lower() == "no" or not fields.get("uris"):
+                    continue
+                return fields["uris"].split()[0]
+    candidates = [Path(sources_list)] + [p for d in sources_dirs if Path(d).is_dir() for p in sorted(Path(d).glob("*.list"))]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            words = line.split("#", 1)[0].split()
+            if words and words[0] == "deb":
+                rest = [w for w in words[1:] if not w.startswith("[")] if "]" not in line else line.split("]", 1)[1].split()
+                if rest and "-security" not in rest[0]:
+                    return rest[0]
+    return None
+
+
+DEBIAN_MIRROR = apt_mirror() or ""
 _MMDEBSTRAP_BASE = [
     "--variant=minbase",
     "--aptopt=Acquire::Languages \"none\"",
@@ -437,7 +467,7 @@ def build_rootfs(kind: str, suite: str = "bookworm") -> Path:
         partial = cache / f".partial-{os.getpid()}-{target.name}"
         log_path = cache / f"{name}.log"
         with open(log_path, "w") as log:
-            result = subprocess.run(["mmdebstrap", *args, suite, str(partial), DEBIAN_MIRROR],
+            result = subprocess.run(["mmdebstrap", *args, suite, str(partial), *([DEBIAN_MIRROR] if DEBIAN_MIRROR else [])],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         if result.returncode != 0:
             partial.unlink(missing_ok=True)
