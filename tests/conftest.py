@@ -20,8 +20,15 @@ from services import (  # noqa: E402,F401  (re-exported fixtures)
 )
 
 
+# Modules whose tests each take seconds: the whole shared corpus, real clients, subprocess memory caps.
+SLOW_MODULES = {"test_parse_buildkit", "test_trust_clients", "test_fix_properties", "test_bad_input", "test_precommit"}
+
+
 def pytest_collection_modifyitems(items):
     # A test that uses a real service is a services test, whether or not it says so.
     for item in items:
         if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.services)
+            item.add_marker(pytest.mark.slow)
+        elif item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
