@@ -77,7 +77,8 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
 
 
 def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
-               prefix: bool = False, internal: list[InputError] | None = None) -> tuple[list[Finding], dict | None]:
+               *, internal: list[InputError], prefix: bool = False) -> tuple[list[Finding], dict | None]:
+    """Findings of one image; a crashing check is recorded in `internal` (exit code 3)."""
     config = config or Config()
     progress = _Progress if options.progress else None
     with image_model(ref, platform=options.platform, ca_file=options.ca_file,
@@ -86,10 +87,7 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)
         run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))
-        if internal is not None:
-            internal.extend(InputError(ref, message, internal=True) for message in run.errors)
-        elif run.errors:
-            raise RuntimeError(run.errors[0])
+        internal.extend(InputError(ref, message, internal=True) for message in run.errors)
 
         def path_of(hit) -> str:
             inside = hit.properties.get("image_path") or CONFIG_PATH

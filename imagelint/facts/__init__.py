@@ -9,7 +9,7 @@ from .families import (
     families,
     family,
     family_of_filesystem,
-    family_of_package_manager,
+    package_manager_families,
     parse_os_release,
 )
 from .runtimes import RUNTIMES, runtime_facts
@@ -22,7 +22,7 @@ __all__ = [
     "families",
     "family",
     "family_of_filesystem",
-    "family_of_package_manager",
+    "package_manager_families",
     "parse_os_release",
     "runtime_facts",
 ]

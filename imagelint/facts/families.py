@@ -94,13 +94,9 @@ def family(name: str | None) -> Family:
     return families().get(name, UNKNOWN)
 
 
-def family_of_package_manager(command: str) -> str | None:
-    """`apt-get` -> "debian": a stage that runs it proves its family."""
-    return trust_facts()["package_managers"].get(command)
-
-
-def package_managers() -> frozenset[str]:
-    return frozenset(trust_facts()["package_managers"])
+def package_manager_families() -> dict[str, str]:
+    """`apt-get` -> "debian": a stage that runs a package manager proves its family."""
+    return dict(trust_facts()["package_managers"])
 
 
 # --------------------------------------------------------------------------- base image names

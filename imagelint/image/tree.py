@@ -131,7 +131,7 @@ class ImageTree:
         """Which regular files contain `marker`: from what the first pass noted, else by reading
         again only the layers that hold the rest (each once)."""
         found: set[str] = set()
-        pending: dict[int, set[str]] = {}
+        pending: dict[int, dict[str, str]] = {}  # layer -> {real path: path asked about}
         for path in paths:
             real = self.realpath(path)
             index = self._layer.get(real) if real else None
@@ -145,12 +145,11 @@ class ImageTree:
                 if real in record.found.get(marker, ()):
                     found.add(path)
             else:
-                pending.setdefault(index, set()).add(real)
-        if pending and self._reread is not None:
-            wanted_by_real = {real: path for path in paths if (real := self.realpath(path))}
-            for index, reals in sorted(pending.items()):
-                record = self._reread(index, KeepPolicy(markers=((marker, lambda p, s, m, r=reals: p in r),)))
-                found.update(wanted_by_real[r] for r in record.found.get(marker, ()) if r in wanted_by_real)
+                pending.setdefault(index, {})[real] = path
+        if self._reread is not None:
+            for index, asked in sorted(pending.items()):
+                record = self._reread(index, KeepPolicy(markers=((marker, lambda p, s, m, r=asked: p in r),)))
+                found.update(asked[real] for real in record.found.get(marker, ()) if real in asked)
         return found
 
     def walk(self) -> Iterator[FileInfo]:

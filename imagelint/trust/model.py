@@ -8,6 +8,9 @@ read the same model, so they cannot disagree about one filesystem.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -48,7 +51,6 @@ def user_ids(tree, user: str) -> tuple[int | None, int | None]:
     return uid, gid
 
 
-
 @dataclass
 class CertFile:
     """Certificates loaded from one file of the image."""
@@ -69,10 +71,6 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE--
 def pem_fingerprints(data: bytes) -> set[str]:
     """SHA-256 fingerprints of the PEM certificates in `data`, without parsing them (the DER's hash):
     cheap enough for a whole public root set."""
-    import base64
-    import binascii
-    import hashlib
-
     found = set()
     for match in _PEM_CERT.finditer(data):
         try:
@@ -107,10 +105,6 @@ class TrustModel:
         self.env = dict(env or {})
         self.entrypoint = list(entrypoint or [])
         self.user = user
-
-    @property
-    def tree(self) -> FileView:
-        return self.view
 
     @cached_property
     def user_ids(self) -> tuple[int | None, int | None]:
@@ -326,6 +320,7 @@ class ImageTrustModel(TrustModel):
     """An image's trust model: its flattened tree plus its config (Env, Entrypoint, Cmd, User)."""
 
     kind = "image"
+    image = None  # the opened image (layers, digest), set by trust.subjects.image_model
 
     def __init__(self, tree, config: dict, reference: str = ""):
         entrypoint = [str(w) for w in (config.get("Entrypoint") or []) + (config.get("Cmd") or [])]

@@ -1,8 +1,9 @@
 """Which TLS runtimes a filesystem holds, and the trust store each one would really consult.
 
 Everything is read through a `FileView` (an image or this machine) plus that image's Env, so the
-answer is the container's, not the scanning machine's. Facts: trust-stores.md §2 (Java),
-§3.1 (append vs replace), §3.2 (Node), §3.3 (Python), §3.4 (Go), §3.6 X3 (OpenSSL).
+answer is the container's, not the scanning machine's. Where each runtime looks comes from the
+trust facts (imagelint/facts/); how it looks follows the runtimes' own documentation (the JSSE
+reference guide, Node's CLI docs, requests, Go's crypto/x509 root_linux.go, OpenSSL's SSL_CERT_FILE).
 """
 from __future__ import annotations
 
@@ -17,10 +18,6 @@ from ..facts.runtimes import GO_BUILDINFO
 from ..fs import FileView, norm
 
 HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
-
-
-def _facts():
-    return runtime_facts()
 
 
 def system_bundle(family: str | None) -> str:
@@ -87,7 +84,7 @@ def _exists(tree: FileView, path: str) -> bool:
 
 
 def _path_dirs(env: Mapping[str, str]) -> list[str]:
-    return [norm(p) for p in env.get("PATH", _facts().default_path).split(":") if p]
+    return [norm(p) for p in env.get("PATH", runtime_facts().default_path).split(":") if p]
 
 
 def _which(tree: FileView, env: Mapping[str, str], name: str) -> str | None:
@@ -103,9 +100,9 @@ def _which(tree: FileView, env: Mapping[str, str], name: str) -> str | None:
 
 
 def openssl_present(tree: FileView, env: Mapping[str, str]) -> bool:
-    if any(_which(tree, env, tool) for tool in _facts().openssl_clients):
+    if any(_which(tree, env, tool) for tool in runtime_facts().openssl_clients):
         return True
-    for libdir in _facts().openssl_lib_dirs:
+    for libdir in runtime_facts().openssl_lib_dirs:
         if any(n.startswith("libssl.so") for n in tree.listdir(libdir)):
             return True
     return False
@@ -115,7 +112,7 @@ def openssl_dir(tree: FileView, family: str | None) -> str:
     own = named_family(family).openssl_dir
     if own and _exists(tree, own):
         return own
-    for candidate in _facts().openssl_dirs:
+    for candidate in runtime_facts().openssl_dirs:
         if _exists(tree, candidate):
             return candidate
     return "/usr/lib/ssl"
@@ -146,7 +143,7 @@ def openssl_store(tree: FileView, env: Mapping[str, str], family: str | None,
 def go_binaries(tree: FileView, env: Mapping[str, str], limit: int | None = None) -> list[str]:
     """Executables that carry Go build info, in the usual app locations (never the whole tree).
     Their contents are seldom kept, so the view looks into them on demand."""
-    facts = _facts()
+    facts = runtime_facts()
     candidates = []
     for directory in facts.go_app_dirs:
         for name in tree.listdir(directory)[:facts.go_max_entries_per_dir]:
@@ -168,11 +165,11 @@ def go_present(tree: FileView, env: Mapping[str, str]) -> bool:
 
 def go_store(tree: FileView, env: Mapping[str, str]) -> TrustStore:
     store = TrustStore("go", "go crypto/x509")
-    files = [env["SSL_CERT_FILE"]] if env.get("SSL_CERT_FILE") else list(_facts().go_cert_files)
+    files = [env["SSL_CERT_FILE"]] if env.get("SSL_CERT_FILE") else list(runtime_facts().go_cert_files)
     for path in files:
         if _load_file(tree, path, store):
             break  # first readable file wins
-    dirs = env["SSL_CERT_DIR"].split(":") if env.get("SSL_CERT_DIR") else list(_facts().go_cert_dirs)
+    dirs = env["SSL_CERT_DIR"].split(":") if env.get("SSL_CERT_DIR") else list(runtime_facts().go_cert_dirs)
     for directory in dirs:
         directory = norm(directory) if directory else ""
         if not directory:
@@ -206,10 +203,10 @@ def java_homes(tree: FileView, env: Mapping[str, str]) -> list[str]:
     candidates = []
     if env.get("JAVA_HOME"):
         candidates.append(norm(env["JAVA_HOME"]))
-    candidates.extend(_facts().java_homes)
-    for parent in _facts().java_parents:
+    candidates.extend(runtime_facts().java_homes)
+    for parent in runtime_facts().java_parents:
         for name in tree.listdir(parent):
-            if parent == "/usr/lib/jvm" or any(k in name.lower() for k in _facts().java_name_markers):
+            if parent == "/usr/lib/jvm" or any(k in name.lower() for k in runtime_facts().java_name_markers):
                 candidates.append(f"{parent}/{name}")
     homes: dict[str, str] = {}
     for home in candidates:
@@ -242,10 +239,10 @@ def _temurin_system_ca(tree: FileView, env: Mapping[str, str], store: TrustStore
                        entrypoint: list[str] | None) -> None:
     """eclipse-temurin's USE_SYSTEM_CA_CERTS (T1-T3): at container start its entrypoint imports the OS
     store and /certificates/*crt into the JVM's store. Only when that entrypoint actually runs."""
-    if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, _facts().temurin_entrypoint):
+    if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, runtime_facts().temurin_entrypoint):
         return
-    if entrypoint is not None and _facts().temurin_entrypoint not in " ".join(entrypoint):
-        store.notes.append(f"USE_SYSTEM_CA_CERTS is set but the ENTRYPOINT does not run {_facts().temurin_entrypoint}: "
+    if entrypoint is not None and runtime_facts().temurin_entrypoint not in " ".join(entrypoint):
+        store.notes.append(f"USE_SYSTEM_CA_CERTS is set but the ENTRYPOINT does not run {runtime_facts().temurin_entrypoint}: "
                            "no effect")
         return
     system = system_bundle(family)
@@ -254,7 +251,7 @@ def _temurin_system_ca(tree: FileView, env: Mapping[str, str], store: TrustStore
     for name in tree.listdir("/certificates"):
         if name.endswith("crt"):
             _load_file(tree, f"/certificates/{name}", store)
-    store.notes.append(f"USE_SYSTEM_CA_CERTS: at container start {_facts().temurin_entrypoint} adds the OS store and "
+    store.notes.append(f"USE_SYSTEM_CA_CERTS: at container start {runtime_facts().temurin_entrypoint} adds the OS store and "
                        f"/certificates/*crt ({len(store.certificates) - before} certificates in the image) to this "
                        "JVM's store; RUN steps do not see them")
 
@@ -310,7 +307,7 @@ def java_store(tree: FileView, env: Mapping[str, str], home: str, family: str | 
 
 
 def python_site_dirs(tree: FileView, env: Mapping[str, str]) -> list[str]:
-    roots = list(_facts().python_site_roots)
+    roots = list(runtime_facts().python_site_roots)
     if env.get("VIRTUAL_ENV"):
         roots.insert(0, norm(env["VIRTUAL_ENV"]) + "/lib")
     for directory in _path_dirs(env):
@@ -323,7 +320,7 @@ def python_site_dirs(tree: FileView, env: Mapping[str, str]) -> list[str]:
                 for sub in ("site-packages", "dist-packages"):
                     if tree.info(f"{root}/{name}/{sub}/requests") is not None:
                         found.append(f"{root}/{name}/{sub}")
-    distro = _facts().python_distro_site
+    distro = runtime_facts().python_distro_site
     if tree.info(f"{distro}/requests") is not None:
         found.append(distro)
     return list(dict.fromkeys(found))
@@ -372,7 +369,7 @@ def _certifi_bundle(tree: FileView, site: str, family: str | None) -> str | None
         return literal.decode()  # Debian's python3-certifi points at the system bundle
     if _exists(tree, f"{site}/certifi/cacert.pem"):
         return f"{site}/certifi/cacert.pem"
-    if site == _facts().python_distro_site and _exists(tree, f"{site}/certifi"):
+    if site == runtime_facts().python_distro_site and _exists(tree, f"{site}/certifi"):
         return system_bundle(family)
     vendored = f"{site}/pip/_vendor/certifi/cacert.pem"
     return vendored if _exists(tree, vendored) else None
@@ -384,7 +381,7 @@ def _certifi_bundle(tree: FileView, site: str, family: str | None) -> str | None
 
 def node_binaries(tree: FileView, env: Mapping[str, str]) -> list[str]:
     found = {}
-    for path in [_which(tree, env, "node") or "", *_facts().node_binaries]:
+    for path in [_which(tree, env, "node") or "", *runtime_facts().node_binaries]:
         if path and (info := tree.info(path)) is not None and info.kind == "file":
             found.setdefault(tree.realpath(path) or path, path)
     return sorted(found.values())
@@ -415,7 +412,7 @@ def _node_bundled_roots(tree: FileView, binary: str) -> tuple[str, bytes | None]
     bundled = _embedded(tree, binary)
     if bundled:
         return binary, bundled
-    for directory in _facts().node_lib_dirs:
+    for directory in runtime_facts().node_lib_dirs:
         for name in tree.listdir(directory):
             if name.startswith("libnode.so"):
                 path = f"{directory}/{name}"
@@ -432,7 +429,7 @@ def _is_shared_node(tree: FileView, binary: str) -> bool:
     """A distro build: a small launcher linked against libnode.so."""
     if binary.startswith(("/usr/local/", "/opt/")):
         return False
-    return any(name.startswith("libnode.so") for d in _facts().node_lib_dirs for name in tree.listdir(d))
+    return any(name.startswith("libnode.so") for d in runtime_facts().node_lib_dirs for name in tree.listdir(d))
 
 
 def node_store(tree: FileView, env: Mapping[str, str], binary: str, family: str | None,
@@ -451,7 +448,7 @@ def node_store(tree: FileView, env: Mapping[str, str], binary: str, family: str 
     store.details["node_version"] = env.get("NODE_VERSION")
     # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
     official = binary.startswith(("/usr/local/", "/opt/"))
-    ssldir = _facts().node_official_openssl_dir if official else openssl_dir(tree, family)
+    ssldir = runtime_facts().node_official_openssl_dir if official else openssl_dir(tree, family)
     if "--use-openssl-ca" in flags:
         system = openssl_store(tree, env, family, ssldir, name="node --use-openssl-ca")
         store.certificates.extend(system.certificates)

@@ -5,18 +5,12 @@ import posixpath
 from dataclasses import dataclass
 from typing import Iterator
 
-from ...dockerfile.model import DockerfileModel, FileOp, RunStep, Stage, memoized
-from ...facts import Family, family
+from ...dockerfile.model import DockerfileModel, FileOp, Stage, memoized
+from ...facts import Family, family, package_manager_families
 from ...dockerfile.parse import Instruction
 from ...dockerfile.shell import Command, ShellWord
 
-PACKAGE_MANAGER_FAMILY = {
-    "apt-get": "debian", "apt": "debian", "dpkg": "debian", "aptitude": "debian",
-    "apk": "alpine",
-    "yum": "rhel", "dnf": "rhel", "microdnf": "rhel", "tdnf": "rhel",
-    "zypper": "suse",
-    "pacman": "arch",
-}
+PACKAGE_MANAGER_FAMILY = package_manager_families()
 INSTALL_VERBS = {"install", "add", "reinstall"}
 REMOVE_VERBS = {"remove", "purge", "del", "erase", "autoremove"}
 

@@ -15,7 +15,7 @@ from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
 from .ca_registration import (
-    STORE_DIR, all_families, chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under,
+    all_families, chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under,
 )
 from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, basename, is_package_op, op_paths, stage_facts, stage_family
 
@@ -340,7 +340,6 @@ def ca_other_family_dir(model, ctx):
                               and d in all_families()[fam].anchor_dirs), None)
                 if other is None:
                     continue
-                other_family = known[other]
                 if other in own:
                     continue
                 yield ctx.hit(

@@ -22,7 +22,7 @@ def _trusted_files(ctx: ImageContext):
     seen: set[str] = set()
 
     def first_time(path: str | None) -> bool:
-        real = ctx.tree.realpath(path) if path else None
+        real = ctx.view.realpath(path) if path else None
         if real is None or real in seen:
             return False
         seen.add(real)
@@ -78,7 +78,7 @@ def _private_key_kinds(path: str, data: bytes) -> list[str]:
 
 @check("IL710", kind="image")
 def private_key_copied(ctx: ImageContext):
-    records = ctx.tree.layer_records
+    records = ctx.view.layer_records
     for record in records:
         for path, data in sorted(record.kept.items()):
             kinds = _private_key_kinds(path, data)

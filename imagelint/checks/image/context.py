@@ -33,10 +33,10 @@ class ImageContext(ImageTrustModel):
     def layer_ref(self, path: str | None):
         if not path:
             return None
-        ref = self.tree.layer_of(path)
+        ref = self.view.layer_of(path)
         if ref is None:
-            real = self.tree.realpath(path)
-            ref = self.tree.layer_of(real) if real else None
+            real = self.view.realpath(path)
+            ref = self.view.layer_of(real) if real else None
         return ref
 
     def created_by_env(self, name: str) -> str | None:
@@ -54,7 +54,7 @@ class ImageContext(ImageTrustModel):
 
         `layer` is a LayerRecord/LayerRef (or its index); by default, the layer that put `path` there."""
         if isinstance(layer, int):
-            layer = self.tree.layer_records[layer]
+            layer = self.view.layer_records[layer]
         if layer is None:
             layer = self.layer_ref(path)
         properties: dict[str, Any] = {}
@@ -67,8 +67,6 @@ class ImageContext(ImageTrustModel):
                 properties["created_by"] = layer.created_by
         properties.update({k: v for k, v in props.items() if v is not None})
         return Hit(rule, message, 1, 1, 1, 1, None, severity, None, properties)
-
-
 
 
 def describe_layer(properties: dict) -> str:

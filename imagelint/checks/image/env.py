@@ -121,7 +121,7 @@ def env_path_missing(ctx: ImageContext):
             if not raw or "$" in raw:
                 continue
             path = _resolve(ctx, raw)
-            if ctx.tree.info(path) is None:
+            if ctx.view.info(path) is None:
                 yield ctx.hit("IL702", f"{name}={raw} names a path that is not in the image: {consequence}",
                               None, variable=name, value=value, missing_path=path,
                               created_by=ctx.created_by_env(name))
@@ -129,7 +129,7 @@ def env_path_missing(ctx: ImageContext):
     store = props.get("javax.net.ssl.trustStore")
     if store and "$" not in store:
         path = _resolve(ctx, store)
-        if ctx.tree.info(path) is None:
+        if ctx.view.info(path) is None:
             variable = next((v for v in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTS")
                              if "javax.net.ssl.trustStore=" in ctx.env.get(v, "")), "JAVA_TOOL_OPTIONS")
             yield ctx.hit("IL702", f"-Djavax.net.ssl.trustStore={store} (in {variable}) is not in the image: every "

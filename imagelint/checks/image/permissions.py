@@ -11,7 +11,7 @@ def _trust_paths(ctx: ImageContext) -> list[str]:
     if ctx.bundle_path:
         paths.append(ctx.bundle_path)
     for candidate in ("/etc/ssl/certs", *(ctx.facts.anchor_dirs or [])):
-        if ctx.tree.info(candidate) is not None:
+        if ctx.view.info(candidate) is not None:
             paths.append(candidate)
     paths += [a.path for a in ctx.anchor_files]
     for store in ctx.stores:
@@ -28,11 +28,11 @@ def trust_store_writable(ctx: ImageContext):
     uid, gid = ctx.user_ids
     seen: set[str] = set()
     for path in _trust_paths(ctx):
-        real = ctx.tree.realpath(path)
+        real = ctx.view.realpath(path)
         if real is None or real in seen:
             continue
         seen.add(real)
-        info = ctx.tree.info(real)
+        info = ctx.view.info(real)
         if info is None:
             continue
         why = is_writable_by_others(info, uid, gid)

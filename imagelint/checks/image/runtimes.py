@@ -39,7 +39,7 @@ def java_ca_missing(ctx: ImageContext):
             continue
         home = store.details.get("java_home", store.name)
         path = _store_path(store)
-        real = ctx.tree.realpath(path) if path else None
+        real = ctx.view.realpath(path) if path else None
         by = store.details.get("configured_by") or "cacerts"
         where = f"{path}" + (f" -> {real}" if real and real != path else "") if path else "no trust store file"
         yield ctx.hit("IL705", f"the JVM in {home} reads {where} ({by}), which lacks the custom CA(s) the OS "
