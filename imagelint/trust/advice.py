@@ -11,6 +11,7 @@ from .stores import system_bundle
 if TYPE_CHECKING:  # pragma: no cover
     from .model import TrustModel
 
+
 def _slug(name: str | None) -> str:
     return re.sub(r"[^a-z0-9]+", "-", (name or "corp-root-ca").lower()).strip("-") or "corp-root-ca"
 
@@ -37,23 +38,21 @@ def _missing_ca(reason: str, cert, result) -> tuple[str, str]:
 UPDATE_TOOL_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-def os_ca_snippet(model: "TrustModel | None", filename: str) -> str:
+def os_ca_snippet(model: "TrustModel", filename: str) -> str:
     """Dockerfile lines that register `filename` as a CA in the model's OS store, from its family's
-    trust facts; a builder stage of Debian's when the image has no shell (distroless, scratch)."""
-    view = model.view if model is not None else None
-    fam = named_family(model.family if model is not None else None)
-    has_sh = view is None or any(view.info(p) is not None for p in ("/bin/sh", "/usr/bin/sh"))
-    if not (fam.anchor_dirs and fam.update_command):
-        fam = named_family("debian") if model is None or model.family is None else fam
+    trust facts (Debian's when the family is unknown); a builder stage of Debian's when the image
+    has no shell or no update tool of its own (distroless, scratch)."""
+    view = model.view
+    fam = named_family(model.family or "debian")
+    has_sh = any(view.info(p) is not None for p in ("/bin/sh", "/usr/bin/sh"))
     if fam.anchor_dirs and fam.update_command and has_sh:
         anchor = f"{fam.anchor_dirs[0]}/{filename}"
         lines = []
-        tool_missing = view is not None and not any(view.info(f"{d}/{fam.update_command}") is not None
-                                                    for d in UPDATE_TOOL_DIRS)
+        tool_missing = not any(view.info(f"{d}/{fam.update_command}") is not None for d in UPDATE_TOOL_DIRS)
         if tool_missing and fam.install_ca_tool:
             lines.append(f"RUN {fam.install_ca_tool}")
         lines += [f"COPY {filename} {anchor}", f"RUN {fam.update_command}"]
-        user = model.user.split(":")[0] if model is not None else ""
+        user = model.user.split(":")[0]
         if user and user not in ("root", "0"):
             lines = ["USER root", *lines, f"USER {model.user}"]
         return "\n".join(lines)
