@@ -3,7 +3,7 @@ family a base image name or a filesystem belongs to."""
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,6 @@ class Family:
     no_bundle: bool = False
     openssl_dir: str | None = None
     public_sources: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __bool__(self) -> bool:
         return bool(self.name)
@@ -68,18 +67,14 @@ class Family:
 
 
 UNKNOWN = Family("")
-_FIELDS = {f.name for f in fields(Family)} - {"name", "extra"}
+_FIELDS = {f.name for f in fields(Family)} - {"name"}
 
 
 def _family_from(name: str, table: dict) -> Family:
-    values = {}
-    extra = {}
-    for key, value in table.items():
-        if key not in _FIELDS:
-            extra[key] = value
-            continue
-        values[key] = tuple(value) if isinstance(value, list) else value
-    return Family(name, extra=extra, **values)
+    unknown = set(table) - _FIELDS
+    if unknown:  # the data file and this record must not drift apart
+        raise ValueError(f"trust-facts.toml: [family.{name}] has unknown keys {sorted(unknown)}")
+    return Family(name, **{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
 @lru_cache(maxsize=1)
