@@ -8,6 +8,7 @@ from functools import lru_cache
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
+from ...dockerfile.context import copied_files, read_context_file
 from .common import INSTALL_VERBS, anchor_target, basename, is_package_op, op_paths, ordered_steps, stage_facts, stage_family
 
 
@@ -199,11 +200,9 @@ def _server_certificate(ctx, stage, op, stem: str) -> bool:
                 if KEY_NAME.search(name) and KEY_NAME.sub("", name) == stem:
                     return True
     if op.kind == "copy" and op.command is None and op.from_stage is None and not op.from_image and ctx.context_dir and len(op.sources) == 1:
-        from .os_store import context_sources, read_head
-
-        seen = context_sources(ctx, op)
+        seen = copied_files(ctx.context_dir, op)
         if seen and len(seen) == 1:
-            return _is_leaf_certificate(read_head(seen[0][1]))
+            return _is_leaf_certificate(read_context_file(ctx.context_dir, seen[0][1]) or b"")
     return False
 
 

@@ -15,7 +15,7 @@ from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
 from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
-from .keys_certs import context_file_for, read_context_file
+from ...dockerfile.context import context_file_for, read_context_file
 
 SYSTEM_BIN_DIRS = ("/bin/", "/usr/", "/sbin/")
 SHELL_NAMES = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
