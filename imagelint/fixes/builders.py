@@ -157,7 +157,7 @@ def installed_cas(stage: Stage, before: int | None = None) -> list[tuple[str, Fi
 
 
 def _installed_cas(stage: Stage) -> list[tuple[str, FileOp]]:
-    from ..checks.dockerfile.common import anchor_target, is_cert_path, op_paths
+    from ..dockerfile.queries import anchor_target, is_cert_path, op_paths
 
     out = []
     for s, op in stage.inherited_file_ops():
@@ -179,8 +179,8 @@ def _installed_cas(stage: Stage) -> list[tuple[str, FileOp]]:
 
 def registered_between(stage: Stage, start: int, end: int) -> bool:
     """Does a trust-store update run in the stage chain between two offsets?"""
-    from ..checks.dockerfile.ca_registration import registers_trust
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import registers_trust
+    from ..dockerfile.queries import stage_facts
     from ..dockerfile.model import memoized
 
     def updates() -> list[int]:
@@ -349,14 +349,14 @@ def git_ssl_no_verify(model: DockerfileModel, a) -> Fix | None:
 # --- CA registration -------------------------------------------------------------------------------------
 
 def _installs_ca_package(stage: Stage, before: int, package: str) -> bool:
-    from ..checks.dockerfile.common import INSTALL_VERBS, is_package_op
+    from ..dockerfile.queries import INSTALL_VERBS, is_package_op
 
     return any(cmd.start < before and is_package_op(cmd, INSTALL_VERBS, package) for _s, _r, cmd in stage.inherited_commands())
 
 
 def update_command_for(stage: Stage, at: int) -> str | None:
     """The family's update command, preceded by installing its tool where the base lacks it."""
-    from ..checks.dockerfile.common import stage_facts, stage_family
+    from ..dockerfile.queries import stage_facts, stage_family
 
     facts = stage_facts(stage)
     update = facts.update_command
@@ -513,7 +513,7 @@ def node_extra_ca(model: DockerfileModel, op: FileOp, ca_path: str) -> Fix | Non
 
 def requests_bundle(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | None:
     """IL320: ENV REQUESTS_CA_BUNDLE=<the family's regenerated bundle>, never the single CA."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     bundle = stage_facts(stage).bundle
     if not bundle:
@@ -524,7 +524,7 @@ def requests_bundle(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | N
 
 def point_at_bundle(model: DockerfileModel, a, stage: Stage | None = None) -> Fix | None:
     """IL330: a CA variable naming one CA file -> the family's regenerated bundle."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     stage = stage or a.stage
     bundle = stage_facts(stage).bundle
@@ -603,7 +603,7 @@ def move_into_anchors(model: DockerfileModel, stage: Stage, op: FileOp, title: s
                       applicability: Applicability = UNSAFE, name: str | None = None) -> Fix | None:
     """Put the CA into the family's anchor directory instead (a .crt name where the family needs it)
     and run the update command after it (IL202, IL222, IL230)."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     facts = stage_facts(stage)
     anchors = facts.anchor_dirs or []
@@ -625,7 +625,7 @@ def move_into_anchors(model: DockerfileModel, stage: Stage, op: FileOp, title: s
 
 def install_tool_before(model: DockerfileModel, stage: Stage, cmd: Command) -> Fix | None:
     """IL210: `<install ca-certificates> && ` right before the update command."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     install = stage_facts(stage).install_ca_tool
     src = source(model)
@@ -639,7 +639,7 @@ def install_tool_before(model: DockerfileModel, stage: Stage, cmd: Command) -> F
 
 def anchor_instead_of_append(model: DockerfileModel, stage: Stage, op: FileOp) -> Fix | None:
     """IL231: `cat ca.crt >> <bundle>` -> `cat ca.crt > <anchor>/ca.crt && <update>`."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     facts = stage_facts(stage)
     anchors = facts.anchor_dirs or []
@@ -671,7 +671,7 @@ def anchor_instead_of_append(model: DockerfileModel, stage: Stage, op: FileOp) -
 def bundle_from_stage(model: DockerfileModel, shipped: Stage, builder: Stage, title: str | None = None,
                       applicability: Applicability = UNSAFE) -> Fix | None:
     """IL401/IL402: `COPY --from=<builder> <bundle> <bundle>` right after the shipped stage's FROM."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     bundle = stage_facts(builder).bundle
     if not bundle or not builder.name:
@@ -684,7 +684,7 @@ def bundle_from_stage(model: DockerfileModel, shipped: Stage, builder: Stage, ti
 
 def stage_with_bundle(model: DockerfileModel, shipped: Stage) -> Stage | None:
     """The last named stage (not in the shipped chain) whose family has a CA bundle."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     chain = shipped.chain()
     for stage in reversed(model.stages):
@@ -825,7 +825,7 @@ def switch_fix(model: DockerfileModel, switch) -> Fix | None:
 
 def _registered_bundle(stage: Stage, before: int) -> str | None:
     """The family's bundle when a CA was installed and registered in the OS store before `before`."""
-    from ..checks.dockerfile.common import stage_facts
+    from ..dockerfile.queries import stage_facts
 
     bundle = stage_facts(stage).bundle
     cas = installed_cas(stage, before)

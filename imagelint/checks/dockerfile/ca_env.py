@@ -15,7 +15,7 @@ from ...findings import Severity
 from ...fixes import builders as fixes
 from ..context import scope_severity
 from ..registry import check
-from .common import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
+from ...dockerfile.queries import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
 from ...dockerfile.context import context_sources, expand_context_source, read_context_file
 from .runtimes import JAVA_OPTION_VARS, TRUSTSTORE_OPTION, keytool_calls, resolve_java_path, runs_opaque_script, stage_jvm
 

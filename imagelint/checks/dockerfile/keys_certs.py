@@ -9,9 +9,10 @@ import re
 from ...dockerfile.context import (context_sources, expand_context_source, image_path_of, normalise_source,
                                    read_context_file)
 from ...dockerfile.model import Stage
+from ...dockerfile.queries import anchor_target, stage_facts
 from ...findings import Severity
 from ..registry import check
-from .common import anchor_target
+from .ca_env import trust_settings
 
 # --- IL501 private-key-copied ----------------------------------------------------------------------
 
@@ -378,8 +379,11 @@ def cert_problem(model, ctx):
                     if "bom" in loaded.notes and (dest in keytool_files or _java_in_stage(stage) and as_anchor):
                         problems.append(("utf8-bom", "starts with a UTF-8 BOM, which keytool and Java reject "
                                                      "(Input not an X.509 certificate)", "warning", None))
-                    debian = stage_family_of(stage) in ("debian", "ubuntu", "alpine", "wolfi")
-                    if debian and _under(dest, ("/usr/local/share/ca-certificates",)) and dest.endswith(".crt"):
+                    # update-ca-certificates concatenates each file of this directory into the bundle as it is
+                    facts = stage_facts(stage)
+                    concatenated = facts.update_command == "update-ca-certificates" and \
+                        "/usr/local/share/ca-certificates" in facts.anchor_dirs
+                    if concatenated and _under(dest, ("/usr/local/share/ca-certificates",)) and dest.endswith(".crt"):
                         if loaded.container == "der":
                             problems.append(("der-in-crt", "DER (binary) content in a .crt: update-ca-certificates "
                                              "appends the raw bytes and OpenSSL never trusts it (convert with "
@@ -409,8 +413,6 @@ def cert_problem(model, ctx):
 def _trust_setting_paths(model, ctx) -> dict[int, set[str]]:
     """Per stage (by id), the files trust variables and settings point at: anchors like the OS ones
     (`NODE_EXTRA_CA_CERTS=/certs/corp.pem`). A setting applies to its stage and the stages built on it."""
-    from .ca_env import trust_settings  # ca_env imports this module
-
     out: dict[int, set[str]] = {}
     settings = [t for t in trust_settings(model, ctx) if t.path.startswith("/") and "$" not in t.path]
     for stage in model.stages:
@@ -431,9 +433,3 @@ class _DestOnly:
 
     def targets(self) -> list[str]:
         return [self.path]
-
-
-def stage_family_of(stage: Stage) -> str | None:
-    from .common import stage_family
-
-    return stage_family(stage)

@@ -12,11 +12,10 @@ from functools import lru_cache
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .ca_registration import (
-    all_families, chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under,
-)
+from ...dockerfile.queries import chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under
+from ...facts import families as all_families
 from ...dockerfile.context import copied_files, read_context_file
-from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, basename, is_package_op, op_paths, stage_facts, stage_family
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, basename, is_package_op, op_paths, stage_facts, stage_family
 
 # --- the build context -------------------------------------------------------------------------------
 

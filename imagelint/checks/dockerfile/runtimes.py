@@ -14,7 +14,7 @@ from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
 from ...dockerfile.context import context_file_for, read_context_file
 
 SYSTEM_BIN_DIRS = ("/bin/", "/usr/", "/sbin/")

@@ -12,7 +12,7 @@ import re
 from typing import Iterator
 
 from ..registry import check
-from .common import is_falsey, is_truthy, option_values
+from ...dockerfile.queries import is_falsey, is_truthy, option_values
 from .insecure_cmd import APT, YUM, Switch, _positionals, _sw, all_commands, apt_options, yum_setopt_persists, yum_setopts
 from .insecure_config import config_switches, emit
 
