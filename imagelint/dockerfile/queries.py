@@ -135,10 +135,6 @@ def is_package_op(cmd: Command, verbs: set[str], package: str) -> bool:
     return any(v == package or v.startswith(package + "=") or v.startswith(package + "-2") for v in values)
 
 
-def flag_words(cmd: Command) -> list[ShellWord]:
-    return [w for w in cmd.args if w.value.startswith("-")]
-
-
 def short_flag_cluster_has(word: str, letter: str, takes_arg: str) -> bool:
     """Is short option `letter` in a cluster like -fsSLk (stopping at an option that takes an argument)?"""
     if not word.startswith("-") or word.startswith("--") or len(word) < 2:

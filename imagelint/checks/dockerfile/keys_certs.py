@@ -333,8 +333,7 @@ def stage_facts_anchor_dirs(op) -> list[str]:
 
 @check("IL510")
 def cert_problem(model, ctx):
-    from ...certs.inspect import certificate_problems
-    from ...certs.load import load_certificates
+    from ...certs.inspect import file_problems
 
     days = getattr(ctx.config, "cert_expiry_days", 30)
     trust_paths_memo: list = []
@@ -363,45 +362,17 @@ def cert_problem(model, ctx):
                     data = read_context_file(ctx.context_dir, rel)
                 if data is None:
                     continue
-                loaded = load_certificates(data, rel)
-                as_anchor = trust_dest or dest in keytool_files
-                problems = []
-                if not loaded.certificates:
-                    if trust_dest and loaded.private_keys:
-                        problems.append(("private-key", "it holds a private key, not a certificate", "error", None))
-                    elif trust_dest and name.endswith(_CERT_EXTS):
-                        # only a file named as a certificate: a README in the directory is not one
-                        problems.append(("no-certificate", "no certificate could be read from it", "error", None))
-                else:
-                    if loaded.private_keys and as_anchor:
-                        problems.append(("private-key", "a private key sits inside this certificate file",
-                                         "error", None))
-                    if "bom" in loaded.notes and (dest in keytool_files or _java_in_stage(stage) and as_anchor):
-                        problems.append(("utf8-bom", "starts with a UTF-8 BOM, which keytool and Java reject "
-                                                     "(Input not an X.509 certificate)", "warning", None))
-                    # update-ca-certificates concatenates each file of this directory into the bundle as it is
-                    facts = stage_facts(stage)
-                    concatenated = facts.update_command == "update-ca-certificates" and \
-                        "/usr/local/share/ca-certificates" in facts.anchor_dirs
-                    if concatenated and _under(dest, ("/usr/local/share/ca-certificates",)) and dest.endswith(".crt"):
-                        if loaded.container == "der":
-                            problems.append(("der-in-crt", "DER (binary) content in a .crt: update-ca-certificates "
-                                             "appends the raw bytes and OpenSSL never trusts it (convert with "
-                                             "openssl x509 -inform DER)", "error", None))
-                        elif len(loaded.certificates) > 1:
-                            problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one "
-                                             ".crt: rehash skips the file (CApath clients miss them) and Java "
-                                             "imports only the first; use one certificate per file",
-                                             "warning", None))
-                    elif dest in keytool_files and len(loaded.certificates) > 1:
-                        problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one file: "
-                                         "keytool -importcert imports only the first", "warning", None))
-                    for cert in loaded.certificates:
-                        for p in certificate_problems(cert, expiring_days=days, as_anchor=as_anchor):
-                            if p.code == "weak-signature" and cert.subject == cert.issuer:
-                                continue  # a root's own signature is never checked (it is the anchor)
-                            problems.append((p.code, p.message, p.severity, cert))
-                for code, message, severity, cert in problems:
+                facts = stage_facts(stage)
+                # update-ca-certificates concatenates each file of this directory into the bundle as it is
+                concatenated = facts.update_command == "update-ca-certificates" and dest.endswith(".crt") and \
+                    "/usr/local/share/ca-certificates" in facts.anchor_dirs and \
+                    _under(dest, ("/usr/local/share/ca-certificates",))
+                problems = file_problems(rel, data, in_trust_dir=trust_dest, keytool_input=dest in keytool_files,
+                                         java_reads=_java_in_stage(stage), concatenated=concatenated,
+                                         expiring_days=days)
+                for problem in problems:
+                    cert = problem.extra.get("record")
+                    code, message, severity = problem.code, problem.message, problem.severity
                     text = f"{rel} (copied to {dest}): {message}"
                     if cert is not None:
                         text += f" [subject {cert.subject}, SHA-256 {cert.fingerprint_sha256}]"

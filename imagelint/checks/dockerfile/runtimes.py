@@ -266,14 +266,6 @@ def resolve_java_path(word: ShellWord, java_home: str | None, run=None) -> str |
     return posixpath.normpath(raw)
 
 
-def jvm_store(jvm: Jvm) -> str | None:
-    if not jvm.java_home:
-        return None
-    if jvm.version == 8 and "jre" not in jvm.java_home:
-        return None  # JDK 8 (jre/lib/security) vs JRE 8 (lib/security) layouts differ (J1)
-    return posixpath.join(jvm.java_home, "lib/security/cacerts")
-
-
 def _truststore_settings(stage: Stage) -> list[str]:
     values = []
     for a in env_values(stage, JAVA_OPTION_VARS):
