@@ -1,7 +1,9 @@
 """Per-certificate and per-file problems, shared by `lint` (build context) and `scan` (images).
 
-Pure functions: bytes and records in, `CertProblem`s out. Facts: trust-stores.md §4.1/§4.2
-(classification), D3/D5/D6 (Debian tooling), K5 (keytool and the UTF-8 BOM).
+Pure functions: bytes and records in, `CertProblem`s out. Classification follows
+RFC 5280 and the pyca/cryptography x509 API (CHANGELOG 39.0.0-42.0.0); the Debian tooling facts (only
+*.crt is read, one certificate per file for openssl rehash, DER is not PEM) are from update-ca-certificates(8)
+as observed with ca-certificates 20230311+deb12u1; keytool rejects a UTF-8 BOM (observed with keytool 17).
 """
 from __future__ import annotations
 
