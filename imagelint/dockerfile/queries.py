@@ -332,7 +332,7 @@ def registers_trust(stage, cmd, facts) -> bool:
     if cmd.name == "trust" and any(w.value in ("anchor", "extract-compat") for w in cmd.args):
         return True
     # Installing the ca-certificates package runs its trigger, which regenerates the bundle, but only
-    # when the package was absent before (trust-stores.md A3, D11).
+    # when the package was absent before (alpinelinux/aports ca-certificates APKBUILD trigger; Debian update-ca-certificates(8)).
     if stage.image.get("ca_tool") is False and is_package_op(cmd, INSTALL_VERBS, facts.ca_package or "ca-certificates"):
         return True
     return False

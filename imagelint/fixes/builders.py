@@ -501,7 +501,7 @@ def _run_lines_after(model: DockerfileModel, stage: Stage, anchor: Instruction, 
 @builds("IL301")
 def java_import(model: DockerfileModel, stage: Stage, op: FileOp, ca_path: str, java_version: int | None = None,
                 java_home: str | None = None) -> Fix | None:
-    """IL301: import the CA into the JVM's own cacerts with keytool (K1, J8)."""
+    """IL301: import the CA into the JVM's own cacerts with keytool (adoptium/containers entrypoint.sh; keytool 17 as observed)."""
     if any(c in ca_path for c in "*?$"):
         return None
     if java_version == 8:
@@ -537,7 +537,7 @@ def keytool_noprompt(model: DockerfileModel, run: RunStep, cmd: Command) -> Fix 
 
 @builds("IL310")
 def node_extra_ca(model: DockerfileModel, op: FileOp, ca_path: str) -> Fix | None:
-    """IL310: ENV NODE_EXTRA_CA_CERTS=<the CA> after it is copied (N1: it adds to the bundled roots)."""
+    """IL310: ENV NODE_EXTRA_CA_CERTS=<the CA> after it is copied (Node docs: it adds to the bundled roots)."""
     if any(c in ca_path for c in "*?$"):
         return None
     return add_env_after(model, op.inst, "NODE_EXTRA_CA_CERTS", ca_path,
@@ -882,7 +882,8 @@ def env_switch_fix(model: DockerfileModel, a) -> Fix | None:
 
 @builds("IL303")
 def keytool_store(model: DockerfileModel, run: RunStep, cmd: Command, case: str, java_home: str | None = None) -> Fix | None:
-    """IL303: point keytool at the store the JVM reads, with the password it has (K1, K6, J1).
+    """IL303: point keytool at the store the JVM reads, with the password it has (keytool 17 as observed;
+    docker-library/official-images#5984).
 
     case: "java8-cacerts" (-cacerts -> -keystore <JDK 8 path>), "use-cacerts" (-keystore X -> -cacerts),
     "add-storepass" (append -storepass changeit), "storepass" (the password -> changeit)."""

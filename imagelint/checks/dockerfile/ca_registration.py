@@ -66,7 +66,7 @@ def ca_not_registered(model, ctx):
 
 @check("IL202")
 def ca_only_in_etc_ssl_certs(model, ctx):
-    """A CA dropped straight into /etc/ssl/certs: Go reads it, OpenSSL's bundle never gets it (D7, G3)."""
+    """A CA dropped straight into /etc/ssl/certs: Go reads it (golang/go src/crypto/x509/root_linux.go), OpenSSL's bundle never gets it."""
     for stage in model.stages:
         facts = stage_facts(stage)
         if not facts.anchor_dirs or STORE_DIR in facts.anchor_dirs:

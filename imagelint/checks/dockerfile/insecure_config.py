@@ -285,12 +285,12 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
 def env_rule(name: str, value: str | None) -> tuple[str, str] | None:
     """(rule, what it does) for any verification-off variable: IL101, IL102 or IL103."""
     if name == "NODE_TLS_REJECT_UNAUTHORIZED":
-        # Node treats only the string "0" as "off"; "1" or "false" keep verification on.
+        # Node treats only the string "0" as "off"; "1" or "false" keep verification on (Node docs, NODE_TLS_REJECT_UNAUTHORIZED).
         if value is not None and value.strip() == "0":
             return "IL101", "disables TLS certificate verification in Node"
         return None
     if name == "GIT_SSL_NO_VERIFY":
-        # git disables verification when the variable is set to any value, even 0/false/"".
+        # git disables verification when the variable is set to any value, even 0/false/"" (git(1), GIT_SSL_NO_VERIFY).
         return "IL102", "disables git's TLS verification (git honours any value, even 0 or false)"
     spec = env_switch(name, value)
     if spec is not None:

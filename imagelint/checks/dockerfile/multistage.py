@@ -184,8 +184,8 @@ def _copied_program(stage, program: str) -> bool:
     return False
 
 
-# Runtimes that carry their own roots: Node's compiled-in Mozilla bundle (N1), a JRE's own
-# lib/security/cacerts (J1, J8).
+# Runtimes that carry their own roots: Node's compiled-in Mozilla bundle (Node docs --use-bundled-ca), a JRE's own
+# lib/security/cacerts (adoptium/containers entrypoint.sh).
 OWN_ROOTS_PROGRAMS = {"node", "nodejs", "java"}
 EXTRACTORS = {"tar", "unzip", "bsdtar", "rpm2cpio", "cpio", "dpkg-deb"}
 

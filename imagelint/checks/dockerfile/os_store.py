@@ -312,7 +312,7 @@ def rhel_neutral_source(model, ctx):
             if directory not in neutral or not _is_cert_file(ctx, path, source) or path.endswith(".p11-kit"):
                 continue
             if source is not None and b"TRUSTED CERTIFICATE" in read_head(ctx, source):
-                continue  # OpenSSL trust format carries its own flags: this is where it belongs (R2)
+                continue  # OpenSSL trust format carries its own flags: this is where it belongs (update-ca-trust(8))
             yield ctx.hit(
                 "IL223",
                 f"{path} sits directly in {directory}/: update-ca-trust gives plain certificates there neutral trust "
