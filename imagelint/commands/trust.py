@@ -18,8 +18,9 @@ from ..trust.verdicts import Verdict, evaluate, parse_chain
 
 # --------------------------------------------------------------------------- rendering
 
-def to_json(verdicts: list[Verdict], image: str, host: str | None) -> str:
-    return json.dumps({"version": 1, "image": image, "host": host,
+def to_json(verdicts: list[Verdict], image: str, host: str | None, model: TrustModel | None = None) -> str:
+    subject = {"family": model.family, "bundle": model.bundle_path} if model is not None else {}
+    return json.dumps({"version": 1, "image": image, "host": host, **subject,
                        "verdicts": [v.to_dict() for v in verdicts]}, indent=2, default=str)
 
 
@@ -110,11 +111,12 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
     if model is not None:
         verdicts = evaluate(model, chain, host, when, runtimes)
     elif subject == "host":
-        verdicts = evaluate(host_model(), chain, host, when, runtimes)
+        model = host_model()
+        verdicts = evaluate(model, chain, host, when, runtimes)
     else:
-        with image_model(subject) as opened:
-            verdicts = evaluate(opened, chain, host, when, runtimes)
+        with image_model(subject) as model:
+            verdicts = evaluate(model, chain, host, when, runtimes)
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if fmt == "json":
-        return code, to_json(verdicts, subject, host) + "\n"
+        return code, to_json(verdicts, subject, host, model) + "\n"
     return code, render_text(verdicts, subject, host, chain, when)
