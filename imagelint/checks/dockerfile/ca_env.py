@@ -19,6 +19,7 @@ from ..context import scope_severity
 from ..registry import check
 from ...dockerfile.queries import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
 from ...dockerfile.context import context_sources, expand_context_source, read_context_file
+from .os_store import installs_ca_tool  # the judgement IL210 makes (dependents, apt Recommends)
 from .runtimes import JAVA_OPTION_VARS, TRUSTSTORE_OPTION, keytool_calls, resolve_java_path, runs_opaque_script, stage_jvm
 
 # Variables that REPLACE the default roots of their consumer (requests sessions.py, pip and AWS CLI docs, git-config(1), npm config cafile).
@@ -354,8 +355,6 @@ def _volumes(model, stage: Stage) -> list[str]:
 def _ca_installed(stage: Stage) -> bool | None:
     if stage.image.get("ca_tool") is True or stage_family(stage) == "distroless":
         return True
-    from .os_store import installs_ca_tool  # the same judgement IL210 makes (dependents, apt Recommends)
-
     facts = stage_facts(stage)
     package = facts.ca_package or "ca-certificates"
     end = (len(stage.chain()) + stage.index + 1, 1 << 62)  # after every step of the chain

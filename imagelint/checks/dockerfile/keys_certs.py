@@ -10,6 +10,7 @@ from ...dockerfile.context import (context_sources, expand_context_source, image
                                    read_context_file)
 from ...dockerfile.model import Stage
 from ...dockerfile.queries import anchor_target, stage_facts
+from ...facts import families
 from ...findings import Severity
 from ..registry import check
 from .ca_env import trust_settings
@@ -326,8 +327,6 @@ def _certificate_inputs(ctx, op):
 def stage_facts_anchor_dirs(op) -> list[str]:
     """Every family's anchor directories (the op's stage is not known here; a superset is fine
     because the per-file check below uses the stage's own family)."""
-    from ...facts import families
-
     return [d for fam in families().values() for d in fam.anchor_dirs]
 
 
