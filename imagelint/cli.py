@@ -269,6 +269,53 @@ def fix(
 
 
 @app.command()
+def expiry(
+    targets: List[str] = typer.Argument(..., help="Certificate files or directories, Kubernetes manifests, image references, or HOST:PORT."),
+    warn_days: int = typer.Option(30, "--warn-days", help="Report certificates expiring within N days as 'expiring'."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|prometheus"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically: safe for node_exporter's textfile collector)."),
+    all_certs: bool = typer.Option(False, "--all", help="List public roots of distribution bundles one by one too."),
+    at: Optional[str] = typer.Option(None, "--at", help="Judge at this time (ISO 8601, or +30d)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each HOST:PORT."),
+) -> None:
+    """Every certificate's expiry, soonest first: files, images, manifests and endpoints."""
+    from .commands.expiry import run_expiry
+    from .commands.trust import parse_at
+    from .findings import ImagelintError
+
+    try:
+        code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout)
+    except ImagelintError as exc:
+        raise _fail(str(exc.as_input_error()))
+    for error in errors:
+        typer.echo(f"imagelint: error: {error}", err=True)
+    if output:
+        _write_atomically(output, text)
+    else:
+        _emit(text, None)
+    raise typer.Exit(code)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Readers (a textfile collector) see the old file or the new one, never half of one."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".imagelint-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(temp, 0o644)
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise _fail(f"{path}: cannot write: {exc.strerror}")
+
+
+@app.command()
 def scan(
     images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
