@@ -141,3 +141,14 @@ def test_prometheus_reads_every_planted_certificate(tmp_path, files, pki):
         assert sample["filepath"].endswith("partner.crt") and sample["filename"] == "partner.crt"
         assert sample["issuer_CN"] == "Partner CA" and sample["serial_number"] == str(soon.cert.serial_number)
         assert prometheus.query("imagelint_expiry_scan_timestamp_seconds")
+
+
+def test_keystores_and_der(tmp_path, pki):
+    from imagekit import jks_store, pkcs12_store
+
+    (tmp_path / "truststore.jks").write_bytes(jks_store([pki.root.cert]))
+    (tmp_path / "store.p12").write_bytes(pkcs12_store([pki.intermediate.cert]))
+    (tmp_path / "root.der").write_bytes(pki.root.der)
+    rows = json.loads(expiry(str(tmp_path), "-f", "json").stdout)["certificates"]
+    assert sorted((Path(r["path"]).name, r["role"]) for r in rows) == [
+        ("root.der", "anchor"), ("store.p12", "intermediate"), ("truststore.jks", "anchor")]
