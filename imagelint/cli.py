@@ -210,14 +210,18 @@ def trust(
     format: str = typer.Option("text", "--format", "-f", help="text|json"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Would this image trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
     from .commands.trust import run_trust
+    from .image.cache import layer_cache
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
     try:
-        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
+        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
+                               cache=layer_cache(cache_dir, not no_cache))
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)
@@ -277,14 +281,18 @@ def expiry(
     all_certs: bool = typer.Option(False, "--all", help="List public roots of distribution bundles one by one too."),
     at: Optional[str] = typer.Option(None, "--at", help="Judge at this time (ISO 8601, or +30d)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each HOST:PORT."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Every certificate's expiry, soonest first: files, images, manifests and endpoints."""
     from .commands.expiry import run_expiry
+    from .image.cache import layer_cache
     from .commands.trust import parse_at
     from .findings import ImagelintError
 
     try:
-        code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout)
+        code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout,
+                                        cache=layer_cache(cache_dir, not no_cache))
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error()))
     for error in errors:
@@ -332,11 +340,14 @@ def scan(
     config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Scan built images: what they really trust, and what is wrong with it."""
     from .findings import Severity
     from .report import Report, render
     from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
+    from .image.cache import layer_cache
 
     allowed = ["text", "json"] if inventory else LINT_FORMATS
     if format not in allowed:
@@ -346,7 +357,8 @@ def scan(
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
-                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
+                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
+                          layer_cache(cache_dir, not no_cache))
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)

@@ -43,7 +43,7 @@ def classify(target: str) -> str:
     return "image"
 
 
-def collect(targets: list[str], include_public: bool = False, timeout: float = 10.0) -> Collected:
+def collect(targets: list[str], include_public: bool = False, timeout: float = 10.0, cache=None) -> Collected:
     found = Collected()
     for target in targets:
         try:
@@ -53,7 +53,7 @@ def collect(targets: list[str], include_public: bool = False, timeout: float = 1
             elif kind == "endpoint":
                 _collect_endpoint(target, found, timeout)
             else:
-                _collect_image(target, found, include_public)
+                _collect_image(target, found, include_public, cache)
         except ImagelintError as exc:
             found.errors.append(str(exc.as_input_error(target)))
     return found
@@ -173,11 +173,11 @@ def _collect_endpoint(target: str, found: Collected, timeout: float) -> None:
             found.sightings.append(Sighting(cert, "endpoint", endpoint, role_of(cert, index), {"endpoint": endpoint}))
 
 
-def _collect_image(reference: str, found: Collected, include_public: bool) -> None:
+def _collect_image(reference: str, found: Collected, include_public: bool, cache=None) -> None:
     from ..trust.inventory import model_sightings
     from ..trust.subjects import image_model
 
-    with image_model(reference) as model:
+    with image_model(reference, cache=cache) as model:
         sightings, summaries = model_sightings(model, "image", {"image": reference}, include_public)
     found.sightings.extend(sightings)
     found.summaries.extend(summaries)
@@ -186,7 +186,7 @@ def _collect_image(reference: str, found: Collected, include_public: bool) -> No
 # --------------------------------------------------------------------------- the command
 
 def run_expiry(targets: list[str], warn_days: int = 30, fmt: str = "text", include_public: bool = False,
-               at: datetime | None = None, timeout: float = 10.0) -> tuple[int, str, list[str]]:
+               at: datetime | None = None, timeout: float = 10.0, cache=None) -> tuple[int, str, list[str]]:
     """(exit code, report, errors). 0: nothing expired or expiring; 1: something is; 2: bad input."""
     from ..certs.expiry import status_of, unique
     from ..report.expiry import render_json, render_prometheus, render_text
@@ -196,7 +196,7 @@ def run_expiry(targets: list[str], warn_days: int = 30, fmt: str = "text", inclu
     if warn_days < 0:
         raise ImagelintError("--warn-days must be 0 or more")
     at = at or datetime.now(timezone.utc)
-    found = collect(targets, include_public, timeout)
+    found = collect(targets, include_public, timeout, cache)
     sightings = unique(found.sightings)
     summaries = list({(m.source, m.path, tuple(sorted(m.labels.items()))): m for m in found.summaries}.values())
     if fmt == "json":
