@@ -34,6 +34,10 @@ def blobs(layout: Path) -> list[Path]:
     return [layout / "blobs" / "sha256" / layer["digest"].split(":")[1] for layer in manifest["layers"]]
 
 
+def entries(cache: Path) -> list[Path]:
+    return sorted(e for e in cache.glob("??/*") if not e.name.startswith("."))  # not the lock files
+
+
 def inventory(reference: str, *extra: str) -> subprocess.CompletedProcess:
     return cli("scan", reference, "--inventory", "-f", "json", *extra)
 
@@ -43,7 +47,7 @@ def test_a_cached_layer_is_not_read_again(tmp_path, image):
     cache = tmp_path / "cache"
     cold = inventory(reference, "--cache-dir", str(cache))
     assert cold.returncode == 0, cold.stderr
-    assert len(list(cache.glob("??/*"))) == 2  # one record per layer
+    assert len(entries(cache)) == 2  # one record per layer
     for blob in blobs(layout):  # break every layer blob: only a read would notice
         blob.write_bytes(b"\x00" * blob.stat().st_size)
     warm = inventory(reference, "--cache-dir", str(cache))
@@ -57,15 +61,15 @@ def test_a_corrupt_entry_is_ignored_and_rewritten(tmp_path, image):
     reference, _layout = image
     cache = tmp_path / "cache"
     first = inventory(reference, "--cache-dir", str(cache))
-    entries = sorted(cache.glob("??/*"))
-    good = {e: e.read_bytes() for e in entries}
-    for entry in entries:
+    found = entries(cache)
+    good = {e: e.read_bytes() for e in found}
+    for entry in found:
         data = bytearray(good[entry])
         data[-5] ^= 0xFF  # one flipped bit in the compressed body
         entry.write_bytes(bytes(data))
     again = inventory(reference, "--cache-dir", str(cache))
     assert json.loads(again.stdout) == json.loads(first.stdout)
-    assert {e: e.read_bytes() for e in sorted(cache.glob("??/*"))} == good  # rewritten, valid again
+    assert {e: e.read_bytes() for e in entries(cache)} == good  # rewritten, valid again
 
 
 def test_a_tampered_entry_with_a_matching_checksum_still_must_parse(tmp_path):
@@ -101,7 +105,7 @@ def test_the_cache_stays_under_its_bound(tmp_path):
         record = LayerRecord(index=0, diff_id="d", digest="g")
         record.kept["/blob"] = bytes([i]) * 1 + __import__("os").urandom(20_000)
         cache.store(f"{i:02d}" + "0" * 62, record)
-    total = sum(p.stat().st_size for p in tmp_path.glob("??/*"))
+    total = sum(p.stat().st_size for p in entries(tmp_path))
     assert 0 < total <= 200_000
 
 

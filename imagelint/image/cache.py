@@ -10,6 +10,8 @@ and the directory is pruned, least recently used first, to stay under its size b
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -56,23 +58,44 @@ class LayerCache:
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
 
-    def load(self, key: str, layer: Layer) -> LayerRecord | None:
+    def load(self, key: str, layer: Layer, count: bool = True) -> LayerRecord | None:
+        """The record, or None (absent, corrupt: a corrupt entry is removed). `count`: tally it in
+        hits/misses (the first, unlocked look of a read is not counted)."""
         path = self._path(key)
         try:
             data = path.read_bytes()
         except OSError:
-            self.misses += 1
-            return None
-        record = _decode(data, layer)
+            record = None
+        else:
+            record = _decode(data, layer)
+            if record is None:
+                with _quiet():
+                    path.unlink()
         if record is None:
-            self.misses += 1
-            with _quiet():
-                path.unlink()
+            if count:
+                self.misses += 1
             return None
         with _quiet():
             os.utime(path)  # recently used: pruned last
         self.hits += 1
         return record
+
+    @contextlib.contextmanager
+    def claim(self, key: str):
+        """Hold the key while reading its layer: other processes sharing this cache (the shards of a
+        fleet scan) wait, then find the record instead of reading the layer a second time."""
+        lock = None
+        with _quiet():
+            self._path(key).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = open(self.directory / key[:2] / f".{key}.lock", "wb")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if lock is not None:
+                with _quiet():
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                lock.close()
 
     def store(self, key: str, record: LayerRecord) -> None:
         """Best effort: a cache that cannot be written only costs time."""
@@ -95,6 +118,8 @@ class LayerCache:
         total = 0
         for sub in self.directory.glob("??"):
             for entry in sub.iterdir():
+                if entry.name.startswith("."):
+                    continue  # locks and temporary files
                 with _quiet():
                     st = entry.stat()
                     entries.append((st.st_mtime, st.st_size, entry))

@@ -313,13 +313,17 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
     pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
     def read(layer) -> LayerRecord:
         key = cache.key(layer, policy) if cache is not None else None
-        record = cache.load(key, layer) if key else None
-        if record is not None:
-            shared.count_cached(record)
-            return record
-        record = read_layer(layer, policy, limits, shared, progress)
-        if key:
-            cache.store(key, record)  # only a layer read to its end, digests verified, is stored
+        if not key:
+            return read_layer(layer, policy, limits, shared, progress)
+        record = cache.load(key, layer, count=False)
+        if record is None:
+            with cache.claim(key):  # another process may be reading this very layer: wait for it
+                record = cache.load(key, layer)
+                if record is None:
+                    record = read_layer(layer, policy, limits, shared, progress)
+                    cache.store(key, record)  # only a layer read to its end, digests verified, is stored
+                    return record
+        shared.count_cached(record)
         return record
 
     try:
