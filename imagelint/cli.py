@@ -304,6 +304,30 @@ def expiry(
     raise typer.Exit(code)
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def _shard(shard: Optional[str], shards: Optional[int]):
+    """(I, N) from --shard I/N, or from --shards N and the Indexed Job's JOB_COMPLETION_INDEX (0-based)."""
+    from .findings import ImagelintError
+    from .image.fleet import parse_shard
+
+    try:
+        if shard and shards:
+            raise ImagelintError("give --shard I/N or --shards N, not both")
+        if shard:
+            return parse_shard(shard)
+        if shards:
+            index = os.environ.get("JOB_COMPLETION_INDEX", "")
+            if not index.isdigit():
+                raise ImagelintError("--shards N needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)")
+            return parse_shard(f"{int(index) + 1}/{shards}")
+    except ImagelintError as exc:
+        raise _fail(str(exc))
+    return None
+
+
 def _write_atomically(path: str, text: str) -> None:
     """Readers (a textfile collector) see the old file or the new one, never half of one."""
     import tempfile
@@ -324,6 +348,26 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 @app.command()
+def merge(
+    reports: List[str] = typer.Argument(..., help="JSON or SARIF reports of shard scans (one format)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the merged report to FILE."),
+) -> None:
+    """Merge the reports of a sharded fleet scan: each finding once (by image digest and fingerprint)."""
+    from .commands.merge import run_merge
+    from .findings import ImagelintError
+
+    try:
+        _kind, text = run_merge(list(reports))
+    except ImagelintError as exc:
+        raise _fail(str(exc))
+    if output:
+        _write_atomically(output, text)
+    else:
+        _emit(text, None)
+    raise typer.Exit(0)
+
+
+@app.command()
 def scan(
     images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
@@ -331,10 +375,16 @@ def scan(
     fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: warning: info-level notes such as expired public roots a distribution still ships do not fail a scan)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's)."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's); 'all' with --all: every platform."),
     ca_file: Optional[str] = typer.Option(None, "--ca-file", help="Extra CA (PEM) to verify the registry's TLS certificate."),
     insecure_registry: Optional[List[str]] = typer.Option(None, "--insecure-registry", help="HOST[:PORT] reachable over plain HTTP."),
     dockerfile: Optional[str] = typer.Option(None, "--dockerfile", help="The Dockerfile that built the image: findings land on its lines."),
+    all_images: bool = typer.Option(False, "--all", help="With docker://REGISTRY/: every repository and tag (once per digest)."),
+    repo_glob: str = typer.Option("*", "--repo-glob", help="With --all: only repositories matching this glob."),
+    tag_glob: str = typer.Option("*", "--tag-glob", help="With --all: only tags matching this glob."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: scan only this worker's share (a stable partition by digest)."),
+    shards: Optional[int] = typer.Option(None, "--shards", help="N shards, this one from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)."),
+    progress: bool = typer.Option(False, "--progress", help="Say which image is being scanned, out of how many (quiet in CI)."),
     inventory: bool = typer.Option(False, "--inventory", help="Report what the image trusts (stores, counts, custom CAs) instead of problems."),
     expiring_days: int = typer.Option(30, "--expiring-days", help="Report certificates expiring within this many days."),
     config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
@@ -358,7 +408,8 @@ def scan(
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
                           dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
-                          layer_cache(cache_dir, not no_cache))
+                          layer_cache(cache_dir, not no_cache), all_images, repo_glob, tag_glob,
+                          _shard(shard, shards), progress and not _in_ci())
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)
