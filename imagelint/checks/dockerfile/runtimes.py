@@ -232,6 +232,8 @@ def keytool_calls(stage: Stage, chain: bool = False):
             v = args[i].value
             low = v.lower()
             if low.startswith("-"):
+                # keytool matches option names loosely: `--noprompt` and `-NoPrompt` are `-noprompt`.
+                low = "-" + low.lstrip("-")
                 if low in _KEYTOOL_VALUE_OPTS and i + 1 < len(args):
                     kt.options[low] = args[i + 1]
                     i += 2
