@@ -49,6 +49,7 @@ class EnvAssignment:
     start: int
     end: int
     command: Command | None = None
+    inert: bool = False  # `export X=0` with no command after it in the RUN: it affects nothing
 
     @property
     def persistent(self) -> bool:
@@ -56,12 +57,20 @@ class EnvAssignment:
 
     @property
     def scope(self) -> str:
+        if self.inert:
+            return "exported with no command after it in this RUN, so it affects nothing"
         return {
             "ENV": "set by ENV, it persists into every process of the image",
             "ARG": "set by ARG, it applies to every RUN of the stage at build time",
             "RUN": "set for one command at build time",
             "export": "exported for the rest of this RUN only",
         }[self.kind]
+
+
+# Shell builtins and output commands that make no network connection: an exported switch followed
+# only by these changes nothing.
+INERT_COMMANDS = {"export", "echo", "printf", "true", ":", "set", "unset", "cd", "exit", "readonly", "local",
+                  "test", "[", "sleep", "umask", "alias", "shopt", "declare", "typeset", ""}
 
 
 def env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
@@ -78,7 +87,9 @@ def _env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
         for run in stage.runs:
             for name, word in run.script.exports.items():
                 start = word.start - len(name) - 1 if word.raw else word.start
-                yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end)
+                inert = not any(c.start >= word.end and c.name not in INERT_COMMANDS for c in run.commands)
+                yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end,
+                                    inert=inert)
             for cmd in run.commands:
                 for name, word in cmd.assignments.items():
                     yield EnvAssignment(name, word.value if word.known else None, "RUN", stage, run.inst,
