@@ -255,3 +255,26 @@ def test_no_bundle_quiet_for_distroless_and_for_targets_other_than_shipped():
     assert "IL402" not in ids(text)
     findings, _ = lint_text(text, "Dockerfile", LintOptions(target="tool"))
     assert "IL402" in {f.rule for f in findings}
+
+
+# --- no placeholder in texts when the family is unknown ---------------------------------------------
+
+PLACEHOLDER = ("the update command", "`the ", "=the system bundle", "<family>", "None")
+
+
+@pytest.mark.parametrize("base", ["myorg/base:1", "scratch", "gcr.io/distroless/static-debian12", "busybox"])
+def test_no_placeholder_in_texts_without_family_facts(base):
+    text = (f"FROM {base}\n"
+            "COPY corp.crt /etc/ssl/certs/ca-certificates.crt\n"
+            "COPY corp.crt /usr/local/share/ca-certificates/corp.crt\n"
+            "COPY corp.crt /etc/ssl/certs/corp.crt\n"
+            "RUN cat /tmp/corp.pem >> /etc/ssl/certs/ca-certificates.crt\n"
+            "COPY app /app\n"
+            "RUN pip install requests\n"
+            'CMD ["/app"]\n')
+    findings, _ = lint_text(text, "Dockerfile", LintOptions())
+    assert findings, "the Dockerfile has problems whatever the family"
+    for f in findings:
+        texts = [f.message] + ([f.fix.title] + [e.text for e in f.fix.edits] if f.fix else [])
+        for t in texts:
+            assert not any(p in t for p in PLACEHOLDER), f"{f.rule}: placeholder in {t!r}"

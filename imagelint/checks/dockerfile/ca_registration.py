@@ -51,13 +51,13 @@ def ca_not_registered(model, ctx):
             continue
         op, paths = found
         facts = stage_facts(stage)
-        update = facts.update_command or "the update command"
+        update = f"`{facts.update_command}`" if facts.update_command else "the trust-store update"
         bundle = facts.bundle or "the system bundle"
         severity = Severity.ERROR if model.is_shipped(stage) else Severity.WARNING
         family = stage_family(stage)
         yield ctx.hit(
             "IL201",
-            f"CA certificate {paths[0]} is added to the {family} trust anchors but `{update}` never runs after it "
+            f"CA certificate {paths[0]} is added to the {family} trust anchors but {update} never runs after it "
             f"in this stage, so {bundle} will not contain it",
             op.inst, op.start or None, op.end or None, stage=stage, severity=severity, whole_instruction=True,
             fix=fixes.register_ca(model, stage, op),
@@ -92,8 +92,9 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                     continue  # a server's own certificate (Debian's ssl-cert layout), not a CA
                 if _rehashed_after(stage, op):
                     continue  # hashed for CApath readers; documented as the remaining gap
-                update = facts.update_command or "the update command"
+                update = facts.update_command
                 anchor = facts.anchor_dirs[0]
+                run_update = f" and run `{update}`" if update else ""
                 over = _copied_over_bundle(stage, op, target, all_bundles)
                 if over is not None:
                     bundle_text = (f"line {over.inst.line} then copies it over the bundle {over_target(over, all_bundles)}, "
@@ -104,10 +105,10 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                 yield ctx.hit(
                     "IL202",
                     f"CA {target} is put straight into {STORE_DIR}: Go reads it, but {bundle_text}; "
-                    f"put it in {anchor}/ and run `{update}`",
+                    f"put it in {anchor}/{run_update}",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
-                    fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/ and run `{update}`"),
+                    fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/{run_update}"),
                 )
                 break
 

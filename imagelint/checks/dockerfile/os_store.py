@@ -477,6 +477,10 @@ def bundle_overwrite(model, ctx):
                     text = (f"{target} is {what}; replacing it with {shown} drops every public root (and the next "
                             f"`{facts.update_command}` overwrites it anyway); add the CA to {facts.anchor_dirs[0]} "
                             f"and run `{facts.update_command}`")
+                elif stage_family(stage) is None:
+                    text = (f"{target} is {what}; replacing it with {shown} drops every public root; add the CA to "
+                            f"the distribution's anchor directory and run its trust-store update instead (the base "
+                            f"image's family is not known, so neither can be named)")
                 else:
                     text = (f"{target} is {what}; replacing it with {shown} drops every public root; build the "
                             f"bundle in a stage that has the distribution's CA tooling and copy it over whole")

@@ -766,9 +766,12 @@ def python_ca_missing(model, ctx):
             continue
         evidence = uncovered[0]
         reported.add(id(op))
-        bundle = stage_facts(stage).bundle or "the system bundle"
+        bundle = stage_facts(stage).bundle
         wanted = sorted({next(iter(sorted(_client_vars(p) - {"CURL_CA_BUNDLE", "SSL_CERT_DIR"}))) for p in evidence})
-        settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
+        if bundle:
+            settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
+        else:  # unknown family: no path to name, and no placeholder in backticks
+            settings = " and ".join(wanted) + " to the system's regenerated bundle"
         yield ctx.hit(
             "IL320",
             f"CA {paths[0]} goes only to the OS trust store, but {', '.join(evidence)} (pip-installed) verify with "
