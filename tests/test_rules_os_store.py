@@ -278,3 +278,14 @@ def test_no_placeholder_in_texts_without_family_facts(base):
         texts = [f.message] + ([f.fix.title] + [e.text for e in f.fix.edits] if f.fix else [])
         for t in texts:
             assert not any(p in t for p in PLACEHOLDER), f"{f.rule}: placeholder in {t!r}"
+
+
+def test_ca_copied_over_the_bundle_is_named_in_the_il202_text():
+    text = ("FROM debian:12\nRUN apt-get update && apt-get install -y ca-certificates\n"
+            "COPY corp.pem /etc/ssl/certs/corp.pem\n"
+            "RUN cp /etc/ssl/certs/corp.pem /etc/ssl/certs/ca-certificates.crt\n")
+    findings, _ = lint_text(text, "Dockerfile", LintOptions())
+    [il202] = [f for f in findings if f.rule == "IL202"]
+    assert "copies it over the bundle /etc/ssl/certs/ca-certificates.crt" in il202.message
+    assert "never gets it" not in il202.message
+    assert [f.line for f in findings if f.rule == "IL230"] == [4]

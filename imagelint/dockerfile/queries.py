@@ -177,10 +177,12 @@ class WrittenText:
     op: FileOp
     text: str
     how: str  # "write" | "append" | "copy" | "edit"
+    context_file: str | None = None  # the build-context file a COPY/ADD takes the text from
+    target: str | None = None  # where that file lands, when the COPY copies a directory or glob
 
     @property
     def path(self) -> str:
-        return self.op.path
+        return self.target or self.op.path
 
 
 def op_offset(op: FileOp) -> int:

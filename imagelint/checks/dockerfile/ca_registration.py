@@ -97,7 +97,7 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                 run_update = f" and run `{update}`" if update else ""
                 over = _copied_over_bundle(stage, op, target, all_bundles)
                 if over is not None:
-                    bundle_text = (f"line {over.inst.line} then copies it over the bundle {over_target(over, all_bundles)}, "
+                    bundle_text = (f"a later {over.inst.keyword} copies it over the bundle {over_target(over, all_bundles)}, "
                                    f"which replaces every public root with this one CA; no hash link is made")
                 else:
                     bundle_text = (f"the bundle {facts.bundle or 'file'} that OpenSSL, curl, Python and git read never "

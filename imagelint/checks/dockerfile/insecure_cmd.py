@@ -14,7 +14,7 @@ from ...dockerfile.shell import Command, ShellWord
 from ...fixes import builders as fixes
 from ..registry import check
 from ...dockerfile.queries import anchor_target, is_cert_path, is_falsey, is_truthy, op_offset, option_values, short_flag_cluster_has
-from .insecure_config import Switch, config_switches, emit
+from .insecure_config import Switch, config_switches, emit, zypp_ssl_verify_off
 from ...facts.insecure_env import GO_FALSE, GO_TRUE, MAVEN_INSECURE
 
 # curl short options that take an argument: a cluster stops at them (`-ko file` is -k -o file).
@@ -166,12 +166,12 @@ def wget_switches(model) -> Iterator[Switch]:
 
 @check("IL110")
 def curl_insecure(model, ctx):
-    yield from emit(model, ctx, "IL110", [*curl_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL110", [*curl_switches(model), *config_switches(model, ctx)])
 
 
 @check("IL111")
 def wget_no_check_certificate(model, ctx):
-    yield from emit(model, ctx, "IL111", [*wget_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL111", [*wget_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL112 git -------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def git_switches(model) -> Iterator[Switch]:
 
 @check("IL112")
 def git_ssl_verify_off(model, ctx):
-    yield from emit(model, ctx, "IL112", [*git_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL112", [*git_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL113 pip, uv, poetry -----------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def pip_switches(model) -> Iterator[Switch]:
 
 @check("IL113")
 def pip_trusted_host(model, ctx):
-    yield from emit(model, ctx, "IL113", [*pip_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL113", [*pip_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL114 npm, yarn, pnpm -------------------------------------------------------------------------
@@ -348,7 +348,7 @@ def npm_switches(model) -> Iterator[Switch]:
 
 @check("IL114")
 def npm_strict_ssl_off(model, ctx):
-    yield from emit(model, ctx, "IL114", [*npm_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL114", [*npm_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL115 OS package managers ---------------------------------------------------------------------
@@ -418,6 +418,15 @@ def os_package_switches(model) -> Iterator[Switch]:
                     where = "; saved in the repository configuration, it persists" if persists else " for this command"
                     yield _sw("IL115", f"{name} --setopt={key}={value} turns off certificate verification of the "
                               f"repositories{where}", stage, run, cmd, w, persistent=persists)
+        elif name == "zypper":
+            sub = next((w.value for w in cmd.args if not w.value.startswith("-")), "")
+            persists = sub in ("ar", "addrepo", "mr", "modifyrepo", "addservice", "as")
+            for w in cmd.args:
+                off = zypp_ssl_verify_off(w.value)
+                if off:
+                    where = "; saved in its repo file, it persists" if persists else " for this command"
+                    yield _sw("IL115", f"zypper {sub} with {off} in the repository URL turns off certificate "
+                              f"verification of that repository{where}", stage, run, cmd, w, persistent=persists)
         elif name == "apk":
             for w in cmd.args:
                 if w.value == "--no-check-certificate":
@@ -427,7 +436,7 @@ def os_package_switches(model) -> Iterator[Switch]:
 
 @check("IL115")
 def package_manager_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL115", [*os_package_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL115", [*os_package_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL116 build tools and language package managers ---------------------------------------------
@@ -522,7 +531,7 @@ def build_tool_switches(model) -> Iterator[Switch]:
 
 @check("IL116")
 def build_tool_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL116", [*build_tool_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL116", [*build_tool_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL117 cloud, cluster, registry and other CLIs -------------------------------------------------
@@ -607,7 +616,7 @@ def cli_switches(model) -> Iterator[Switch]:
 
 @check("IL117")
 def cli_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL117", [*cli_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL117", [*cli_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL119 openssl s_client: trust on first use ------------------------------------------------------

@@ -29,7 +29,7 @@ def _severity(model, a) -> Severity:
 
 def _written_to_startup_files(model, ctx, rule):
     """`export X=0` written into ~/.bashrc, /etc/profile.d/*.sh... (found with the config files)."""
-    yield from emit(model, ctx, rule, config_switches(model))
+    yield from emit(model, ctx, rule, config_switches(model, ctx))
 
 
 @check("IL101")

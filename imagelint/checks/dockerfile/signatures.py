@@ -141,4 +141,4 @@ def signature_switches(model) -> Iterator[Switch]:
 
 @check("IL130")
 def package_signature_bypass(model, ctx):
-    yield from emit(model, ctx, "IL130", [*signature_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL130", [*signature_switches(model), *config_switches(model, ctx)])
