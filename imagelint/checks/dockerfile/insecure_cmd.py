@@ -11,8 +11,10 @@ from typing import Iterator
 
 from ...dockerfile.model import memoized
 from ...dockerfile.shell import Command, ShellWord
+from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
+from ...dockerfile.queries import runtime_steps
 from ...dockerfile.queries import anchor_target, is_cert_path, is_falsey, is_truthy, op_offset, option_values, short_flag_cluster_has
 from .insecure_config import Switch, config_switches, emit, zypp_ssl_verify_off
 from ...facts.insecure_env import GO_FALSE, GO_TRUE, MAVEN_INSECURE
@@ -107,12 +109,18 @@ def _positionals(args: list[ShellWord], with_arg: set[str] = frozenset()) -> lis
     return out
 
 
+def _commands_with_runtime(model) -> list[tuple[object, object, Command]]:
+    """Every RUN command, then the CMD/ENTRYPOINT/HEALTHCHECK commands (which run in every container)."""
+    out = [(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()]
+    out.extend((stage, run, cmd) for stage in model.stages for run in runtime_steps(stage) for cmd in run.commands)
+    return out
+
+
 def all_commands(model) -> Iterator[tuple[object, object, Command]]:
     if getattr(model, "memo", None) is None:
-        return iter([(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()])
+        return iter(_commands_with_runtime(model))
     # Eight checks walk every command; the model does not change once built.
-    return iter(memoized(model, "all_commands",
-                         lambda: [(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()]))
+    return iter(memoized(model, "all_commands", lambda: _commands_with_runtime(model)))
 
 
 # --- IL110 curl, IL111 wget ---------------------------------------------------------------------------
@@ -144,6 +152,11 @@ def curl_switches(model) -> Iterator[Switch]:
             elif v in ("--proxy-insecure", "--doh-insecure"):
                 what = v
             else:
+                continue
+            if v not in ("--proxy-insecure", "--doh-insecure") and run.inst.keyword == "HEALTHCHECK" and loopback_only(cmd):
+                # the probe talks to the container itself: nothing between curl and the server
+                yield _sw("IL110", f"curl {what} in a HEALTHCHECK against this container's own address: nothing "
+                          "crosses a network, so this is information only", stage, run, cmd, w, severity=Severity.INFO)
                 continue
             if v not in ("--proxy-insecure", "--doh-insecure") and (_plain_http_only(cmd) or loopback_only(cmd)):
                 continue  # no TLS to verify (http:// without redirects), or nothing between curl and the server

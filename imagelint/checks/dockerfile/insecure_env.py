@@ -38,7 +38,9 @@ def node_tls_reject_unauthorized(model, ctx):
         if a.name != "NODE_TLS_REJECT_UNAUTHORIZED" or env_rule(a.name, a.value) is None:
             continue
         severity = _severity(model, a)
-        if a.persistent:
+        if a.persistent and a.kind != "ENV":
+            text = f"NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification in Node; {a.scope}"
+        elif a.persistent:
             where = "every Node process of the shipped image" if severity == Severity.ERROR else f"every Node process of stage {a.stage.label}"
             text = f"NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification for {where}"
         else:
