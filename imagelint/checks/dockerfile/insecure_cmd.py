@@ -134,6 +134,10 @@ def loopback_only(cmd: Command) -> bool:
     return bool(urls) and all(_LOOPBACK.match(u) for u in urls)
 
 
+def _literal_urls(cmd: Command) -> list[str]:
+    return [w.value for w in cmd.args if w.known and "://" in w.value]
+
+
 def _plain_http_only(cmd: Command) -> bool:
     urls = [w.value for w in cmd.args if "://" in w.value]
     follows = any(w.value in ("-L", "--location", "--location-trusted") or short_flag_cluster_has(w.value, "L", CURL_SHORT_WITH_ARG)
@@ -153,10 +157,14 @@ def curl_switches(model) -> Iterator[Switch]:
                 what = v
             else:
                 continue
-            if v not in ("--proxy-insecure", "--doh-insecure") and run.inst.keyword == "HEALTHCHECK" and loopback_only(cmd):
-                # the probe talks to the container itself: nothing between curl and the server
-                yield _sw("IL110", f"curl {what} in a HEALTHCHECK against this container's own address: nothing "
-                          "crosses a network, so this is information only", stage, run, cmd, w, severity=Severity.INFO)
+            if v not in ("--proxy-insecure", "--doh-insecure") and run.inst.keyword == "HEALTHCHECK" \
+                    and (loopback_only(cmd) or not _literal_urls(cmd)):
+                # A health probe runs inside the container and checks its own service: against its own
+                # address (or a URL only known at run time) nothing crosses a network.
+                yield _sw("IL110", f"curl {what} in a HEALTHCHECK that probes the container's own address"
+                          + ("" if loopback_only(cmd) else " (the URL is only known at run time)")
+                          + ": nothing crosses a network, so this is information only",
+                          stage, run, cmd, w, severity=Severity.INFO)
                 continue
             if v not in ("--proxy-insecure", "--doh-insecure") and (_plain_http_only(cmd) or loopback_only(cmd)):
                 continue  # no TLS to verify (http:// without redirects), or nothing between curl and the server
