@@ -245,7 +245,7 @@ def test_no_bundle_severity_follows_https_evidence():
     base = "FROM golang:1.22 AS b\nRUN go build -o /app .\nFROM scratch\nCOPY --from=b /app /app\n"
     plain, _ = lint_text(base + 'ENTRYPOINT ["/app"]\n', "Dockerfile", LintOptions())
     tls, _ = lint_text(base + 'ENTRYPOINT ["/app", "-url", "https://example.com"]\n', "Dockerfile", LintOptions())
-    assert [str(f.severity) for f in plain if f.rule == "IL402"] == ["warning"]
+    assert [str(f.severity) for f in plain if f.rule == "IL402"] == ["info"]
     assert [str(f.severity) for f in tls if f.rule == "IL402"] == ["error"]
 
 
