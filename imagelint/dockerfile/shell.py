@@ -182,7 +182,9 @@ class _Builder:
             and _contains(node, _CODE_CONTAINERS)
         )
         if dynamic:
-            for sub in _descendants(node, _CODE_CONTAINERS):
+            # An unquoted `$(...)` is the word node itself; a quoted one sits inside a string.
+            subs = [node] if t in _CODE_CONTAINERS else _descendants(node, _CODE_CONTAINERS)
+            for sub in subs:
                 self.walk_children(sub, conditional=False)
             if t == "number":
                 return ShellWord(raw, raw, start, end)
