@@ -151,6 +151,17 @@ def test_scratch_go_binary_without_bundle(tmp_path):
     assert "/app/server" in finding.message
 
 
+def test_scratch_go_binary_with_fallback_roots_needs_no_bundle(tmp_path):
+    # Build info names golang.org/x/crypto/x509roots/fallback: the program embeds its own roots.
+    go_binary = (b"\x7fELF" + b"\0" * (700 * 1024) + b"\xff Go buildinf:\x08\x02" + b"\0" * 64
+                 + b"dep\tgolang.org/x/crypto/x509roots/fallback\tv0.0.0-20240603\t" + b"\0" * 4096)
+    app = Layer().file("app/server", go_binary, mode=0o755)
+    other = Layer().file("app/worker", b"\x7fELF" + b"\0" * (700 * 1024) + b"\xff Go buildinf:\x08\x02" + b"\0" * 4096, mode=0o755)
+    assert "IL704" not in rules_of(scan(oci(tmp_path, [app])))
+    [finding] = with_rule(scan(oci(tmp_path / "two", [app, other])), "IL704")
+    assert "/app/worker" in finding.message and "/app/server" not in finding.message
+
+
 def test_large_non_go_binary_is_no_tls_client(tmp_path):
     app = Layer().file("app/server", b"\x7fELF" + b"\0" * (700 * 1024), mode=0o755)
     assert scan(oci(tmp_path, [app])) == []
