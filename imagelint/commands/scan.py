@@ -45,6 +45,7 @@ class ScanOptions:
     tag_glob: str = "*"
     shard: tuple[int, int] | None = None  # (I, N), 1-based
     fleet_progress: bool = False
+    clients: dict = field(default_factory=dict)  # registry clients kept across the images of one run
 
 
 @dataclass
@@ -82,7 +83,8 @@ def expand_fleet(refs: list[str], options: ScanOptions, result: ScanResult) -> l
             images = list_fleet(registry, repo_glob=options.repo_glob, tag_glob=options.tag_glob,
                                 platform=options.platform,
                                 options=RegistryOptions(ca_file=options.ca_file,
-                                                        insecure_registries=tuple(options.insecure_registries)))
+                                                        insecure_registries=tuple(options.insecure_registries)),
+                                clients=options.clients)
         except ImagelintError as exc:
             result.errors.append(InputError(ref, str(exc)))
             continue
@@ -133,7 +135,8 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     platform = None if options.platform == "all" else options.platform
     with image_model(ref, platform=platform, ca_file=options.ca_file,
                      insecure_registries=tuple(options.insecure_registries), model=ImageContext,
-                     progress=progress, cache=options.cache, expiring_days=options.expiring_days) as ctx:
+                     progress=progress, cache=options.cache, clients=options.clients,
+                     expiring_days=options.expiring_days) as ctx:
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)
         run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..findings import ImagelintError
@@ -55,26 +56,29 @@ def in_shard(digest: str, index: int, count: int) -> bool:
 
 
 def list_fleet(registry: str, *, repo_glob: str = "*", tag_glob: str = "*", platform: str | None = None,
-               options: RegistryOptions | None = None) -> list[FleetImage]:
-    """Every distinct image (by digest) of the registry's repositories and tags matching the globs."""
-    client = RegistryClient(registry, options or RegistryOptions())
-    try:
-        by_digest: dict[str, FleetImage] = {}
-        for repository in sorted(client.catalog()):
-            if not fnmatch.fnmatchcase(repository, repo_glob):
-                continue
-            for tag in sorted(client.tags(repository)):
-                if not fnmatch.fnmatchcase(tag, tag_glob):
-                    continue
-                body, media_type, digest = client.manifest(repository, tag, DEFAULT_LIMITS)
-                for image in _images_of(client, repository, body, media_type, digest, platform):
-                    key = f"{repository}@{image.digest}"
-                    found = by_digest.setdefault(key, image)
-                    if tag not in found.tags:
-                        found.tags.append(tag)
-        return sorted(by_digest.values(), key=lambda i: (i.repository, i.digest))
-    finally:
+               options: RegistryOptions | None = None, clients: dict | None = None,
+               workers: int = 8) -> list[FleetImage]:
+    """Every distinct image (by digest) of the registry's repositories and tags matching the globs.
+    Tags are resolved several at a time; `clients` keeps the client for the scans that follow."""
+    options = options or RegistryOptions()
+    client = (clients or {}).get((registry, options)) or RegistryClient(registry, options)
+    if clients is not None:
+        clients[(registry, options)] = client
+    repositories = [r for r in sorted(client.catalog()) if fnmatch.fnmatchcase(r, repo_glob)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagelint-fleet") as pool:
+        tag_lists = list(pool.map(client.tags, repositories))
+        wanted = [(repository, tag) for repository, tags in zip(repositories, tag_lists)
+                  for tag in sorted(tags) if fnmatch.fnmatchcase(tag, tag_glob)]
+        manifests = list(pool.map(lambda item: client.manifest(item[0], item[1], DEFAULT_LIMITS), wanted))
+    by_digest: dict[str, FleetImage] = {}
+    for (repository, tag), (body, media_type, digest) in zip(wanted, manifests):
+        for image in _images_of(client, repository, body, media_type, digest, platform):
+            found = by_digest.setdefault(f"{repository}@{image.digest}", image)
+            if tag not in found.tags:
+                found.tags.append(tag)
+    if clients is None:
         client.session.close()
+    return sorted(by_digest.values(), key=lambda i: (i.repository, i.digest))
 
 
 def _images_of(client, repository: str, body: bytes, media_type: str, digest: str,

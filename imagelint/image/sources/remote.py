@@ -591,12 +591,18 @@ def _reason(exc: BaseException | None) -> str:
 def open_registry_image(name: RegistryName, reference: str, *, platform: str | None = None,
                         ca_file: str | None = None, insecure_registries: tuple[str, ...] = (),
                         limits: Limits = DEFAULT_LIMITS, options: RegistryOptions | None = None,
-                        credentials: tuple[str, str] | None | bool = True) -> OpenedImage:
-    """An image from a registry: manifest (and index, by platform) and config now, layers streamed later."""
+                        credentials: tuple[str, str] | None | bool = True, clients: dict | None = None) -> OpenedImage:
+    """An image from a registry: manifest (and index, by platform) and config now, layers streamed later.
+    `clients` (registry, options) -> client, kept by the caller across images; else a client per image."""
     options = options or RegistryOptions(ca_file=ca_file, insecure_registries=tuple(insecure_registries))
     if platform:
         parse_platform(platform)
-    client = RegistryClient(name.registry, options, credentials)
+    shared = clients is not None and credentials is True
+    client = clients.get((name.registry, options)) if shared else None
+    if client is None:
+        client = RegistryClient(name.registry, options, credentials)
+        if shared:
+            clients[(name.registry, options)] = client
     body, media_type, digest = client.manifest(name.repository, name.reference, limits)
     cache = {digest: body}
     where = str(name)
@@ -624,5 +630,6 @@ def open_registry_image(name: RegistryName, reference: str, *, platform: str | N
     opened = resolve_descriptor(top, reference, platform, read_json, layer_opener, where)
     opened.source = "docker"
     opened.concurrency = 3
-    opened._closers.append(client.session.close)
+    if not shared:
+        opened._closers.append(client.session.close)
     return opened
