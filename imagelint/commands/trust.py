@@ -2,7 +2,9 @@
 
 JSON contract (version 1):
   {"version": 1, "image": ..., "host": ..., "verdicts": [{"runtime", "store", "trusted", "reason",
-   "certificate", "message", "error_text", "fix", "warnings", ...}]}
+   "certificate", "message", "error_text", "fix", "warnings", "reasons", "causes", ...}]}
+  `reason` is the error the runtime reports first (its log line is `error_text`); `reasons` lists
+  every cause found in the order to fix them, dates first; `causes` gives each one's message and fix.
 """
 from __future__ import annotations
 
@@ -23,15 +25,29 @@ def to_json(verdicts: list[Verdict], image: str, host: str | None) -> str:
                        "verdicts": [v.to_dict() for v in verdicts]}, indent=2, default=str)
 
 
+def date_line(cert, now: datetime, role: str) -> str:
+    """'server certificate CN=…: valid 2026-12-01 09:15 .. 2026-12-02 09:15 UTC (1 day) EXPIRED' ."""
+    span = cert.not_after - cert.not_before
+    length = f"{span.days} days" if span.days >= 2 else f"{round(span.total_seconds() / 3600)} hours"
+    if now > cert.not_after:
+        state = "  EXPIRED"
+    elif now < cert.not_before:
+        state = "  NOT YET VALID"
+    else:
+        left = cert.not_after - now
+        state = f"  expires in {left.days} day(s)" if left.days < 30 else ""
+    return (f"  {role}: {cert.subject}  valid {cert.not_before:%Y-%m-%d %H:%M} .. {cert.not_after:%Y-%m-%d %H:%M} "
+            f"UTC ({length}){state}  sha256 {cert.fingerprint_sha256[:16]}…")
+
+
 def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=None,
                 at: datetime | None = None) -> str:
+    """Dates first (the incident's lesson: check expiry first), then one block per runtime."""
     lines = [f"imagelint trust {image}" + (f" (host {host})" if host else "")]
     if chain:
-        leaf = chain[0]
         now = at or datetime.now(timezone.utc)
-        state = " (EXPIRED)" if now > leaf.not_after else " (NOT YET VALID)" if now < leaf.not_before else ""
-        lines.append(f"  server certificate: {leaf.subject}  valid {leaf.not_before:%Y-%m-%d %H:%M} .. "
-                     f"{leaf.not_after:%Y-%m-%d %H:%M} UTC{state}  sha256 {leaf.fingerprint_sha256[:16]}…")
+        lines.append(date_line(chain[0], now, "server certificate"))
+        lines.extend(date_line(cert, now, f"sent #{i}") for i, cert in enumerate(chain[1:], 1))
     if not verdicts:
         lines.append("  no TLS runtime found (use --runtime to ask for one)")
     for v in verdicts:
@@ -42,6 +58,9 @@ def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=Non
         lines.append(f"  {'why:   ' if not v.trusted else 'path:  '}  {v.message}")
         if v.error_text:
             lines.append(f"  prints:  {v.error_text}")
+        if len(v.causes) > 1:
+            lines.append("  causes (fix in this order):")
+            lines.extend(f"    {i}. {c['reason']}: {c['message']}" for i, c in enumerate(v.causes, 1))
         for warning in v.warnings:
             lines.append(f"  warning: {warning}")
         if v.fix:
