@@ -128,7 +128,7 @@ def _exit_code(findings, errors, fail_level) -> int:
 
 @app.command()
 def lint(
-    paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
+    paths: List[str] = typer.Argument(..., help="Dockerfiles, Kubernetes YAML/JSON files or directories (searched recursively); - for stdin (a Dockerfile or a manifest stream)."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
@@ -141,7 +141,7 @@ def lint(
     stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
 ) -> None:
-    """Lint Dockerfiles for TLS trust-store problems."""
+    """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems."""
     from .findings import Severity
     from .commands.lint import LintOptions, lint_paths
     from .report import Report, render
@@ -160,6 +160,8 @@ def lint(
     for error in result.errors:
         if format != "text":
             typer.echo(f"imagelint: {error}", err=True)
+    for note in result.notes:
+        typer.echo(f"imagelint: note: {note}", err=True)
     raise typer.Exit(_exit_code(result.findings, result.errors, level))
 
 

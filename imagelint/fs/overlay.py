@@ -93,6 +93,8 @@ class OverlayView:
     def _mounted_info(self, path: str, mount: MountSpec, rel: str) -> FileInfo | None:
         if mount.single_file:
             entry = (mount.files or {}).get("")
+            if entry is None:
+                return FileInfo(path, "dir", 0o755)  # kubelet makes a missing subPath a directory
             size = len(entry.data) if entry is not None and entry.data is not None else 0
             return FileInfo(path, "file", entry.mode if entry else 0o644, size=size)
         if rel == "":

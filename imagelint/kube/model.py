@@ -121,9 +121,7 @@ class Volume:
         for use in self.uses:
             keys = use.source.keys
             if keys is None:
-                if use.optional:
-                    continue
-                return None
+                return None  # not in the linted set: its contents are unknown here
             if use.items is None:
                 for key, data in keys.items():
                     out[key] = MountedFile(data, use.default_mode)
@@ -154,9 +152,14 @@ class Mount:
     def spec(self) -> MountSpec:
         files = self.volume.files() if self.volume is not None else None
         if self.sub_path is not None:
-            entry = None if files is None else files.get(norm(self.sub_path).lstrip("/"))
-            return MountSpec(self.path, {"": entry} if entry is not None else ({"": MountedFile(None)}),
-                             single_file=True, label=self.volume.label() if self.volume else self.volume_name)
+            if files is None:
+                single = {"": MountedFile(None)}  # contents unknown
+            else:
+                # A subPath the volume lacks: kubelet creates an empty directory there.
+                entry = files.get(norm(self.sub_path).lstrip("/"))
+                single = {"": entry} if entry is not None else {}
+            return MountSpec(self.path, single, single_file=True,
+                             label=self.volume.label() if self.volume else self.volume_name)
         return MountSpec(self.path, files, label=self.volume.label() if self.volume else self.volume_name)
 
     def file_source(self, rel: str) -> tuple[SourceUse, str] | None:
