@@ -203,7 +203,7 @@ def rules(
 
 @app.command()
 def trust(
-    image: str = typer.Argument(..., help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host'."),
+    image: Optional[str] = typer.Argument(None, help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host' (not with --manifests)."),
     chain: Optional[str] = typer.Option(None, "--chain", help="The certificates the server presents (PEM or DER)."),
     connect: Optional[str] = typer.Option(None, "--connect", help="HOST:PORT: fetch the chain with a TLS handshake."),
     host: Optional[str] = typer.Option(None, "--host", help="The name clients use (checked against the SANs)."),
@@ -212,12 +212,29 @@ def trust(
     format: str = typer.Option("text", "--format", "-f", help="text|json"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
+    manifests: Optional[str] = typer.Option(None, "--manifests", help="Kubernetes manifests (file, directory or -): check a workload of them."),
+    workload: Optional[str] = typer.Option(None, "--workload", help="[NAMESPACE/]KIND/NAME of the client, e.g. payments/deployment/billing."),
+    image_override: Optional[str] = typer.Option(None, "--image", help="With --workload: read this image instead of the container's (e.g. docker-archive:billing.tar)."),
 ) -> None:
-    """Would this image trust that server? Per runtime, and if not, exactly why."""
+    """Would this image (or a workload of these manifests) trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
-    from .commands.trust import run_trust
+    from .commands.trust import run_trust, run_workload_trust
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
+    if manifests or workload:
+        if not (manifests and workload):
+            raise _fail("--manifests and --workload go together")
+        if image:
+            raise _fail("with --manifests, name the image with --image")
+        try:
+            code, text = run_workload_trust(manifests, workload, host, image_override, chain, connect, at,
+                                            runtimes or None, format, timeout)
+        except ImagelintError as exc:
+            raise _fail(str(exc.as_input_error(manifests)))
+        _emit(text, output)
+        raise typer.Exit(code)
+    if not image:
+        raise _fail("name an image (or 'host'), or give --manifests and --workload")
     try:
         code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
     except ImagelintError as exc:

@@ -93,12 +93,29 @@ def discover(paths: list[str], errors: list[InputError], config: Config | None =
                             and _sniff_file(full, looks_like_manifest):
                         manifests.append(full)
         elif manifests is not None and os.path.isfile(path) and is_manifest_name(path):
-            manifests.append(path)
+            chart = _chart_of(path)
+            if chart is None:
+                manifests.append(path)
+            elif notes is not None:
+                notes.append(render_hint(chart) or chart)  # a template, not a manifest (pre-commit passes them)
         elif os.path.exists(path):
             out.append(path)
         else:
             errors.append(InputError(path, "no such file or directory"))
     return out
+
+
+def _chart_of(path: str) -> str | None:
+    """The Helm chart directory a file belongs to (its templates are not YAML until rendered)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(8):
+        if os.path.isfile(os.path.join(directory, "Chart.yaml")):
+            return os.path.relpath(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return None
 
 
 def _sniff_file(path: str, test) -> bool:

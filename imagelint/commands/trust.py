@@ -137,3 +137,143 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
     if fmt == "json":
         return code, to_json(verdicts, subject, host) + "\n"
     return code, render_text(verdicts, subject, host, chain, when)
+
+
+# --------------------------------------------------------------------------- a workload of a manifest set
+
+def load_manifest_set(path: str, stdin_text: str | None = None):
+    """The joined `KubeSet` of a manifest file, a directory of them, or - (stdin)."""
+    import os
+    import sys
+
+    from ..findings import InputError
+    from ..kube.load import expand_lists, load_documents
+    from ..kube.model import KubeSet, resources_from
+    from .lint import discover, read_source
+
+    if path == "-":
+        texts = {"-": stdin_text if stdin_text is not None else sys.stdin.read()}
+    else:
+        if not os.path.exists(path):
+            raise ImagelintError("no such file or directory", path=path)
+        files: list[str] = []
+        errors: list[InputError] = []
+        if os.path.isdir(path):
+            discover([path], errors, manifests=files)
+        else:
+            files = [path]
+        if errors:
+            raise ImagelintError(errors[0].message, path=errors[0].path, line=errors[0].line)
+        texts = {f: read_source(f) for f in files}
+    resources = []
+    for name, text in texts.items():
+        resources.extend(resources_from(expand_lists(load_documents(text, name))))
+    if not resources:
+        raise ImagelintError("no Kubernetes resources found", path=path)
+    return KubeSet(resources)
+
+
+def parse_workload(text: str) -> tuple[str | None, str, str]:
+    """`[NAMESPACE/]KIND/NAME` (KIND case-insensitive, as kubectl takes it)."""
+    parts = text.strip().split("/")
+    if len(parts) == 2 and all(parts):
+        return None, parts[0], parts[1]
+    if len(parts) == 3 and all(parts):
+        return parts[0], parts[1], parts[2]
+    raise ImagelintError(f"--workload: expected [NAMESPACE/]KIND/NAME, got {text!r}")
+
+
+_KIND_ALIASES = {"deploy": "deployment", "deployments": "deployment", "sts": "statefulset", "ds": "daemonset",
+                 "rs": "replicaset", "po": "pod", "pods": "pod", "cj": "cronjob", "jobs": "job"}
+
+
+def service_for_host(kset, host: str, namespace: str):
+    """The Service a client reaches by `host` (`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`)."""
+    from ..checks.manifest.clients import service_names
+
+    for service in kset.services:
+        for name in service_names(service):
+            if host == name and (name != service.name or service.namespace == namespace):
+                return service
+    return None
+
+
+def run_workload_trust(manifests: str, workload: str, host: str | None, image: str | None = None,
+                       chain_path: str | None = None, connect: str | None = None,
+                       at: str | datetime | None = None, runtimes: list[str] | None = None,
+                       fmt: str = "text", timeout: float = 10.0, stdin_text: str | None = None) -> tuple[int, str]:
+    """Would the workload's container trust the server `host`? Its image's stores (when it can be read)
+    with the pod's volumes laid over them and its env applied; the chain from the Service's TLS Secret."""
+    from ..checks.manifest.clients import server_chain
+    from ..trust.pod import container_model
+
+    if fmt not in ("text", "json"):
+        raise ImagelintError(f"unknown format {fmt!r} for trust (use text or json)")
+    if chain_path is not None and connect is not None:
+        raise ImagelintError("give at most one of --chain FILE or --connect HOST:PORT")
+    when = at if isinstance(at, datetime) else parse_at(at)
+    kset = load_manifest_set(manifests, stdin_text)
+    namespace, kind, name = parse_workload(workload)
+    kind = _KIND_ALIASES.get(kind.lower(), kind.lower())
+    found = kset.find_workload(namespace, kind, name)
+    if found is None:
+        raise ImagelintError(f"no {kind} {namespace + '/' if namespace else ''}{name} in the manifests", path=manifests)
+    containers = [c for c in found.containers if not c.init] or found.containers
+    if not containers:
+        raise ImagelintError(f"{found.resource.label} has no containers", path=found.resource.path)
+    container = containers[0]
+    notes: list[str] = []
+    hostname = host
+    if chain_path is not None or connect is not None:
+        chain, hostname = read_chain(chain_path, connect, host, timeout)
+    else:
+        if not host:
+            raise ImagelintError("--host NAME[:PORT] names the Service to check (or give --chain/--connect)")
+        hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        service = service_for_host(kset, hostname, found.namespace)
+        if service is None:
+            raise ImagelintError(f"no Service answers to {hostname} from namespace {found.namespace}", path=manifests)
+        chain, secret = server_chain(kset, service)
+        if chain is None:
+            raise ImagelintError(f"the pods of {service.label} mount no TLS Secret with a tls.crt in the manifests "
+                                 "(give --chain or --connect)", path=manifests)
+        notes.append(f"chain: {service.label} -> secret {secret.name} tls.crt")
+    reference = image or _local_image(container.image)
+    subject = f"{found.resource.label}, container {container.name}"
+    if reference is None:
+        model = container_model(container)
+        notes.append(f"image {container.image or '(none)'} not read (not in the local engine; pass --image): "
+                     "stores are what the pod mounts and its env configures")
+        verdicts = evaluate(model, chain, hostname, when, runtimes)
+    else:
+        from ..trust.subjects import image_model
+
+        with image_model(reference) as opened:
+            model = container_model(container, opened.view, opened.config)
+            verdicts = evaluate(model, chain, hostname, when, runtimes)
+        notes.append(f"image: {reference}, with the pod's volumes and env laid over it")
+    code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
+    if fmt == "json":
+        data = json.loads(to_json(verdicts, subject, hostname))
+        data["workload"] = f"{found.resource.namespace}/{found.resource.kind.lower()}/{found.resource.name}"
+        data["container"] = container.name
+        data["notes"] = notes
+        return code, json.dumps(data, indent=2, default=str) + "\n"
+    text = render_text(verdicts, subject, hostname, chain, when)
+    head, _, rest = text.partition("\n")
+    return code, "\n".join([head, *(f"  {n}" for n in notes), rest])
+
+
+def _local_image(name: str) -> str | None:
+    """`docker-daemon:NAME` when the local engine has the image; never a registry pull."""
+    if not name:
+        return None
+    try:
+        from ..image.sources import engine_reachable, open_image
+
+        if not engine_reachable():
+            return None
+        with open_image(f"docker-daemon:{name}"):
+            return f"docker-daemon:{name}"
+    except Exception:  # noqa: BLE001 - an image that cannot be read is "not readable", not an error
+        return None
