@@ -22,6 +22,7 @@ declare -A present_if=(
   [nodejs]=node
   [openjdk-17-jdk-headless]=javac
   [golang-go]=go  # trust: Go's x509 verdicts are checked against a real Go client
+  [kubectl]=kubectl  # tests render kustomizations with kubectl kustomize
 )
 
 dpkg_installed() {
@@ -55,4 +56,5 @@ else
   echo "install-test-deps: system packages already present" >&2
 fi
 
+# kubernetes-validate (a test extra) ships the Kubernetes JSON schemas: it validates offline.
 python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
