@@ -344,3 +344,26 @@ def test_trust_workload_cli_errors_are_one_line(incident):
                  "--host", "orders-api:8443")
     assert result.returncode == 1
     assert "causes (fix in this order)" in result.stdout and "expired" in result.stdout
+
+
+def test_trust_workload_reads_the_image_under_the_pod(incident, tmp_path):
+    """With --image, the image's own bundle trusts orders-api's CA, but the pod's SSL_CERT_FILE points
+    at the mounted bundle that lacks it: the verdict is the pod's, not the image's."""
+    from imagekit import Image, Layer, write_oci
+
+    from imagelint.commands.trust import run_trust
+
+    work, root, old, leaf = incident
+    layer = (Layer().file("etc/os-release", b'ID=debian\nVERSION_ID="12"\n')
+             .file("etc/ssl/certs/ca-certificates.crt", root.pem).file("usr/bin/openssl", b"\x7fELF")
+             .symlink("usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"))  # Debian's layout
+    ref = write_oci(tmp_path / "billing", Image([layer], env=["PATH=/usr/local/bin:/usr/bin:/bin"]))
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(leaf.pem + root.pem)
+    _code, image_only = run_trust(ref, str(chain), host="orders-api", runtimes=["openssl"], fmt="json")
+    assert json.loads(image_only)["verdicts"][0]["reasons"] == ["expired"]
+    _code, pod = run_workload_trust(str(work / "set.yaml"), "payments/deployment/billing", "orders-api",
+                                    image=ref, fmt="json", runtimes=["openssl"])
+    verdict = json.loads(pod)["verdicts"][0]
+    assert {"untrusted-root", "expired"} <= set(verdict["reasons"])
+    assert "/etc/billing-ca/ca.crt" in verdict["store"]

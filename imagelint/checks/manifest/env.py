@@ -4,12 +4,12 @@ trustStore that is a mounted PEM file (IL608)."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 
 from ...kube.model import KubeSet
 from ...trust.pod import container_model
-from ..dockerfile.insecure_cmd import CLI_FLAGS
+from ..dockerfile.common import short_flag_cluster_has
+from ..dockerfile.insecure_cmd import CLI_FLAGS, CURL_SHORT_WITH_ARG
 from ..dockerfile.insecure_env import GO_FALSE, GO_TRUE, env_rule
 from ..image.env import CA_PATH_VARIABLES
 from ..registry import check
@@ -51,15 +51,15 @@ def _arg_switches(words: list[str]) -> list[str]:
             script = shlex.split(words[2], comments=True)
         except ValueError:
             script = words[2].split()
-        segments, current = [], []
+        segments: list[list[str]] = [[]]
         for word in script:
-            if word in (";", "&&", "||", "|") or word.endswith(";"):
-                current.append(word.rstrip(";")) if word.endswith(";") and word != ";" else None
-                segments.append(current)
-                current = []
+            if word in (";", "&&", "||", "|"):
+                segments.append([])
+            elif word.endswith(";"):  # `curl -k x; next`: shlex keeps the ; on the word
+                segments[-1].append(word[:-1])
+                segments.append([])
             else:
-                current.append(word)
-        segments.append(current)
+                segments[-1].append(word)
         for segment in segments:
             found.extend(_arg_switches(segment))
         return found
@@ -68,7 +68,7 @@ def _arg_switches(words: list[str]) -> list[str]:
     name = os.path.basename(words[0])
     args = words[1:]
     if name == "curl":
-        found += [a for a in args if a in ("-k", "--insecure") or re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and not a.startswith("--")]
+        found += [a for a in args if a in ("-k", "--insecure") or short_flag_cluster_has(a, "k", CURL_SHORT_WITH_ARG)]
     if name == "wget":
         found += [a for a in args if a == "--no-check-certificate"]
     for tools, flag, kind, _effect in CLI_FLAGS:
