@@ -367,3 +367,39 @@ def test_trust_workload_reads_the_image_under_the_pod(incident, tmp_path):
     verdict = json.loads(pod)["verdicts"][0]
     assert {"untrusted-root", "expired"} <= set(verdict["reasons"])
     assert "/etc/billing-ca/ca.crt" in verdict["store"]
+
+
+# --------------------------------------------------------------------------- fixes
+
+def test_manifest_fixes_keep_layout_and_remove_their_findings(tmp_path, incident):
+    work, *_ = incident
+    mounts = tmp_path / "mounts.yaml"
+    mounts.write_text((FIXTURES / "mounts.yaml").read_text())
+    tls = tmp_path / "tls.yaml"
+    tls.write_text((FIXTURES / "tls.yaml").read_text())
+    inc = tmp_path / "incident.yaml"
+    inc.write_text((work / "set.yaml").read_text())
+
+    safe_only = cli("fix", str(mounts), str(tls), str(inc), "--write")
+    assert "unsafe fix available with --unsafe-fixes" in safe_only.stdout
+    assert mounts.read_text() == (FIXTURES / "mounts.yaml").read_text()
+
+    before = {p: p.read_text() for p in (mounts, tls, inc)}
+    result = cli("fix", str(mounts), str(tls), str(inc), "--write", "--unsafe-fixes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    after = {p: p.read_text() for p in (mounts, tls, inc)}
+    # Comments and untouched documents stay as they were.
+    assert after[mounts].count("# ruleid:") == before[mounts].count("# ruleid:")
+    assert after[tls].split("kind: Certificate")[0] == before[tls].split("kind: Certificate")[0]
+    rules = {p: {f.rule for f in lint(after[p], str(p))} for p in after}
+    assert "IL602" not in rules[mounts] and "/etc/billing/corp-ca/corp-ca.crt" in after[mounts]
+    assert "duration: 2160h" in after[tls] and "renewBefore: 720h" in after[tls]
+    certificate_hits = [f for f in lint(after[tls], str(tls)) if f.rule == "IL611" and "Certificate" in f.message]
+    assert not certificate_hits
+    assert "IL605" not in rules[inc] and "IL610" in rules[inc]  # the CA is in; the expired certificate is not fixed here
+    for text in after.values():
+        for doc in yaml.safe_load_all(text):
+            if doc and "cert-manager.io" not in doc.get("apiVersion", ""):
+                __import__("kubernetes_validate").validate(doc, "1.30", strict=True)
+    assert cli("fix", str(mounts), str(tls), str(inc), "--write", "--unsafe-fixes").stdout.strip().endswith(
+        "Nothing to fix."), "fixes are idempotent"

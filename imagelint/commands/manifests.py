@@ -71,5 +71,55 @@ def lint_manifest_texts(texts: dict[str, str], options, config=None) -> tuple[li
     errors.extend(InputError(first, message, internal=True) for message in run.errors)
     findings = to_findings(run.hits, ctx.path_of, cfg.severity)
     findings = [f for f in findings if cfg.enabled(f.rule, f.path, options.select, options.ignore)]
+    from ..fixes.kube import mark_fixes
+
+    mark_fixes(findings)
     findings.sort(key=Finding.sort_key)
     return findings, errors
+
+
+def fix_manifest_files(paths: list[str], options, unsafe: bool):
+    """FileFixResults of one set of manifest files: lint, apply the fixes at the level asked, lint again."""
+    from ..findings import Applicability
+    from ..fixes.apply import FileFixResult
+    from ..fixes.kube import fixed_texts
+    from ..checks.manifest.common import system_store_paths
+    from .lint import read_source
+
+    texts: dict[str, str] = {}
+    errors: list[InputError] = []
+    for path in paths:
+        try:
+            texts[path] = read_source(path)
+        except ImagelintError as exc:
+            errors.append(exc.as_input_error(path))
+    findings, lint_errors = lint_manifest_texts(texts, options)
+    errors.extend(lint_errors)
+    if any(not e.internal for e in lint_errors):
+        return [], texts, errors
+    level = Applicability.UNSAFE if unsafe else Applicability.SAFE
+    fixed, applied = fixed_texts(texts, findings, level, system_store_paths())
+    after, _ = lint_manifest_texts(fixed, options) if fixed != texts else (findings, [])
+    results = []
+    for path, original in texts.items():
+        result = FileFixResult(path, original, fixed[path])
+        result.initial = [f for f in findings if f.path == path]
+        result.applied = [f for f in applied if f.path == path]
+        result.remaining = [f for f in after if f.path == path and f.suppression is None]
+        for f in result.remaining:
+            if f.fix is not None and f.fix.applicability < level:
+                result.unsafe_available.append(f)
+        result.passes = 1 if result.changed else 0
+        results.append(result)
+    return results, texts, errors
+
+
+def yaml_problem(text: str, path: str) -> str | None:
+    """None when the fixed text still loads as manifests."""
+    from ..kube.load import load_documents
+
+    try:
+        load_documents(text, path)
+    except ImagelintError as exc:
+        return str(exc)
+    return None

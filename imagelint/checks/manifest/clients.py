@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ...certs.load import load_certificates
 from ...certs.verify import POLICIES, verify
+from ...fixes.kube import ca_to_add
 from ...kube.model import Container, DataSource, KubeSet, Resource
 from ..registry import check
 from .common import covered_store_paths, mounted_data, trust_paths
@@ -123,18 +124,6 @@ def server_chain(kset: KubeSet, service: Resource):
     return None, None
 
 
-def ca_to_add(chain, secret: DataSource) -> bytes | None:
-    """The PEM of the CA a client must trust: the Secret's ca.crt, or the self-signed leaf itself."""
-    ca = (secret.keys or {}).get("ca.crt")
-    if ca and b"-----BEGIN CERTIFICATE-----" in ca:
-        return ca
-    if chain[-1].self_signed and chain[-1].cert is not None:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        return chain[-1].cert.public_bytes(Encoding.PEM)
-    return None
-
-
 @check("IL605", kind="manifest")
 def bundle_missing_ca(kset: KubeSet, ctx: ManifestContext):
     for workload in kset.workloads:
@@ -161,6 +150,12 @@ def bundle_missing_ca(kset: KubeSet, ctx: ManifestContext):
                     target = bundle.source.resource if bundle.source is not None and bundle.source.resource else None
                     line = (bundle.source.key_line(bundle.key) if target is not None and bundle.key else None)
                     resource = target if line else workload.resource
+                    fix_props = {}
+                    if target is not None and target.kind == "ConfigMap" and bundle.key:
+                        pem = ca_to_add(chain, (secret.keys or {}).get("ca.crt"))
+                        if pem is not None:
+                            fix_props = {"bundle_source": f"{target.namespace}/configmap/{target.name}",
+                                         "bundle_key": bundle.key, "add_ca": pem.decode()}
                     yield ctx.hit(
                         "IL605",
                         f"{container.label} reaches {ref.host} ({ref.service.label}), whose pods serve secret "
@@ -169,4 +164,5 @@ def bundle_missing_ca(kset: KubeSet, ctx: ManifestContext):
                         "(OpenSSL: \"self-signed certificate in certificate chain\"); add that CA to the bundle",
                         resource, line or bundle.mount_line, container=container, service=ref.service.name,
                         host=ref.host, bundle=bundle.path, missing_ca=missing,
-                        client=f"{workload.resource.namespace}/{workload.resource.kind.lower()}/{workload.resource.name}")
+                        client=f"{workload.resource.namespace}/{workload.resource.kind.lower()}/{workload.resource.name}",
+                        **fix_props)
