@@ -94,7 +94,9 @@ def discover(paths: list[str], errors: list[InputError], config: Config | None =
                         manifests.append(full)
         elif manifests is not None and os.path.isfile(path) and is_manifest_name(path):
             chart = _chart_of(path)
-            if chart is None:
+            if not _sniff_file(path, looks_like_manifest):
+                pass  # pre-commit passes every YAML file: CI workflows, CloudFormation... are not manifests
+            elif chart is None:
                 manifests.append(path)
             elif notes is not None:
                 notes.append(render_hint(chart) or chart)  # a template, not a manifest (pre-commit passes them)

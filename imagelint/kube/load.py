@@ -128,10 +128,8 @@ def load_documents(text: str, path: str) -> list[Document]:
             body = builder.build(node)
             if body is None:
                 continue
-            if not isinstance(body, Map):
-                raise ImagelintError("a Kubernetes document must be a mapping", path=path,
-                                     line=node.start_mark.line + 1)
-            documents.append(Document(path, body.line, body))
+            if isinstance(body, Map):  # a list or a scalar is not a Kubernetes object: not ours to judge
+                documents.append(Document(path, body.line, body))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

@@ -494,6 +494,12 @@ class KubeSet:
 
     def pods_of(self, service: Resource) -> list[Workload]:
         """Workloads whose pod labels match the Service's selector (in its namespace)."""
+        cache = self.__dict__.setdefault("_pods_cache", {})
+        if id(service) not in cache:
+            cache[id(service)] = self._select(service)
+        return cache[id(service)]
+
+    def _select(self, service: Resource) -> list[Workload]:
         selector = _map(_map(service.body.get("spec")).get("selector"))
         if not selector:
             return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ...certs.load import load_certificates
 from ...certs.verify import POLICIES, verify
@@ -58,13 +59,21 @@ def references(kset: KubeSet, container: Container) -> list[Reference]:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern:
+    return re.compile(r"(?<![\w.-])(https://)?" + re.escape(name) + r"(?::(\d+))?(?![\w-]|\.[\w-])")
+
+
 def _first_reference(service: Resource, container: Container, texts: list[tuple[str, int]]) -> Reference | None:
+    texts = [(text, line) for text, line in texts if service.name in text]  # most texts name no Service
+    if not texts:
+        return None
     ports = service_ports(service)
     same_namespace = service.namespace == container.workload.namespace
     for name in service_names(service):
         if name == service.name and not same_namespace:
             continue  # a bare name resolves in the client's own namespace only
-        pattern = re.compile(r"(?<![\w.-])(https://)?" + re.escape(name) + r"(?::(\d+))?(?![\w-]|\.[\w-])")
+        pattern = _name_pattern(name)
         for text, line in texts:
             for match in pattern.finditer(text):
                 https, port = match.group(1), match.group(2)
@@ -126,6 +135,7 @@ def server_chain(kset: KubeSet, service: Resource):
 
 @check("IL605", kind="manifest")
 def bundle_missing_ca(kset: KubeSet, ctx: ManifestContext):
+    chains: dict[int, tuple] = {}  # id(service) -> (chain, secret): each Secret parsed once
     for workload in kset.workloads:
         for container in workload.containers:
             refs = references(kset, container)
@@ -135,7 +145,9 @@ def bundle_missing_ca(kset: KubeSet, ctx: ManifestContext):
             if not bundles:
                 continue
             for ref in refs:
-                chain, secret = server_chain(kset, ref.service)
+                if id(ref.service) not in chains:
+                    chains[id(ref.service)] = server_chain(kset, ref.service)
+                chain, secret = chains[id(ref.service)]
                 if chain is None:
                     continue
                 for bundle in bundles:
