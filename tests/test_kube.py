@@ -278,6 +278,10 @@ def incident(tmp_path_factory):
     work = tmp_path_factory.mktemp("incident")
     (work / "set.yaml").write_text(incident_set(old.pem, leaf, root))
     (work / "fixed-ca.yaml").write_text(incident_set(old.pem + root.pem, leaf, root))
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    for name in ("set.yaml", "fixed-ca.yaml"):
+        for doc in yaml.safe_load_all((work / name).read_text()):
+            kubernetes_validate.validate(doc, "1.30", strict=True)
     return work, root, old, leaf
 
 

@@ -94,7 +94,7 @@ class OverlayView:
         if mount.single_file:
             entry = (mount.files or {}).get("")
             if entry is None:
-                return FileInfo(path, "dir", 0o755)  # kubelet makes a missing subPath a directory
+                return FileInfo(path, "dir", 0o755)  # kubelet mounts an empty directory (kubernetes/kubernetes#54514)
             size = len(entry.data) if entry is not None and entry.data is not None else 0
             return FileInfo(path, "file", entry.mode if entry else 0o644, size=size)
         if rel == "":

@@ -155,7 +155,8 @@ class Mount:
             if files is None:
                 single = {"": MountedFile(None)}  # contents unknown
             else:
-                # A subPath the volume lacks: kubelet creates an empty directory there.
+                # A subPath the volume lacks: kubelet mounts an empty directory there
+                # (https://github.com/kubernetes/kubernetes/issues/54514).
                 entry = files.get(norm(self.sub_path).lstrip("/"))
                 single = {"": entry} if entry is not None else {}
             return MountSpec(self.path, single, single_file=True,
