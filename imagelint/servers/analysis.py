@@ -48,7 +48,8 @@ def endpoint_problems(view: FileView, endpoint: TLSEndpoint, *, trusted: Sequenc
             state = "is not in" if view.info(path) is None else "is not a readable file in"
             missing.append(ServedProblem(
                 "server-cert-missing", "error",
-                f"{directive} {path} ({endpoint.where}) {state} {where}: {daemon} will not start",
+                f"{directive} {path} ({endpoint.where}) {state} {where}: {daemon} will not start "
+                f"({refusal(endpoint.server, role, directive, path)})",
                 None, {"problem": "missing-file", "role": role, "file": path, **context}))
         return data
 
@@ -74,9 +75,20 @@ def endpoint_problems(view: FileView, endpoint: TLSEndpoint, *, trusted: Sequenc
                           {**p.properties, **context, "key_from": key_from}) for p in problems]
 
 
+def refusal(server: str, role: str, directive: str, path: str) -> str:
+    """What the server prints when a configured file is missing (observed with nginx 1.22,
+    apache2 2.4 and haproxy 2.6 on Debian 12; tests/test_servers_real.py)."""
+    if server == "nginx":
+        return f'cannot load certificate{" key" if role == "key" else ""} "{path}"'
+    if server == "apache":
+        return f"{directive}: file '{path}' does not exist or is empty"
+    return f"unable to stat SSL certificate from file '{path}'"
+
+
 def _located(problem: ServedProblem, endpoint: TLSEndpoint, daemon: str) -> str:
     """The message with where the server is told to serve it."""
     if problem.problem == "no-private-key" and endpoint.server == "haproxy" and endpoint.key_candidates:
         return (f"{endpoint.cert_file} ({endpoint.where}) holds no private key and there is no "
-                f"{' or '.join(endpoint.key_candidates)}: haproxy will not start (unable to load SSL private key)")
+                f"{' or '.join(endpoint.key_candidates)}: haproxy will not start "
+                f"(\"No Private Key found in '{endpoint.key_candidates[-1]}'\")")
     return f"{daemon} ({endpoint.where}): {problem.message}"
