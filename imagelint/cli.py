@@ -210,6 +210,8 @@ def trust(
     format: str = typer.Option("text", "--format", "-f", help="text|json"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
+    server_image: Optional[str] = typer.Option(None, "--image", "--server-image",
+                                               help="The server's image: name the file it serves the chain from."),
 ) -> None:
     """Would this image trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
@@ -217,7 +219,8 @@ def trust(
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
     try:
-        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
+        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
+                               server_image=server_image)
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)

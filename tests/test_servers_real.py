@@ -6,6 +6,8 @@ quotes; otherwise the server starts and `openssl s_client -verify_return_error -
 fails with the code the findings predict (or succeeds when they are quiet)."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import socket
@@ -69,13 +71,12 @@ def s_client_code(port: int, sni: str, ca_file: Path) -> tuple[int, str]:
     return (int(match.group(1)) if match else -1), output
 
 
-def run_server(scenario: Scenario, tmp_path: Path) -> tuple[bool, str, int | None]:
-    """(started, what it printed, s_client's verify code when it started)."""
+@contextlib.contextmanager
+def serving(scenario: Scenario, tmp_path: Path):
+    """Run the scenario's server; yields (port, None) once it listens, or (None, what it printed)."""
     port = _free_port()
     root = tmp_path / "root"
     write_root(scenario, root, port)
-    ca_file = tmp_path / "root-ca.pem"
-    ca_file.write_bytes(PKI.root.pem)
     out = tmp_path / "server.out"
     with open(out, "wb") as sink:
         proc = subprocess.Popen(command(scenario, root), stdout=sink, stderr=subprocess.STDOUT, cwd=root,
@@ -86,19 +87,29 @@ def run_server(scenario: Scenario, tmp_path: Path) -> tuple[bool, str, int | Non
             time.sleep(0.05)
         if proc.poll() is not None or not listening(port):
             time.sleep(0.3)  # let it finish writing its error
-            return False, out.read_text(errors="replace") + logs(root), None
-        code, text = s_client_code(port, scenario.sni, ca_file)
-        return True, text, code
+            yield None, out.read_text(errors="replace") + logs(root)
+        else:
+            yield port, None
     finally:
         _stop_pid(proc)
-        pid_files = [p for p in root.rglob("*.pid") if p.is_file()]
-        for pid_file in pid_files:  # a daemonised leftover (never expected): stop it by its PID
-            try:
+        for pid_file in (p for p in root.rglob("*.pid") if p.is_file()):
+            try:  # a daemonised leftover (never expected): stop it by its PID
                 pid = int(pid_file.read_text().strip() or 0)
             except ValueError:
                 continue
             if pid and pid != proc.pid and _alive(pid):
                 _stop_pid(None, pid)
+
+
+def run_server(scenario: Scenario, tmp_path: Path) -> tuple[bool, str, int | None]:
+    """(started, what it printed, s_client's verify code when it started)."""
+    ca_file = tmp_path / "root-ca.pem"
+    ca_file.write_bytes(PKI.root.pem)
+    with serving(scenario, tmp_path) as (port, output):
+        if port is None:
+            return False, output, None
+        code, text = s_client_code(port, scenario.sni, ca_file)
+        return True, text, code
 
 
 def _alive(pid: int) -> bool:
@@ -126,3 +137,32 @@ def test_real_server_agrees_with_the_prediction(tmp_path, scenario):
     expected_code = next((c for rule, c in VERIFY_CODE if rule in {r for r, _ in predicted}), 0)
     if scenario.verify_code is not None:
         assert code == expected_code == scenario.verify_code, (sorted(predicted), code, output[-2000:])
+
+
+def test_trust_connect_names_the_file_the_server_image_serves(tmp_path):
+    """billing (a Debian client trusting the root) -> a real nginx serving only its leaf. Given the
+    server's image, `trust --connect` says which file of it to fix."""
+    from imagelint.commands.trust import run_trust
+    from imagelint.trust.model import TrustModel
+    from test_trust_stores import build_root, debian_files
+
+    require("nginx")
+    scenario = next(s for s in SCENARIOS if (s.server, s.name) == ("nginx", "leaf-only"))
+    server_image = image_of(tmp_path / "image", scenario)
+    client = TrustModel(build_root(tmp_path / "client", debian_files(PKI, PKI.root.pem)), {})
+    with serving(scenario, tmp_path) as (port, output):
+        assert port is not None, output
+        code, out = run_trust("host", connect=f"127.0.0.1:{port}", host="localhost", fmt="json", model=client,
+                              server_image=server_image)
+        _, text = run_trust("host", connect=f"127.0.0.1:{port}", host="localhost", model=client,
+                            server_image=server_image)
+    doc = json.loads(out)
+    (verdict,) = doc["verdicts"]
+    assert code == 1 and verdict["reasons"] == ["missing-intermediate", "untrusted-root"]
+    (endpoint,) = doc["server"]["endpoints"]
+    assert (endpoint["server"], endpoint["cert_file"]) == ("nginx", "/etc/nginx/tls/server.pem")
+    assert endpoint["config"] == "/etc/nginx/sites-enabled/orders"
+    assert [p["category"] for p in doc["server"]["problems"]] == ["cert-chain-incomplete"]
+    assert "/etc/nginx/tls/server.pem (nginx, /etc/nginx/sites-enabled/orders:4) is the file to fix" in verdict["fix"]
+    assert verdict["causes"][0]["file"] == "/etc/nginx/tls/server.pem"
+    assert "served by " + server_image + ": nginx /etc/nginx/tls/server.pem" in text

@@ -92,3 +92,24 @@ def _located(problem: ServedProblem, endpoint: TLSEndpoint, daemon: str) -> str:
                 f"{' or '.join(endpoint.key_candidates)}: haproxy will not start "
                 f"(\"No Private Key found in '{endpoint.key_candidates[-1]}'\")")
     return f"{daemon} ({endpoint.where}): {problem.message}"
+
+
+def first_certificate(view: FileView, path: str) -> CertRecord | None:
+    from ..certs.load import load_certificates
+
+    data = read_bytes(view, path, MAX_CERT_FILE_BYTES)
+    if data is None:
+        return None
+    certificates = load_certificates(data, path).certificates
+    return certificates[0] if certificates else None
+
+
+def endpoints_serving(view: FileView, endpoints: Sequence[TLSEndpoint], leaf: CertRecord,
+                      port: int | None = None) -> list[TLSEndpoint]:
+    """The endpoints whose certificate file starts with `leaf` (the one a handshake presented);
+    among several (a file served on many ports), those listening on `port` first."""
+    fetch_all(view, [e.cert_file for e in endpoints])
+    found = [e for e in endpoints
+             if (first := first_certificate(view, e.cert_file)) is not None
+             and first.fingerprint_sha256 == leaf.fingerprint_sha256]
+    return sorted(found, key=lambda e: port is not None and port not in e.ports())
