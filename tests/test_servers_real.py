@@ -81,11 +81,15 @@ def serving(scenario: Scenario, tmp_path: Path):
     with open(out, "wb") as sink:
         proc = subprocess.Popen(command(scenario, root), stdout=sink, stderr=subprocess.STDOUT, cwd=root,
                                 env=clean_env(), start_new_session=True)
+    def ready() -> bool:
+        # httpd binds its ports before mod_ssl loads the certificates: it is up once it says so.
+        return listening(port) and (scenario.server != "apache" or "AH00489" in logs(root))
+
     try:
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and proc.poll() is None and not listening(port):
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
             time.sleep(0.05)
-        if proc.poll() is not None or not listening(port):
+        if proc.poll() is not None or not ready():
             time.sleep(0.3)  # let it finish writing its error
             yield None, out.read_text(errors="replace") + logs(root)
         else:
