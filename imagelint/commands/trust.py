@@ -20,8 +20,10 @@ from ..trust.verdicts import Verdict, evaluate, parse_chain
 
 # --------------------------------------------------------------------------- rendering
 
-def to_json(verdicts: list[Verdict], image: str, host: str | None, server: dict | None = None) -> str:
-    doc = {"version": 1, "image": image, "host": host, "verdicts": [v.to_dict() for v in verdicts]}
+def to_json(verdicts: list[Verdict], image: str, host: str | None, model: TrustModel | None = None,
+            server: dict | None = None) -> str:
+    subject = {"family": model.family, "bundle": model.bundle_path} if model is not None else {}
+    doc = {"version": 1, "image": image, "host": host, **subject, "verdicts": [v.to_dict() for v in verdicts]}
     if server is not None:
         doc["server"] = server
     return json.dumps(doc, indent=2, default=str)
@@ -147,15 +149,16 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
     if model is not None:
         verdicts = evaluate(model, chain, host, when, runtimes)
     elif subject == "host":
-        verdicts = evaluate(host_model(), chain, host, when, runtimes)
+        model = host_model()
+        verdicts = evaluate(model, chain, host, when, runtimes)
     else:
-        with image_model(subject) as opened:
-            verdicts = evaluate(opened, chain, host, when, runtimes)
+        with image_model(subject) as model:
+            verdicts = evaluate(model, chain, host, when, runtimes)
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if server is not None:
         name_the_served_file(verdicts, server)
     if fmt == "json":
-        return code, to_json(verdicts, subject, host, server) + "\n"
+        return code, to_json(verdicts, subject, host, model, server) + "\n"
     return code, render_text(verdicts, subject, host, chain, when, server)
 
 

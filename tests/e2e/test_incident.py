@@ -108,7 +108,7 @@ def world(dockerd, clients_rootfs, java_rootfs, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     java_ctx = work / "java-base"
     java_ctx.mkdir()
-    # Temurin-style: JAVA_HOME=/opt/java/openjdk with a cacerts file of its own (trust-stores.md J8).
+    # Temurin-style: JAVA_HOME=/opt/java/openjdk with a cacerts file of its own (adoptium/containers Dockerfiles).
     (java_ctx / "Dockerfile").write_text(
         "FROM imagelint-e2e/java-rootfs:latest\n"
         "RUN jdk=$(dirname $(dirname $(readlink -f /usr/bin/java))) "

@@ -1,5 +1,6 @@
 """Certificates and keys the image ships: problems of trusted certificates (IL708) and private
-keys in any layer, including ones a later layer deletes (IL710). Facts: trust-stores.md §4.2."""
+keys in any layer, including ones a later layer deletes (IL710). Classification: RFC 5280 and
+pyca/cryptography's x509 API."""
 from __future__ import annotations
 
 from ...certs.inspect import certificate_problems
