@@ -17,9 +17,12 @@ CONFIG_PREFIXES = tuple(sorted({m.rsplit("/", 1)[0] + "/" for m in (*NGINX_MAINS
 MAX_KEPT_CONFIG_BYTES = 256 * 1024
 
 
-def find_servers(view: FileView, cwd: str = "/", env: dict[str, str] | None = None) -> list[ServerConfig]:
-    """Every nginx, Apache and HAProxy configuration of the view, with its TLS endpoints."""
-    return [*find_nginx(view), *find_apache(view), *find_haproxy(view, cwd or "/", env)]
+def find_servers(view: FileView, cwd: str = "/", env: dict[str, str] | None = None,
+                 fragments: bool = False) -> list[ServerConfig]:
+    """Every nginx, Apache and HAProxy configuration of the view, with its TLS endpoints. With
+    `fragments` (a Dockerfile's predicted files over an unknown base image), site files whose
+    main configuration the view lacks are read on their own."""
+    return [*find_nginx(view, fragments), *find_apache(view, fragments), *find_haproxy(view, cwd or "/", env)]
 
 
 def is_server_config(path: str, size: int) -> bool:

@@ -57,11 +57,12 @@ def endpoint_problems(view: FileView, endpoint: TLSEndpoint, *, trusted: Sequenc
     key_directive = {"nginx": "ssl_certificate_key", "apache": "SSLCertificateKeyFile"}.get(endpoint.server, "key")
     key = load(endpoint.key_file, "key", key_directive) if endpoint.key_file else None
     chain = load(endpoint.chain_file, "chain", "SSLCertificateChainFile") if endpoint.chain_file else None
-    if missing:
+    if cert is None:
         return missing
-    assert cert is not None
+    # A missing key or chain file stops the server; what the certificate itself has wrong stays true.
     key_from = endpoint.key_file
-    if key is None:
+    key_missing = endpoint.key_file is not None and key is None
+    if key is None and not key_missing:
         # Apache and HAProxy: the key in the certificate file; HAProxy also tries <file>.key.
         key, key_from = cert, endpoint.cert_file
         if not looks_like_private_key(cert):
@@ -71,8 +72,8 @@ def endpoint_problems(view: FileView, endpoint: TLSEndpoint, *, trusted: Sequenc
     problems = served_problems(cert, key, chain_pem=chain or b"", names=endpoint.names, trusted=trusted, at=at,
                                expiring_days=expiring_days, source=endpoint.cert_file,
                                chain_source=endpoint.chain_file or "", key_source=key_from or "")
-    return [ServedProblem(p.category, p.severity, _located(p, endpoint, daemon), p.fingerprint,
-                          {**p.properties, **context, "key_from": key_from}) for p in problems]
+    return missing + [ServedProblem(p.category, p.severity, _located(p, endpoint, daemon), p.fingerprint,
+                                    {**p.properties, **context, "key_from": key_from}) for p in problems]
 
 
 def refusal(server: str, role: str, directive: str, path: str) -> str:

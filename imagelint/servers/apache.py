@@ -51,6 +51,13 @@ STATIC_MODULES = frozenset({"core.c", "mod_so.c", "http_core.c", "mod_watchdog.c
                             "http_module", "watchdog_module", "log_config_module", "logio_module",
                             "version_module", "unixd_module"})
 CONDITIONAL = ("ifmodule", "ifdefine", "iffile", "ifversion", "ifdirective", "ifsection")
+# Site and configuration files a Dockerfile typically adds to a base image's httpd: read as
+# fragments (every module assumed loaded) when the view lacks the main configuration.
+FRAGMENT_GLOBS = {
+    "/etc/apache2/sites-enabled/*.conf": "/etc/apache2", "/etc/apache2/sites-available/*.conf": "/etc/apache2",
+    "/etc/apache2/conf-enabled/*.conf": "/etc/apache2", "/etc/httpd/conf.d/*.conf": "/etc/httpd",
+    "/usr/local/apache2/conf/extra/*.conf": "/usr/local/apache2",
+}
 SSL_KEYS = ("sslengine", "sslcertificatefile", "sslcertificatekeyfile", "sslcertificatechainfile")
 
 
@@ -130,8 +137,9 @@ def logical_lines(text: str):
 
 
 class _Reader:
-    def __init__(self, view: FileView, main: str, server_root: str):
+    def __init__(self, view: FileView, main: str, server_root: str, assume_modules: bool = False):
         self.view = view
+        self.assume_modules = assume_modules
         self.root = server_root
         self.config = ServerConfig("apache", main)
         self.budget = Budget(self.config)
@@ -229,7 +237,7 @@ class _Reader:
         negate = arg.startswith("!")
         arg = arg[1:] if negate else arg
         if name == "ifmodule":
-            result = arg in self.modules
+            result = arg in self.modules or self.assume_modules
         elif name == "ifdefine":
             result = arg in self.defines
         elif name == "iffile":
@@ -331,5 +339,15 @@ def read_apache(view: FileView, main: str, server_root: str | None = None) -> Se
     return reader.config
 
 
-def find_apache(view: FileView) -> list[ServerConfig]:
-    return [read_apache(view, main, root) for main, root in MAIN_CONFIGS.items() if is_file(view, main)]
+def find_apache(view: FileView, fragments: bool = False) -> list[ServerConfig]:
+    found = [read_apache(view, main, root) for main, root in MAIN_CONFIGS.items() if is_file(view, main)]
+    if fragments and not found:
+        for pattern, root in FRAGMENT_GLOBS.items():
+            paths = [p for p in glob_view(view, pattern) if is_file(view, p)]
+            if paths:
+                reader = _Reader(view, paths[0], root, assume_modules=True)
+                for path in paths:
+                    reader.read(path)
+                reader.endpoints()
+                found.append(reader.config)
+    return found

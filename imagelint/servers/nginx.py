@@ -38,6 +38,9 @@ MAIN_CONFIGS = (
     "/etc/openresty/nginx.conf",
 )
 SERVER_CONTEXTS = ("http", "stream")
+# Where distributions and the official image include site files from inside http {}: read as
+# fragments when the main configuration comes from a base image this view does not hold.
+FRAGMENT_GLOBS = ("/etc/nginx/conf.d/*.conf", "/etc/nginx/sites-enabled/*", "/etc/nginx/http.d/*.conf")
 
 
 @dataclass
@@ -161,7 +164,24 @@ def read_nginx(view: FileView, main: str) -> ServerConfig:
     config = ServerConfig("nginx", main)
     reader = _Reader(view, posixpath.dirname(main), config)
     top = reader.parse_file(main)
-    for context in (s for s in top if s.directive in SERVER_CONTEXTS and s.block is not None):
+    _endpoints(config, reader, view, [(s.directive, s.block) for s in top
+                                      if s.directive in SERVER_CONTEXTS and s.block is not None])
+    return config
+
+
+def read_nginx_fragments(view: FileView, paths: list[str], prefix: str = "/etc/nginx") -> ServerConfig:
+    """Site files read as the inside of http {} (their nginx.conf is the base image's)."""
+    config = ServerConfig("nginx", paths[0] if paths else prefix)
+    reader = _Reader(view, prefix, config)
+    blocks = [("http", reader.parse_file(path)) for path in paths]
+    _endpoints(config, reader, view, blocks)
+    return config
+
+
+def _endpoints(config: ServerConfig, reader: "_Reader", view: FileView,
+               contexts: list[tuple[str, list[Statement]]]) -> None:
+    for directive, block in contexts:
+        context = Statement(directive, [], config.main, 0, block)
         servers = [s for s in context.block if s.directive == "server" and s.block is not None]
         tls_addresses = {_listen_key(l.args) for srv in servers for l in _directives(srv.block, "listen")
                          if _is_tls_listen(l.args)}
@@ -188,7 +208,6 @@ def read_nginx(view: FileView, main: str) -> ServerConfig:
             for index, cert in enumerate(certs):
                 key = keys[index] if index < len(keys) else None
                 _add(config, reader, view, cert, key, names, listen, context.directive)
-    return config
 
 
 def _add(config: ServerConfig, reader: _Reader, view: FileView, cert: Statement, key: Statement | None,
@@ -212,5 +231,12 @@ def _add(config: ServerConfig, reader: _Reader, view: FileView, cert: Statement,
         listen=listen, key_config_line=key.line if key is not None else None, directive="ssl_certificate"))
 
 
-def find_nginx(view: FileView) -> list[ServerConfig]:
-    return [read_nginx(view, main) for main in MAIN_CONFIGS if is_file(view, main)]
+def find_nginx(view: FileView, fragments: bool = False) -> list[ServerConfig]:
+    """Every nginx configuration of the view; with `fragments`, site files whose nginx.conf the
+    view lacks (a Dockerfile's COPY into a base image's conf.d) are read on their own."""
+    found = [read_nginx(view, main) for main in MAIN_CONFIGS if is_file(view, main)]
+    if fragments and not found:
+        paths = [p for pattern in FRAGMENT_GLOBS for p in glob_view(view, pattern) if is_file(view, p)]
+        if paths:
+            found.append(read_nginx_fragments(view, paths))
+    return found
