@@ -97,6 +97,9 @@ def nginx_scenarios(pki: PKI) -> list[Scenario]:
                  {("IL801", "missing-file")}, starts=False, refusal="cannot load certificate"),
         scenario("key-missing", {f"{tls}/server.pem": full}, {("IL801", "missing-file")}, starts=False,
                  refusal="cannot load certificate key"),
+        scenario("no-certificate-directive", {}, {("IL801", "config-error")}, starts=False,
+                 refusal='no "ssl_certificate" is defined for the "listen ... ssl" directive',
+                 site='server {\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n}\n'),
         scenario("san-mismatch", {f"{tls}/server.pem": pki.wrong_host_leaf.pem + pki.intermediate.pem,
                                   f"{tls}/server.key": pki.wrong_host_leaf.key_pem},
                  {("IL806", "no-san-match")}, verify_code=62),
@@ -171,6 +174,8 @@ def apache_scenarios(pki: PKI) -> list[Scenario]:
                  {("IL804", "key-mismatch")}, starts=False, refusal="AH02565"),
         scenario("key-missing", {f"{tls}/server.pem": full}, {("IL801", "missing-file")}, starts=False,
                  refusal="SSLCertificateKeyFile"),
+        scenario("engine-without-certificate", {}, {("IL801", "config-error")}, starts=False, refusal="AH02572",
+                 site="<VirtualHost 127.0.0.1:{port}>\n    ServerName localhost\n    SSLEngine on\n</VirtualHost>\n"),
         # Relative to ServerRoot.
         scenario("relative-paths", {f"{tls}/server.pem": pki.leaf.pem, f"{tls}/server.key": pki.leaf.key_pem},
                  {("IL805", "leaf-only")}, site=apache_site("tls/server.pem", "tls/server.key"), verify_code=20),

@@ -202,8 +202,8 @@ def _endpoints(config: ServerConfig, reader: "_Reader", view: FileView,
                 tuple(_listen_key(l.args) for l in listens)
             if not certs:
                 where = listens[0] if listens else server
-                config.notes.append(f"{where.file}:{where.line}: a TLS listener without ssl_certificate "
-                                    "(its handshakes fail)")
+                config.fatal.append(f"{where.file}:{where.line}: a TLS listener without ssl_certificate "
+                                    "(nginx: no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive)")
                 continue
             for index, cert in enumerate(certs):
                 key = keys[index] if index < len(keys) else None

@@ -45,10 +45,15 @@ def _may_configure_a_server(view: PredictedView) -> bool:
     return any(hint in path for path in view.origins for hint in CONFIG_HINTS)
 
 
+def _writes_server_paths(stage) -> bool:
+    """Cheap first test (no context read): does any file op of the stage chain land in a server's tree?"""
+    return any(hint in op.path for _, op in stage.inherited_file_ops() for hint in CONFIG_HINTS)
+
+
 @check("IL520", "IL521", "IL522", "IL523", "IL524", "IL525")
 def served_from_context(model, ctx):
     stage = model.shipped
-    if stage is None or not stage.file_ops and not any(True for _ in stage.inherited_file_ops()):
+    if stage is None or not _writes_server_paths(stage):
         return
     view = PredictedView(model, ctx.context_dir)
     if not view.origins or not _may_configure_a_server(view):
@@ -104,6 +109,8 @@ def server_keys_copied_by(model, ctx, op) -> list[str]:
     from ...dockerfile.model import memoized
 
     def compute() -> dict[int, list[str]]:
+        if model.shipped is None or not _writes_server_paths(model.shipped):
+            return {}
         view = PredictedView(model, ctx.context_dir)
         if not view.origins or not _may_configure_a_server(view):
             return {}
