@@ -136,3 +136,20 @@ def test_a_link_out_of_the_configuration_stays_inside_the_image(tmp_path):
     ref = nginx_image(tmp_path, layer_files, "# replaced by the link\n",
                       links={"/etc/nginx/sites-enabled/other": "../../../../../../etc/hostname"})
     assert served(scan(ref)) == set()
+
+
+@pytest.mark.parametrize("path, text", [
+    ("etc/nginx/nginx.conf", "events {}\nhttp {\n    server {\n        listen 443 ssl;\n"),  # unclosed
+    ("etc/nginx/nginx.conf", "http { server { listen 443 ssl } }\n"),  # no ';'
+    ("etc/nginx/nginx.conf", b"\xff\xfe\x00garbage {{{ }}} ;;; \x00"),
+    ("etc/apache2/apache2.conf", "<VirtualHost *:443>\nSSLEngine on\n"),  # unclosed section
+    ("etc/apache2/apache2.conf", "</VirtualHost>\nInclude /nowhere/*.conf\n"),
+    ("etc/haproxy/haproxy.cfg", "frontend x\n  bind :443 ssl crt\n  bind \"unterminated ssl crt /x.pem\n"),
+])
+def test_broken_configurations_are_one_line_findings(tmp_path, path, text):
+    layer = Layer().file(path, text)
+    ref = write_oci(tmp_path / "layout", Image([debian_layer(), layer], env=[PATH_ENV]))
+    findings = [f for f in scan(ref) if f.rule in SERVER_RULES]
+    assert findings, "a broken configuration must be reported"
+    for finding in findings:
+        assert "\n" not in finding.message and "Traceback" not in finding.message

@@ -80,6 +80,8 @@ def split_line(text: str, env: dict[str, str] | None = None) -> list[str]:
         else:
             word.append(c)
         i += 1
+    if quote:
+        raise ValueError(f"unmatched quote ({quote})")
     if in_word:
         words.append("".join(word))
     return words
@@ -119,7 +121,11 @@ def read_haproxy(view: FileView, main: str, cwd: str = "/", env: dict[str, str] 
     del_ext = False
     binds: list[Line] = []
     for number, raw in enumerate(text.splitlines(), 1):
-        words = split_line(raw, env)
+        try:
+            words = split_line(raw, env)
+        except ValueError as exc:
+            config.fatal.append(f"{main}:{number}: {exc}: haproxy will not start")
+            continue
         if not words:
             continue
         keyword = words[0]
@@ -144,6 +150,8 @@ def read_haproxy(view: FileView, main: str, cwd: str = "/", env: dict[str, str] 
         for index, param in enumerate(params):
             value = params[index + 1] if index + 1 < len(params) else None
             if value is None:
+                if param in ("crt", "crt-list"):
+                    config.fatal.append(f"{main}:{line.number}: '{param}' without a file: haproxy will not start")
                 continue
             if param == "crt":
                 for cert in _crt_files(view, absolute(value, base), config, main, line.number):
@@ -178,7 +186,11 @@ def _crt_list(view: FileView, path: str, base: str, config: ServerConfig, budget
         return
     text = read_text(view, path) or ""
     for number, raw in enumerate(text.splitlines(), 1):
-        words = split_line(raw)
+        try:
+            words = split_line(raw)
+        except ValueError as exc:
+            config.fatal.append(f"{path}:{number}: {exc}: haproxy will not start")
+            continue
         if not words:
             continue
         cert = absolute(words[0], base)

@@ -89,6 +89,9 @@ class _Reader:
                 break
             if token.startswith("#") and not quoted:
                 continue
+            if token in ("{", ";") and not quoted:
+                self.config.fatal.append(f"{path}:{line}: unexpected \"{token}\"")
+                continue
             statement = Statement(token, [], path, line)
             term = None
             for arg, _, arg_quoted in tokens:
