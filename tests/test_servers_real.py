@@ -170,3 +170,28 @@ def test_trust_connect_names_the_file_the_server_image_serves(tmp_path):
     assert "/etc/nginx/tls/server.pem (nginx, /etc/nginx/sites-enabled/orders:4) is the file to fix" in verdict["fix"]
     assert verdict["causes"][0]["file"] == "/etc/nginx/tls/server.pem"
     assert "served by " + server_image + ": nginx /etc/nginx/tls/server.pem" in text
+
+
+CONFIG_TESTS = {
+    "nginx": lambda root: ["nginx", "-t", "-p", f"{root}/", "-e", f"{root}/var/log/nginx/error.log",
+                           "-c", f"{root}/etc/nginx/nginx.conf"],
+    "apache": lambda root: ["apache2", "-t", "-d", f"{root}/etc/apache2", "-f", f"{root}/etc/apache2/apache2.conf",
+                            "-C", f"DefaultRuntimeDir {root}/run"],
+    "haproxy": lambda root: ["haproxy", "-c", "-f", f"{root}/etc/haproxy/haproxy.cfg"],
+}
+
+
+@pytest.mark.parametrize("server, name", [
+    ("nginx", "leaf-only"), ("nginx", "incident-expired-1-day"), ("haproxy", "leaf-only"), ("haproxy", "expired"),
+    ("apache", "key-mismatch"), ("apache", "leaf-only"),
+])
+def test_config_tests_pass_what_imagelint_reports(tmp_path, server, name):
+    """`nginx -t`, `haproxy -c` and `apache2 -t` accept these broken setups (apache2 even a key that
+    is not the certificate's): the static check of the named files is the only check before deploy."""
+    require(BINARIES[server])
+    scenario = next(s for s in SCENARIOS if (s.server, s.name) == (server, name))
+    assert scenario.expect, "a scenario imagelint reports"
+    root = tmp_path / "root"
+    write_root(scenario, root, _free_port())
+    result = subprocess.run(CONFIG_TESTS[server](root), capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -322,16 +322,18 @@ def test_orders_api_image_reported_before_deploy(world: World, tmp_path):
     (ctx / "orders.conf").write_text(
         "server {\n    listen 8443 ssl;\n    server_name orders-api;\n"
         "    ssl_certificate     /etc/nginx/tls/orders.pem;\n    ssl_certificate_key /etc/nginx/tls/orders.key;\n}\n")
+    (ctx / "nginx.conf").write_text("events {}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n}\n")
     shutil.copy(world.files["chain-expired.pem"], ctx / "orders.pem")
     shutil.copy(world.files["expired.key"], ctx / "orders.key")
     (ctx / "Dockerfile").write_text(f"FROM {BASE}\n"
+                                    "COPY nginx.conf /etc/nginx/nginx.conf\n"
                                     "COPY orders.conf /etc/nginx/conf.d/orders.conf\n"
                                     "COPY orders.pem /etc/nginx/tls/orders.pem\n"
                                     "COPY orders.key /etc/nginx/tls/orders.key\n")
     lint = imagelint("lint", str(ctx / "Dockerfile"), "--format", "json")
     lint_rules = {f["rule"]: f for f in json.loads(lint.stdout)["findings"]}
     assert {"IL521", "IL522", "IL501"} <= set(lint_rules), lint.stdout
-    assert lint_rules["IL521"]["line"] == 3 and "validity 1 day(s)" in lint_rules["IL521"]["message"]
+    assert lint_rules["IL521"]["line"] == 4 and "validity 1 day(s)" in lint_rules["IL521"]["message"]
     assert "kubernetes.io/tls" in lint_rules["IL501"]["message"]
     world.build(ctx, "orders-api:latest")
     scan = imagelint("scan", "docker-daemon:orders-api:latest", "--format", "json")
