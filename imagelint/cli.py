@@ -214,7 +214,10 @@ def trust(
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
     manifests: Optional[str] = typer.Option(None, "--manifests", help="Kubernetes manifests (file, directory or -): check a workload of them."),
     workload: Optional[str] = typer.Option(None, "--workload", help="[NAMESPACE/]KIND/NAME of the client, e.g. payments/deployment/billing."),
-    image_override: Optional[str] = typer.Option(None, "--image", help="With --workload: read this image instead of the container's (e.g. docker-archive:billing.tar)."),
+    image_option: Optional[str] = typer.Option(None, "--image", "--server-image",
+                                               help="The server's image: name the file it serves the chain from. "
+                                                    "With --workload: the client's image, read instead of the container's "
+                                                    "(e.g. docker-archive:billing.tar)."),
 ) -> None:
     """Would this image (or a workload of these manifests) trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
@@ -227,7 +230,7 @@ def trust(
         if image:
             raise _fail("with --manifests, name the image with --image")
         try:
-            code, text = run_workload_trust(manifests, workload, host, image_override, chain, connect, at,
+            code, text = run_workload_trust(manifests, workload, host, image_option, chain, connect, at,
                                             runtimes or None, format, timeout)
         except ImagelintError as exc:
             raise _fail(str(exc.as_input_error(manifests)))
@@ -236,7 +239,8 @@ def trust(
     if not image:
         raise _fail("name an image (or 'host'), or give --manifests and --workload")
     try:
-        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
+        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
+                               server_image=image_option)
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)

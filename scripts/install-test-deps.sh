@@ -23,6 +23,10 @@ declare -A present_if=(
   [openjdk-17-jdk-headless]=javac
   [golang-go]=go  # trust: Go's x509 verdicts are checked against a real Go client
   [kubectl]=kubectl  # tests render kustomizations with kubectl kustomize
+  # server-side checks: predictions cross-checked against the real servers (tests/test_servers_real.py)
+  [nginx]=nginx
+  [apache2]=apache2
+  [haproxy]=haproxy
 )
 
 dpkg_installed() {

@@ -1,5 +1,6 @@
 """Shared fixtures. Real services live in tests/services.py; keep this file small."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
+
+# Every `python -m imagelint.cli` a test starts runs this checkout, whatever is installed globally.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                                                      if p and p != _ROOT]])
 
 from services import (  # noqa: E402,F401  (re-exported fixtures)
     SERVICE_FIXTURES,

@@ -1,6 +1,7 @@
 """The rule catalogue is the single source of rule metadata, and its examples run as tests."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,61 @@ def test_readme_lists_every_rule():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [rid for rid in DOCS if f"[{rid}](rules/{rid}.md)" not in readme]
     assert not missing, f"README's rule table lacks {missing}"
+
+
+# Private research ids users cannot follow: the knowledge file's name, its source/lab tags ([S-105],
+# LAB-10), fact ids in parentheses ("(P6)", "(D5, J6)", "(G1-G3)"), a string that is only a fact id
+# ("P6", printed in a message), and section signs that are not an RFC's. Cite the public source.
+FACT_ID = r"(?:[DARJKTNPGXC]\d{1,2}(?:[-\u2013][DARJKTNPGXC]?\d{1,2})?|N-table)"
+PRIVATE_CITATION = re.compile(
+    r"trust-stores\.md"
+    r"|\[?\b(?:S|LAB)-\d+\]?"
+    rf"|\((?:[^()\n]*?[\s,;/])?{FACT_ID}(?:[\s,;/:][^()\n]*)?\)"
+    rf"|([\"']){FACT_ID}\1"
+    r"|(?<!RFC )(?<!\d )\u00a7\s?\d"
+)
+
+
+def _cited_files() -> list[Path]:
+    files = sorted((ROOT / "rules").glob("*.md")) + [ROOT / "README.md"]
+    files += sorted(p for ext in ("*.py", "*.toml") for p in (ROOT / "imagelint").rglob(ext))
+    return files
+
+
+def _private_citations(text: str) -> list[str]:
+    return [m.group(0) for m in PRIVATE_CITATION.finditer(text)]
+
+
+def test_private_citation_pattern():
+    for cited in ("trust-stores.md \u00a73.1", "[S-105]", "LAB-10", "(P6)", "(D5, J6)", "(G1\u2013G3)",
+                  "(2.1 J3, 3.1)", "(bundled roots, N1)", "(N1: it adds)", '"P6"', "(\u00a73.1)"):
+        assert _private_citations(cited), cited
+    for public in ("RFC 6125 \u00a76.4.3", "CN=Corp Root G2, notAfter", "(IL101)", "OPS-12", "(P256)",
+                   "(Go 1.17+ rejects it)", "(K8s)", "pyca/cryptography CHANGELOG 42.0.0"):
+        assert not _private_citations(public), public
+
+
+def test_no_private_citations_in_rule_docs_or_package():
+    found = []
+    for path in _cited_files():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found += [f"{path.relative_to(ROOT)}:{number}: {hit}" for hit in _private_citations(line)]
+    assert not found, "cite the public source instead:\n" + "\n".join(found)
+
+
+def test_no_private_citations_in_messages():
+    texts = [(rid, ex, "Dockerfile", None) for rid, doc in DOCS.items() if doc.kind == "dockerfile"
+             for ex in doc.examples("Example") + doc.examples("Use instead")]
+    texts += [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"), str(p), str(p.parent)) for p in ANNOTATED]
+    found = []
+    texts += [(rid, ex, "example.yaml", None) for rid, doc in DOCS.items() if doc.kind == "manifest"
+              for ex in doc.examples("Example", "yaml") + doc.examples("Use instead", "yaml")]
+    for where, text, name, context in texts:
+        if name.endswith((".yaml", ".yml")):
+            findings = lint_manifest(text, name)
+        else:
+            findings, _ = lint_text(text, name, LintOptions(context_dir=context) if context else LintOptions())
+        for f in findings:
+            shown = " ".join([f.message] + ([f.fix.title] + [e.text for e in f.fix.edits] if f.fix else []))
+            found += [f"{where}: {f.rule}: {hit}" for hit in _private_citations(shown)]
+    assert not found, "messages cite private ids:\n" + "\n".join(found)

@@ -49,17 +49,21 @@ def test_weak_rsa_key():
     assert codes(problems) == ["weak-key"] and "1024 bits" in problems[0].message
 
 
-def test_file_problems_debian_anchor(root):
+def test_file_problems_of_anchors(root):
     other = make_cert("Second CA", ca=True)
-    assert codes(file_problems("/usr/local/share/ca-certificates/a.crt", root.der, debian_anchor=True, at=NOW)) == ["der-in-crt"]
-    multi = file_problems("/usr/local/share/ca-certificates/b.crt", root.pem + other.pem, debian_anchor=True, at=NOW)
+    anchor = dict(in_trust_dir=True, concatenated=True, at=NOW)
+    assert codes(file_problems("/usr/local/share/ca-certificates/a.crt", root.der, **anchor)) == ["der-in-crt"]
+    multi = file_problems("/usr/local/share/ca-certificates/b.crt", root.pem + other.pem, **anchor)
     assert codes(multi) == ["multiple-certs"]
-    bom = file_problems("corp.crt", b"\xef\xbb\xbf" + root.pem, at=NOW)
+    assert codes(file_problems("b.pem", root.pem + other.pem, keytool_input=True, at=NOW)) == ["multiple-certs"]
+    bom = file_problems("corp.crt", b"\xef\xbb\xbf" + root.pem, keytool_input=True, at=NOW)
     assert codes(bom) == ["utf8-bom"] and "keytool" in bom[0].message
-    key = file_problems("bundle.pem", root.pem + root.key_pem, at=NOW)
+    assert file_problems("corp.crt", b"\xef\xbb\xbf" + root.pem, in_trust_dir=True, at=NOW) == []  # OpenSSL reads it
+    key = file_problems("bundle.pem", root.pem + root.key_pem, in_trust_dir=True, at=NOW)
     assert codes(key) == ["private-key"]
     assert "BEGIN" not in key[0].message  # the type is reported, never key material
-    assert codes(file_problems("junk.crt", b"not a certificate", at=NOW)) == ["no-certificate"]
+    assert codes(file_problems("junk.crt", b"not a certificate", in_trust_dir=True, at=NOW)) == ["no-certificate"]
+    assert file_problems("README.md", b"not a certificate", in_trust_dir=True, at=NOW) == []
 
 
 def test_sha1_signature_made_by_openssl(tmp_path):

@@ -60,7 +60,7 @@ def test_clean_image_from_every_docker_archive_style(tmp_path):
 @pytest.mark.parametrize("variable, rule_fires", [
     ("NODE_TLS_REJECT_UNAUTHORIZED=0", True),
     ("NODE_TLS_REJECT_UNAUTHORIZED=1", False),
-    ("NODE_TLS_REJECT_UNAUTHORIZED=false", False),  # only "0" disables it (N5)
+    ("NODE_TLS_REJECT_UNAUTHORIZED=false", False),  # only "0" disables it (observed with Node v20.20.2)
     ("GIT_SSL_NO_VERIFY=false", True),  # any value (3.5)
     ("PYTHONHTTPSVERIFY=0", True),
     ("CURL_CA_BUNDLE=", True),
@@ -109,13 +109,13 @@ def test_anchor_not_in_bundle_names_the_layer_that_copied_it(tmp_path):
 
 
 def test_pem_name_in_debian_anchors_is_not_an_anchor(tmp_path):
-    # update-ca-certificates reads only *.crt (D3): a .pem there is no anchor of this rule.
+    # update-ca-certificates reads only *.crt (update-ca-certificates(8)): a .pem there is no anchor of this rule.
     anchor = Layer().file("usr/local/share/ca-certificates/corp.pem", CORP_PEM)
     assert "IL703" not in rules_of(scan(oci(tmp_path, [debian_layer(), anchor])))
 
 
 def test_pem_name_in_debian_anchors_is_reported_as_ignored(tmp_path):
-    # The same .pem, even after update-ca-certificates ran: Debian's tool skipped it (D3).
+    # The same .pem, even after update-ca-certificates ran: Debian's tool skipped it (update-ca-certificates(8)).
     anchor = Layer().file("usr/local/share/ca-certificates/corp.pem", CORP_PEM)
     [finding] = with_rule(scan(oci(tmp_path, [debian_layer(), anchor])), "IL712")
     assert finding.category == "ca-wrong-ext-or-dir"
@@ -256,7 +256,7 @@ def test_node_configured_is_clean(tmp_path, env):
 
 
 def test_node_use_openssl_ca_without_hashed_links_still_lacks_the_ca(tmp_path):
-    # Official node reads OPENSSLDIR=/etc/ssl: /etc/ssl/cert.pem (absent on Debian) and the hashed dir (N3).
+    # Official node reads OPENSSLDIR=/etc/ssl: /etc/ssl/cert.pem (absent on Debian) and the hashed dir (observed with Node v20.20.2).
     layers = [debian_layer(), registered_layer(), node_layer()]
     [finding] = with_rule(scan(oci(tmp_path, layers, env=[PATH_ENV, "NODE_OPTIONS=--use-openssl-ca"])), "IL707")
     assert "--use-openssl-ca" in finding.message
@@ -369,5 +369,5 @@ def test_temurin_use_system_ca_certs_through_its_entrypoint(tmp_path):
     layers = [debian_layer(), registered_layer(), vendor]
     env = [PATH_ENV, "JAVA_HOME=/opt/java/openjdk", "USE_SYSTEM_CA_CERTS=1"]
     assert "IL705" not in rules_of(scan(oci(tmp_path / "a", layers, env=env, entrypoint=["/__cacert_entrypoint.sh"])))
-    # An overridden ENTRYPOINT never runs the import (T1).
+    # An overridden ENTRYPOINT never runs the import (adoptium/containers entrypoint.sh).
     assert "IL705" in rules_of(scan(oci(tmp_path / "b", layers, env=env, entrypoint=["java", "-jar", "/app.jar"])))

@@ -55,8 +55,8 @@ def test_opaque_setup_script_silences_missing_step_rules():
     ("amazoncorretto:21-al2023", True),
     ("maven:3.9.9-eclipse-temurin-21", True),
     ("gradle:8.10-jdk21", True),
-    ("openjdk:17-slim", False),  # Debian hook keeps cacerts in sync (J5)
-    ("openjdk:21-oracle", False),  # symlinked to the ca-trust store (S-50)
+    ("openjdk:17-slim", False),  # Debian hook keeps cacerts in sync (docker-library/official-images#5984)
+    ("openjdk:21-oracle", False),  # symlinked to the ca-trust store (docker-library/openjdk#419)
     ("registry.access.redhat.com/ubi9/openjdk-21", False),
     ("debian:12", False),
 ])

@@ -114,12 +114,12 @@ def test_partial_chain_differs_per_runtime(tmp_path, pki):
         f"{home}/lib/security/cacerts": keytool_store(tmp_path / "kt", pki.intermediate),
     })
     verdicts = by_runtime(evaluate(tree, {}, chain(pki, "chain-full.pem"), "localhost", NOW))
-    assert verdicts["java"].trusted  # any trusted certificate is an anchor (X4)
+    assert verdicts["java"].trusted  # any trusted certificate is an anchor (observed with OpenJDK 17.0.15)
     openssl = verdicts["openssl"]
     assert (openssl.trusted, openssl.reason, openssl.error_text) == (False, "intermediate-anchor",
                                                                      "unable to get issuer certificate")
     assert any("curl and Python >= 3.13 accept" in w for w in openssl.warnings)
-    # The Temurin JDK has its own cacerts: the fix is keytool, not the OS store (J8).
+    # The Temurin JDK has its own cacerts: the fix is keytool, not the OS store (adoptium/containers entrypoint.sh).
     assert "keytool -importcert -noprompt -cacerts -storepass changeit" in (
         by_runtime(evaluate(debian_with(tmp_path / "r2", pki, pki.root.pem, {
             f"{home}/bin/java": b"\x7fELF",

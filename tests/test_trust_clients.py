@@ -287,7 +287,7 @@ def test_verdicts_match_real_clients(lab, scenario):
                 expected, output = _no_current_time(expected), _no_current_time(output)
             if expected not in output:
                 problems.append(f"{client}: expected {expected!r} in:\n{output}")
-    # curl allows a partial chain (X4): compare it with that policy, and its texts with the verdict's.
+    # curl allows a partial chain (libcurl CURLOPT_SSL_OPTIONS, CURLSSLOPT_NO_PARTIALCHAIN): compare it with that policy, and its texts with the verdict's.
     curl_trusted = verify(presented, parse_chain(ca_file.read_bytes()), scenario.host, NOW, POLICIES["curl"]).trusted
     if _succeeded("curl", outputs["curl"]) != curl_trusted:
         problems.append(f"curl: predicted trusted={curl_trusted}, got:\n{outputs['curl']}")
@@ -329,7 +329,7 @@ def test_expected_reasons(lab):
 @pytest.mark.parametrize("case", ["jks-wrong-password", "pem-as-truststore", "pkcs12-without-password",
                                   "missing-file", "jks-without-password"])
 def test_java_trust_store_configuration_matches_the_jvm(lab, tmp_path, case):
-    """-Djavax.net.ssl.trustStore/-Password from JAVA_TOOL_OPTIONS, judged as the JVM does (J3)."""
+    """-Djavax.net.ssl.trustStore/-Password from JAVA_TOOL_OPTIONS, judged as the JVM does (observed with OpenJDK 17.0.15)."""
     base, pki, files, java_dir = lab
     jks = keytool_store(tmp_path / "kt1", pki.root, password="s3cret-pw", store_type="JKS")
     p12 = keytool_store(tmp_path / "kt2", pki.root, password="s3cret-pw")

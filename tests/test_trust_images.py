@@ -113,7 +113,7 @@ def test_before_the_ca_is_installed(debian_clients):
     assert set(verdicts) == {"openssl", "python-requests", "node"}
     for runtime in ("openssl", "python-requests", "node"):
         assert verdicts[runtime]["reason"] == "untrusted-root", verdicts[runtime]
-    # Debian's python3-certifi points at the system bundle (P3), so the OS fix suffices there.
+    # Debian's python3-certifi points at the system bundle (Debian python3-certifi 2022.9.24-1), so the OS fix suffices there.
     assert "/etc/ssl/certs/ca-certificates.crt" in verdicts["python-requests"]["store"]
     assert "COPY test-root-ca.crt /usr/local/share/ca-certificates/test-root-ca.crt" in verdicts["openssl"]["fix"]
     # Debian's nodejs reads the OS store by default (observed below with the image's own node).
@@ -154,7 +154,7 @@ def test_verdicts_match_the_images_own_clients(debian_clients, image, chain, exp
 
 
 def test_java_image_store_is_the_debian_jks(tmp_path, java_rootfs):
-    """Debian's JDK reads /etc/ssl/certs/java/cacerts (JKS, J5); the verdict and the fix say so, and
+    """Debian's JDK reads /etc/ssl/certs/java/cacerts (JKS, Debian ca-certificates-java); the verdict and the fix say so, and
     the host's java, given the store extracted from the image, agrees."""
     require_root()
     require("java", "javac", "tar")

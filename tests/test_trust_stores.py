@@ -91,13 +91,13 @@ def test_openssl_file_and_hashed_dir_are_a_union(tmp_path, pki):
     # A CA reachable only through the hashed directory (as update-ca-certificates links it).
     files["/etc/ssl/certs/corp.pem"] = pki.root.pem
     files[f"/etc/ssl/certs/{subject_hash(pki.root.pem)}.0"] = Link("corp.pem")
-    # A CA copied into /etc/ssl/certs without rehash: OpenSSL never opens it (G3).
+    # A CA copied into /etc/ssl/certs without rehash: OpenSSL never opens it (golang/go src/crypto/x509/root_linux.go vs openssl-rehash(1)).
     files["/etc/ssl/certs/unhashed.pem"] = pki.legacy_root.pem
     files["/custom.pem"] = pki.self_signed_leaf.pem
     tree = build_root(tmp_path, files)
     store = openssl_store(tree, {}, "debian")
     assert names(store) == {"Unrelated Root CA", "Test Root CA"}
-    # SSL_CERT_FILE replaces the default file only; the default hashed dir still counts (§3.1).
+    # SSL_CERT_FILE replaces the default file only; the default hashed dir still counts (observed with OpenSSL 3.0.19).
     replaced = openssl_store(tree, {"SSL_CERT_FILE": "/custom.pem"}, "debian")
     assert names(replaced) == {"orders-api self-signed", "Test Root CA"}
     assert any("still trusted" in n for n in replaced.notes)
@@ -139,11 +139,11 @@ def test_java_store_precedence(tmp_path, pki):
     assert [s.details["java_home"] for s in stores] == ["/opt/java/openjdk", home]
     temurin, distro = stores
     assert names(distro) == {"Unrelated Root CA"}  # JDK 18+ password-less PKCS12
-    assert names(temurin) == {"Legacy Corp CA"}  # jssecacerts shadows cacerts (J2)
+    assert names(temurin) == {"Legacy Corp CA"}  # jssecacerts shadows cacerts (JSSE Reference Guide)
     assert any("shadows cacerts" in n for n in temurin.notes)
     env = {"JAVA_TOOL_OPTIONS": "-Xmx1g -Djavax.net.ssl.trustStore=/etc/app-truststore.p12 "
                                 "-Djavax.net.ssl.trustStorePassword=s3cret-pw"}
-    assert names(java_store(tree, env, home)) == {"Test Intermediate CA"}  # replaces cacerts (J3)
+    assert names(java_store(tree, env, home)) == {"Test Intermediate CA"}  # replaces cacerts (observed with OpenJDK 17.0.15)
     missing = java_store(tree, {"JAVA_OPTS": "-Djavax.net.ssl.trustStore=/nope.jks"}, home)
     assert not missing.certificates and "PKIX path building failed" in missing.notes[0]
 
@@ -154,7 +154,7 @@ def test_python_requests_uses_certifi_and_its_variables(tmp_path, pki):
              f"{site}/requests/__init__.py": b"",
              f"{site}/certifi/cacert.pem": pki.other_root.pem,
              "/usr/lib/python3/dist-packages/requests/__init__.py": b"",
-             # Debian's python3-certifi: no cacert.pem, where() returns the system bundle (P3)
+             # Debian's python3-certifi: no cacert.pem, where() returns the system bundle (python3-certifi 2022.9.24-1)
              "/usr/lib/python3/dist-packages/certifi/core.py": b"def where():\n    return '/etc/ssl/certs/ca-certificates.crt'\n"}
     tree = build_root(tmp_path, files)
     stores = {s.name.split()[-1]: s for s in discover(tree, {}, only=["python-requests"])}
@@ -178,14 +178,14 @@ def test_node_bundled_roots_plus_extra_ca_certs(tmp_path, pki):
              "/etc/ssl/cert.pem": pki.intermediate.pem}
     tree = build_root(tmp_path, files)
     (store,) = discover(tree, {}, only=["node"])
-    assert names(store) == {"Unrelated Root CA"}  # the OS store is not consulted by default (N1)
+    assert names(store) == {"Unrelated Root CA"}  # the OS store is not consulted by default (Node docs --use-openssl-ca)
     (store,) = discover(tree, {"NODE_EXTRA_CA_CERTS": "/certs/extra.pem"}, only=["node"])
     assert names(store) == {"Unrelated Root CA", "Legacy Corp CA"}  # appended, not replaced
     (store,) = discover(tree, {"NODE_EXTRA_CA_CERTS": "/certs/extra.der"}, only=["node"])
     assert names(store) == {"Unrelated Root CA"} and "ignores it silently" in store.notes[-1]
     (store,) = discover(tree, {"NODE_EXTRA_CA_CERTS": "/nope.pem"}, only=["node"])
     assert "Warning: Ignoring extra certs from `/nope.pem`" in store.notes[-1]
-    # Official builds: --use-openssl-ca reads OPENSSLDIR=/etc/ssl (cert.pem + certs/) (N3).
+    # Official builds: --use-openssl-ca reads OPENSSLDIR=/etc/ssl (cert.pem + certs/) (observed with Node v20.20.2).
     (store,) = discover(tree, {"NODE_OPTIONS": "--use-openssl-ca"}, only=["node"])
     assert names(store) == {"Test Intermediate CA"}
     (store,) = discover(tree, {"NODE_USE_SYSTEM_CA": "1", "NODE_VERSION": "24.6.0"}, only=["node"])
@@ -201,7 +201,7 @@ def test_discover_finds_what_is_there(tmp_path, pki):
 
 
 def test_temurin_use_system_ca_certs(tmp_path, pki):
-    """USE_SYSTEM_CA_CERTS works only through the image's own entrypoint (T1)."""
+    """USE_SYSTEM_CA_CERTS works only through the image's own entrypoint (adoptium/containers entrypoint.sh)."""
     home = "/opt/java/openjdk"
     tree = build_root(tmp_path / "root", {
         **debian_files(pki, pki.root.pem),

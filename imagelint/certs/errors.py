@@ -1,7 +1,8 @@
 """The exact words each runtime prints for each failure, so users can grep their logs.
 
-Sources: trust-stores.md §4.4 (OpenSSL 3 X509_verify_cert_error_string) and §4.5 (client lines),
-each cross-checked against the real clients in tests/test_trust_clients.py.
+Sources: openssl/openssl crypto/x509/x509_txt.c (X509_verify_cert_error_string, observed with OpenSSL
+3.0.19) and the client lines observed with CPython 3.11, Node v20, OpenJDK 17, Go crypto/x509 verify.go,
+curl 7.88.1, wget 1.21.3 and git 2.39.5, each cross-checked against the real clients in tests/test_trust_clients.py.
 OpenSSL 1.x spells 18/19 "self signed" without the hyphen: match with `self[- ]signed`.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ JAVA_VALIDITY = ("PKIX path validation failed: java.security.cert.CertPathValida
                  "validity check failed")
 JAVA_NOT_CA = ("PKIX path validation failed: java.security.cert.CertPathValidatorException: "
                "basic constraints check failed: this is not a CA certificate")
-# The JVM cannot open its trust store at all (wrong password, or not a keystore): J3, observed JDK 17.
+# The JVM cannot open its trust store at all (wrong password, or not a keystore): observed with OpenJDK 17.0.15.
 JAVA_STORE_UNREADABLE = ("java.net.SocketException: java.security.NoSuchAlgorithmException: Error constructing "
                          "implementation (algorithm: Default, provider: SunJSSE, "
                          "class: sun.security.ssl.SSLContextImpl$DefaultSSLContext)")
@@ -57,7 +58,7 @@ JAVA_NO_ANCHORS = "java.security.InvalidAlgorithmParameterException: the trustAn
 GO_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 GO_TLS_PREFIX = "tls: failed to verify certificate: "
 PYTHON_PREFIX = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
-# A runtime whose store is empty (or, for Java, whose trustStore file is missing: J3).
+# A runtime whose store is empty (or, for Java, whose trustStore file is missing: observed with OpenJDK 17.0.15).
 NO_ROOTS_TEXT = {
     "go": {"go": "x509: failed to load system roots and no roots provided"},
     "java": {"java": JAVA_PKIX_BUILD},

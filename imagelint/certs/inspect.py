@@ -1,7 +1,9 @@
 """Per-certificate and per-file problems, shared by `lint` (build context) and `scan` (images).
 
-Pure functions: bytes and records in, `CertProblem`s out. Facts: trust-stores.md §4.1/§4.2
-(classification), D3/D5/D6 (Debian tooling), K5 (keytool and the UTF-8 BOM).
+Pure functions: bytes and records in, `CertProblem`s out. Classification follows
+RFC 5280 and the pyca/cryptography x509 API (CHANGELOG 39.0.0-42.0.0); the Debian tooling facts (only
+*.crt is read, one certificate per file for openssl rehash, DER is not PEM) are from update-ca-certificates(8)
+as observed with ca-certificates 20230311+deb12u1; keytool rejects a UTF-8 BOM (observed with keytool 17).
 """
 from __future__ import annotations
 
@@ -57,32 +59,52 @@ def certificate_problems(cert: CertRecord, at: datetime | None = None, expiring_
     return problems
 
 
-def file_problems(path: str, data: bytes, debian_anchor: bool = False, at: datetime | None = None,
+CERT_EXTENSIONS = (".crt", ".pem", ".cer", ".der", ".ca-bundle")
+
+
+def file_problems(path: str, data: bytes, *, in_trust_dir: bool = False, keytool_input: bool = False,
+                  java_reads: bool = False, concatenated: bool = False, at: datetime | None = None,
                   expiring_days: int = 30, loaded: LoadResult | None = None) -> list[CertProblem]:
-    """Problems of one file holding certificates. `debian_anchor`: it is a source for Debian/Alpine
-    update-ca-certificates (/usr/local/share/ca-certificates/*.crt)."""
+    """Problems of one file that is installed as a trust anchor or read as one.
+
+    `in_trust_dir`: it sits where the OS or a trust variable reads anchors; `keytool_input`: keytool
+    imports it; `java_reads`: a JVM reads the anchors; `concatenated`: the update tool appends the
+    file to the bundle as it is (Debian/Alpine update-ca-certificates on a `.crt`). A problem about one
+    certificate carries its record in `extra["record"]`; messages never hold key material."""
     loaded = loaded or load_certificates(data, path)
+    as_anchor = in_trust_dir or keytool_input
     problems: list[CertProblem] = []
-    if loaded.private_keys:
-        kinds = ", ".join(sorted(set(loaded.private_keys)))
-        problems.append(CertProblem("private-key", f"{path}: contains private key material ({kinds})", None, "error"))
-    if "bom" in loaded.notes:
-        problems.append(CertProblem("utf8-bom", f"{path}: starts with a UTF-8 BOM; keytool rejects it "
-                                                "(Input not an X.509 certificate)"))
-    if "trusted-certificate" in loaded.notes:
-        problems.append(CertProblem("trusted-certificate", f"{path}: OpenSSL 'TRUSTED CERTIFICATE' format; only "
-                                                           "OpenSSL and RHEL's ca-trust/source read it", None, "info"))
-    if debian_anchor:
+
+    def add(code: str, message: str, severity: str) -> None:
+        problems.append(CertProblem(code, message, None, severity))
+
+    if not loaded.certificates:
+        if in_trust_dir and loaded.private_keys:
+            add("private-key", "it holds a private key, not a certificate", "error")
+        elif in_trust_dir and path.lower().endswith(CERT_EXTENSIONS):
+            # only a file named as a certificate: a README in the directory is not one
+            add("no-certificate", "no certificate could be read from it", "error")
+        return problems
+    if loaded.private_keys and as_anchor:
+        add("private-key", "a private key sits inside this certificate file", "error")
+    if "bom" in loaded.notes and (keytool_input or java_reads and as_anchor):
+        add("utf8-bom", "starts with a UTF-8 BOM, which keytool and Java reject (Input not an X.509 certificate)",
+            "warning")
+    if concatenated:
         if loaded.container == "der":
-            problems.append(CertProblem("der-in-crt", f"{path}: DER (binary) certificate; update-ca-certificates "
-                                                      "appends the raw bytes and OpenSSL never trusts it "
-                                                      "(convert: openssl x509 -inform DER -out x.crt)", None, "error"))
+            add("der-in-crt", "DER (binary) content in a .crt: update-ca-certificates appends the raw bytes and "
+                              "OpenSSL never trusts it (convert with openssl x509 -inform DER)", "error")
         elif len(loaded.certificates) > 1:
-            problems.append(CertProblem("multiple-certs", f"{path}: {len(loaded.certificates)} certificates in one "
-                                                          "file; rehash skips it (CApath clients miss them) and "
-                                                          "Java imports only the first", None, "warning"))
-    if not loaded.certificates and not loaded.private_keys:
-        problems.append(CertProblem("no-certificate", f"{path}: no certificate could be read", None, "error"))
+            add("multiple-certs", f"{len(loaded.certificates)} certificates in one .crt: rehash skips the file "
+                                  "(CApath clients miss them) and Java imports only the first; use one certificate "
+                                  "per file", "warning")
+    elif keytool_input and len(loaded.certificates) > 1:
+        add("multiple-certs", f"{len(loaded.certificates)} certificates in one file: keytool -importcert imports "
+                              "only the first", "warning")
     for cert in loaded.certificates:
-        problems.extend(certificate_problems(cert, at, expiring_days, as_anchor=True))
+        for problem in certificate_problems(cert, at, expiring_days, as_anchor=as_anchor):
+            if problem.code == "weak-signature" and cert.subject == cert.issuer:
+                continue  # a root's own signature is never checked (it is the anchor)
+            problems.append(CertProblem(problem.code, problem.message, problem.certificate, problem.severity,
+                                        {"record": cert}))
     return problems

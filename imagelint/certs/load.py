@@ -209,12 +209,6 @@ def _der_sequence_length(data: bytes) -> int | None:
     return 2 + count + int.from_bytes(data[2:2 + count], "big")
 
 
-def _load_der_certs(der: bytes) -> list[Any]:
-    from cryptography import x509
-
-    return [x509.load_der_x509_certificate(der)]
-
-
 def load_certificates(data: bytes, source: str = "", passwords: tuple = JAVA_STORE_PASSWORDS) -> LoadResult:
     """Every certificate in `data`, whatever the container. Never raises on garbage."""
     import warnings

@@ -75,7 +75,7 @@ def served_names(names: Iterable[str]) -> list[str]:
     out: list[str] = []
     for raw in names:
         name = (raw or "").strip().strip('"\'').rstrip(".").lower()
-        if not name or name in ("_", "*", "default_server", "localhost.localdomain") or name.startswith("~"):
+        if not name or name in ("_", "*") or name.startswith("~"):
             continue
         if ":" in name and not is_ip_host(name) and name.count(":") == 1:
             name = name.split(":")[0]  # Apache ServerName host:port

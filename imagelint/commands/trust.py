@@ -20,9 +20,13 @@ from ..trust.verdicts import Verdict, evaluate, parse_chain
 
 # --------------------------------------------------------------------------- rendering
 
-def to_json(verdicts: list[Verdict], image: str, host: str | None) -> str:
-    return json.dumps({"version": 1, "image": image, "host": host,
-                       "verdicts": [v.to_dict() for v in verdicts]}, indent=2, default=str)
+def to_json(verdicts: list[Verdict], image: str, host: str | None, model: TrustModel | None = None,
+            server: dict | None = None) -> str:
+    subject = {"family": model.family, "bundle": model.bundle_path} if model is not None else {}
+    doc = {"version": 1, "image": image, "host": host, **subject, "verdicts": [v.to_dict() for v in verdicts]}
+    if server is not None:
+        doc["server"] = server
+    return json.dumps(doc, indent=2, default=str)
 
 
 def date_line(cert, now: datetime, role: str) -> str:
@@ -41,13 +45,18 @@ def date_line(cert, now: datetime, role: str) -> str:
 
 
 def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=None,
-                at: datetime | None = None) -> str:
+                at: datetime | None = None, server: dict | None = None) -> str:
     """Dates first (the incident's lesson: check expiry first), then one block per runtime."""
     lines = [f"imagelint trust {image}" + (f" (host {host})" if host else "")]
     if chain:
         now = at or datetime.now(timezone.utc)
         lines.append(date_line(chain[0], now, "server certificate"))
         lines.extend(date_line(cert, now, f"sent #{i}") for i, cert in enumerate(chain[1:], 1))
+    if server is not None:
+        lines.append(f"  served by {server['image']}: " + (", ".join(
+            f"{e['server']} {e['cert_file']} ({e['config']}:{e['line']})" for e in server["endpoints"])
+            or "no configuration of that image serves this certificate"))
+        lines.extend(f"    {p['category']}: {p['message']}" for p in server["problems"])
     if not verdicts:
         lines.append("  no TLS runtime found (use --runtime to ask for one)")
     for v in verdicts:
@@ -116,9 +125,12 @@ def read_chain(chain_path: str | None, connect: str | None, host: str | None, ti
 
 def run_trust(subject: str, chain_path: str | None = None, connect: str | None = None,
               host: str | None = None, at: str | datetime | None = None, runtimes: list[str] | None = None,
-              fmt: str = "text", timeout: float = 10.0, model: TrustModel | None = None) -> tuple[int, str]:
+              fmt: str = "text", timeout: float = 10.0, model: TrustModel | None = None,
+              server_image: str | None = None, server_model: TrustModel | None = None) -> tuple[int, str]:
     """(exit code, report): 0 when every runtime present trusts the chain, 1 when any does not.
     `subject` is an image reference or "host"; `model` gives the trust model directly (tests).
+    `server_image`: the image the server runs; its configuration names the file that serves the
+    presented certificate, and what is wrong with it (`server_model` gives it directly).
     Bad input raises ImagelintError, which the CLI prints as one line with exit code 2."""
     if (chain_path is None) == (connect is None):
         raise ImagelintError("give exactly one of --chain FILE or --connect HOST:PORT")
@@ -126,17 +138,65 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
         raise ImagelintError(f"unknown format {fmt!r} for trust (use text or json)")
     when = at if isinstance(at, datetime) else parse_at(at)
     chain, host = read_chain(chain_path, connect, host, timeout)
+    server = None
+    if server_image is not None:
+        port = parse_host_port(connect)[1] if connect else None
+        if server_model is not None:
+            server = served_by(server_model, server_image, chain, port, when)
+        else:
+            with image_model(server_image) as opened:
+                server = served_by(opened, server_image, chain, port, when)
     if model is not None:
         verdicts = evaluate(model, chain, host, when, runtimes)
     elif subject == "host":
-        verdicts = evaluate(host_model(), chain, host, when, runtimes)
+        model = host_model()
+        verdicts = evaluate(model, chain, host, when, runtimes)
     else:
-        with image_model(subject) as opened:
-            verdicts = evaluate(opened, chain, host, when, runtimes)
+        with image_model(subject) as model:
+            verdicts = evaluate(model, chain, host, when, runtimes)
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
+    if server is not None:
+        name_the_served_file(verdicts, server)
     if fmt == "json":
-        return code, to_json(verdicts, subject, host) + "\n"
-    return code, render_text(verdicts, subject, host, chain, when)
+        return code, to_json(verdicts, subject, host, model, server) + "\n"
+    return code, render_text(verdicts, subject, host, chain, when, server)
+
+
+def served_by(model: TrustModel, reference: str, chain, port: int | None, at: datetime | None) -> dict:
+    """Which configuration of the server's image serves the presented leaf, and what is wrong
+    with it (the static checks of `scan`, IL801-IL806, for that endpoint only)."""
+    from ..servers import find_servers
+    from ..servers.analysis import endpoint_problems, endpoints_serving
+
+    cwd = str((getattr(model, "config", None) or {}).get("WorkingDir") or "/")
+    endpoints = [e for config in find_servers(model.view, cwd=cwd, env=model.env) for e in config.endpoints]
+    serving = endpoints_serving(model.view, endpoints, chain[0], port)
+    problems = endpoint_problems(model.view, serving[0], at=at) if serving else []
+    return {"image": reference,
+            "endpoints": [{"server": e.server, "config": e.config, "line": e.line, "cert_file": e.cert_file,
+                           "key_file": e.key_file, "chain_file": e.chain_file, "names": list(e.names),
+                           "listen": list(e.listen)} for e in serving],
+            "problems": [{"category": p.category, "severity": p.severity, "message": p.message,
+                          "problem": p.problem} for p in problems]}
+
+
+def name_the_served_file(verdicts: list[Verdict], server: dict) -> None:
+    """A missing intermediate is fixed in one file of the server's image: say which."""
+    if not server["endpoints"]:
+        return
+    endpoint = server["endpoints"][0]
+    target = endpoint["chain_file"] or endpoint["cert_file"]
+    line = (f"# In {server['image']}: {target} ({endpoint['server']}, {endpoint['config']}:{endpoint['line']}) "
+            "is the file to fix: append the intermediate after the leaf (cat leaf.pem intermediate.pem > "
+            f"{target}).")
+    for verdict in verdicts:
+        for cause in verdict.causes:
+            if cause["reason"] == "missing-intermediate":
+                cause["fix"] = cause["fix"] + "\n" + line
+                cause["file"] = target
+        if verdict.fix and "missing-intermediate" in verdict.reasons:
+            head, sep, rest = verdict.fix.partition("\n# or, if")
+            verdict.fix = head + "\n" + line + sep + rest
 
 
 # --------------------------------------------------------------------------- a workload of a manifest set
@@ -254,7 +314,7 @@ def run_workload_trust(manifests: str, workload: str, host: str | None, image: s
         notes.append(f"image: {reference}, with the pod's volumes and env laid over it")
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if fmt == "json":
-        data = json.loads(to_json(verdicts, subject, hostname))
+        data = json.loads(to_json(verdicts, subject, hostname, model))
         data["workload"] = f"{found.resource.namespace}/{found.resource.kind.lower()}/{found.resource.name}"
         data["container"] = container.name
         data["notes"] = notes

@@ -171,14 +171,6 @@ class DockerfileModel:
         """The stage that becomes the image: --target, else the last one."""
         return self.target
 
-    def stage_named(self, name: str) -> Stage | None:
-        for stage in self.stages:
-            if stage.name and stage.name.lower() == name.lower():
-                return stage
-        if name.isdigit() and int(name) < len(self.stages):
-            return self.stages[int(name)]
-        return None
-
     def shipped_chain(self) -> list[Stage]:
         return self.target.chain() if self.target else []
 

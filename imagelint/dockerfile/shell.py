@@ -84,12 +84,6 @@ class Command:
     def output_files(self) -> list[tuple[Redirect, ShellWord]]:
         return [(r, r.target) for r in self.redirects if r.target is not None and r.op in (">", ">>", "&>", ">|", "&>>")]
 
-    def env_value(self, name: str) -> str | None:
-        if name in self.assignments:
-            return self.assignments[name].value
-        return self.env.get(name)
-
-
 @dataclass
 class Script:
     commands: list[Command]

@@ -160,11 +160,6 @@ def delete_instruction(src: Source, inst: Instruction) -> list[Edit]:
     return [Edit(start, end, "")]
 
 
-def replace_instruction(src: Source, inst: Instruction, new_text: str) -> Edit:
-    """Replace the instruction's text (first character to its last line's content end)."""
-    return Edit(inst.start, src.instruction_end(inst), new_text)
-
-
 def insert_after(src: Source, inst: Instruction, lines: list[str]) -> Edit:
     """Insert whole lines after `inst`, as a replacement of `inst` by itself plus the lines.
 
@@ -175,15 +170,6 @@ def insert_after(src: Source, inst: Instruction, lines: list[str]) -> Edit:
     nl = src.newline
     added = "".join(nl + indent + line for line in lines)
     return Edit(inst.start, end, src.text[inst.start:end] + added)
-
-
-def insert_before(src: Source, inst: Instruction, lines: list[str]) -> Edit:
-    """Insert whole lines before `inst`, as a replacement of `inst` by the lines plus itself."""
-    end = src.instruction_end(inst)
-    indent = src.indent_of(inst.start)
-    nl = src.newline
-    added = "".join(line + nl + indent for line in lines)
-    return Edit(inst.start, end, added + src.text[inst.start:end])
 
 
 def append_to_run(src: Source, inst: Instruction, command: str) -> Edit | None:
@@ -249,26 +235,6 @@ def exec_form_tokens(src: Source, inst: Instruction) -> list[tuple[int, int, str
 
 def json_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def exec_form_replace(src: Source, inst: Instruction, index: int, value: str) -> list[Edit] | None:
-    tokens = exec_form_tokens(src, inst)
-    if tokens is None or index >= len(tokens):
-        return None
-    s, e, _ = tokens[index]
-    return [Edit(s, e, json_string(value))]
-
-
-def exec_form_delete(src: Source, inst: Instruction, index: int) -> list[Edit] | None:
-    """Remove one element and its comma."""
-    tokens = exec_form_tokens(src, inst)
-    if tokens is None or index >= len(tokens) or len(tokens) < 2:
-        return None
-    s, e, _ = tokens[index]
-    if index + 1 < len(tokens):
-        return [Edit(s, tokens[index + 1][0], "")]
-    prev_end = tokens[index - 1][1]
-    return [Edit(prev_end, e, "")]
 
 
 # --- words inside a string (sh -c scripts in exec form) --------------------------------------------

@@ -99,10 +99,6 @@ class OpenedImage:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def layer_by_diff_id(self, diff_id: str) -> Layer | None:
-        return next((layer for layer in self.layers if layer.diff_id == diff_id), None)
-
-
 # --------------------------------------------------------------------------- manifests and configs
 
 def load_json(data: bytes, what: str) -> Any:

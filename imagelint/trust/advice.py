@@ -102,7 +102,8 @@ def fix_for(reason: str, store, cert, chain, host, model: "TrustModel", result=N
             keystore = store.sources[0].split(" -> ")[0] if store.sources else "<truststore>"
             target = f"-keystore {keystore}"
         elif store.sources and " -> /etc/" in store.sources[0]:
-            # Distro JDK: its cacerts is generated from the OS store (J5, J7).
+            # Distro JDK: its cacerts is generated from the OS store (Debian ca-certificates-java README.Debian,
+            # update-ca-trust(8) on RHEL).
             return header + os_ca_snippet(model, filename) + "\n# (this JDK's cacerts is generated from the OS store)"
         elif tree is not None and tree.info(f"{java_home}/jre/lib/security/cacerts") is not None:
             target = f"-keystore {java_home}/jre/lib/security/cacerts"  # JDK 8: no -cacerts option

@@ -174,7 +174,7 @@ class TrustModel:
 
     @cached_property
     def ignored_anchor_files(self) -> list[CertFile]:
-        """Certificates in the anchor directories under a name the family's tool skips (D3: not *.crt)."""
+        """Certificates in the anchor directories under a name the family's tool skips (Debian update-ca-certificates(8): only *.crt)."""
         if not self.facts.crt_only:
             return []
         files = []
@@ -192,7 +192,8 @@ class TrustModel:
         """Certificates the family's update tool would add to the bundle (its anchor directories)."""
         files = []
         crt_only = self.facts.crt_only
-        # Alpine's update-ca reads the top level only (A5); Debian's find -L descends (D3).
+        # Alpine's update-ca reads the top level only (alpinelinux/ca-certificates update-ca.c); Debian's
+        # find -L descends (/usr/sbin/update-ca-certificates, ca-certificates 20230311+deb12u1).
         depth = 8 if self.facts.anchor_recursive else 0
         for directory in self.facts.anchor_dirs or []:
             for path in self.walk_files(directory, depth):

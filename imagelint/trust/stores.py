@@ -120,7 +120,8 @@ def openssl_dir(tree: FileView, family: str | None) -> str:
 
 def openssl_store(tree: FileView, env: Mapping[str, str], family: str | None,
                   ssldir: str | None = None, name: str = "openssl") -> TrustStore:
-    """SSL_CERT_FILE replaces the default file, SSL_CERT_DIR the default dir; the two are a union (§3.1)."""
+    """SSL_CERT_FILE replaces the default file, SSL_CERT_DIR the default dir; the two are a union
+    (observed with OpenSSL 3.0.19 and CPython 3.11.7)."""
     ssldir = ssldir or openssl_dir(tree, family)
     store = TrustStore("openssl", name)
     cafile = env.get("SSL_CERT_FILE") or f"{ssldir}/cert.pem"
@@ -237,7 +238,7 @@ def java_options(env: Mapping[str, str]) -> dict[str, str]:
 
 def _temurin_system_ca(tree: FileView, env: Mapping[str, str], store: TrustStore, family: str | None,
                        entrypoint: list[str] | None) -> None:
-    """eclipse-temurin's USE_SYSTEM_CA_CERTS (T1-T3): at container start its entrypoint imports the OS
+    """eclipse-temurin's USE_SYSTEM_CA_CERTS (adoptium/containers entrypoint.sh): at container start its entrypoint imports the OS
     store and /certificates/*crt into the JVM's store. Only when that entrypoint actually runs."""
     if not env.get("USE_SYSTEM_CA_CERTS") or not _exists(tree, runtime_facts().temurin_entrypoint):
         return
@@ -258,7 +259,8 @@ def _temurin_system_ca(tree: FileView, env: Mapping[str, str], store: TrustStore
 
 def java_store(tree: FileView, env: Mapping[str, str], home: str, family: str | None = None,
                entrypoint: list[str] | None = None) -> TrustStore:
-    """trustStore property > jssecacerts > cacerts (J2, J3)."""
+    """trustStore property > jssecacerts > cacerts (JSSE Reference Guide, "Customizing the Default Key and
+    Trust Stores"; observed with OpenJDK 17.0.15)."""
     store = TrustStore("java", f"java {home}")
     props = java_options(env)
     store.details["java_home"] = home
@@ -332,7 +334,8 @@ def _python_version(site: str) -> str | None:
 
 
 def requests_store(tree: FileView, env: Mapping[str, str], site: str, family: str | None) -> TrustStore:
-    """REQUESTS_CA_BUNDLE > CURL_CA_BUNDLE > certifi; requests ignores SSL_CERT_FILE (P2, §3.1)."""
+    """REQUESTS_CA_BUNDLE > CURL_CA_BUNDLE > certifi; requests ignores SSL_CERT_FILE
+    (requests sessions.py merge_environment_settings and certs.py, 2.34.2)."""
     store = TrustStore("python-requests", f"python-requests {site}")
     store.details["python_version"] = _python_version(site)
     version_py = tree.read(f"{site}/urllib3/_version.py") or b""
@@ -360,7 +363,7 @@ def requests_store(tree: FileView, env: Mapping[str, str], site: str, family: st
 
 
 def _certifi_bundle(tree: FileView, site: str, family: str | None) -> str | None:
-    # Fedora/RHEL patch requests/certs.py to return the system bundle (P3).
+    # Fedora/RHEL patch requests/certs.py to return the system bundle (Fedora python-requests system-certs patch).
     certs_py = tree.read(f"{site}/requests/certs.py") or b""
     for literal in re.findall(rb"['\"](/etc/[^'\"]+\.(?:pem|crt))['\"]", certs_py):
         return literal.decode()
@@ -446,7 +449,7 @@ def node_store(tree: FileView, env: Mapping[str, str], binary: str, family: str 
                            "(not its bundled roots; --use-bundled-ca switches back)")
     store.details["flags"] = sorted(flags)
     store.details["node_version"] = env.get("NODE_VERSION")
-    # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (N3); distro builds use the OS one.
+    # Official builds link OpenSSL statically with OPENSSLDIR=/etc/ssl (observed with Node v20.20.2); distro builds use the OS one.
     official = binary.startswith(("/usr/local/", "/opt/"))
     ssldir = runtime_facts().node_official_openssl_dir if official else openssl_dir(tree, family)
     if "--use-openssl-ca" in flags:

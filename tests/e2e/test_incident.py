@@ -108,7 +108,7 @@ def world(dockerd, clients_rootfs, java_rootfs, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     java_ctx = work / "java-base"
     java_ctx.mkdir()
-    # Temurin-style: JAVA_HOME=/opt/java/openjdk with a cacerts file of its own (trust-stores.md J8).
+    # Temurin-style: JAVA_HOME=/opt/java/openjdk with a cacerts file of its own (adoptium/containers Dockerfiles).
     (java_ctx / "Dockerfile").write_text(
         "FROM imagelint-e2e/java-rootfs:latest\n"
         "RUN jdk=$(dirname $(dirname $(readlink -f /usr/bin/java))) "
@@ -473,3 +473,36 @@ def test_cluster_half(dockerd, clients_rootfs, tmp_path):
     assert client.returncode == 0 and "200" in client.stdout, client.stderr
     lint = imagelint("lint", str(k8s), "--format", "json")
     assert not {"IL605", "IL610", "IL611"} & {f["rule"] for f in json.loads(lint.stdout)["findings"]}, lint.stdout
+
+
+def test_orders_api_image_reported_before_deploy(world: World, tmp_path):
+    """The server half: orders-api's image serves its 1-day certificate, expired, through nginx.
+    `lint` says so from the build context and `scan` from the built image, before any container runs;
+    the key baked next to it gets the mount-it-as-a-Secret fix."""
+    ctx = tmp_path / "orders-api"
+    ctx.mkdir()
+    (ctx / "orders.conf").write_text(
+        "server {\n    listen 8443 ssl;\n    server_name orders-api;\n"
+        "    ssl_certificate     /etc/nginx/tls/orders.pem;\n    ssl_certificate_key /etc/nginx/tls/orders.key;\n}\n")
+    (ctx / "nginx.conf").write_text("events {}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n}\n")
+    shutil.copy(world.files["chain-expired.pem"], ctx / "orders.pem")
+    shutil.copy(world.files["expired.key"], ctx / "orders.key")
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\n"
+                                    "COPY nginx.conf /etc/nginx/nginx.conf\n"
+                                    "COPY orders.conf /etc/nginx/conf.d/orders.conf\n"
+                                    "COPY orders.pem /etc/nginx/tls/orders.pem\n"
+                                    "COPY orders.key /etc/nginx/tls/orders.key\n")
+    lint = imagelint("lint", str(ctx / "Dockerfile"), "--format", "json")
+    lint_rules = {f["rule"]: f for f in json.loads(lint.stdout)["findings"]}
+    assert {"IL521", "IL522", "IL501"} <= set(lint_rules), lint.stdout
+    assert lint_rules["IL521"]["line"] == 4 and "validity 1 day(s)" in lint_rules["IL521"]["message"]
+    assert "kubernetes.io/tls" in lint_rules["IL501"]["message"]
+    world.build(ctx, "orders-api:latest")
+    scan = imagelint("scan", "docker-daemon:orders-api:latest", "--format", "json")
+    findings = [f for f in json.loads(scan.stdout)["findings"] if f["rule"].startswith("IL8")]
+    assert [(f["rule"], f["properties"]["problem"]) for f in findings] == [
+        ("IL802", "expired"), ("IL803", "short-lived")], scan.stdout
+    assert findings[0]["properties"]["config"] == "/etc/nginx/conf.d/orders.conf"
+    assert findings[0]["properties"]["not_after"] == world.pki.expired_leaf.cert.not_valid_after_utc.isoformat()
+    key = next(f for f in json.loads(scan.stdout)["findings"] if f["rule"] == "IL710")
+    assert key["properties"]["server_key_of"].startswith("nginx (/etc/nginx/conf.d/orders.conf:")

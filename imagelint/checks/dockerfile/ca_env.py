@@ -1,6 +1,8 @@
 """Trust variables and tool settings that point at a CA file: replacing all roots with one custom CA
 (env-bundle-replaces) and pointing at a file the image does not have (env-path-missing).
-Facts: trust-stores.md §3.1 (append vs replace), J3, N-table, P2, D4, A5.
+Sources: requests sessions.py/certs.py, pip "HTTPS Certificates", AWS CLI --ca-bundle, npm config cafile and
+Node docs NODE_EXTRA_CA_CERTS (append vs replace); a missing javax.net.ssl.trustStore observed with OpenJDK 17.0.15;
+link names from /usr/sbin/update-ca-certificates (Debian) and alpinelinux/ca-certificates update-ca.c.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from ...findings import Severity
 from ...fixes import builders as fixes
 from ..context import scope_severity
 from ..registry import check
-from .common import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
-from .keys_certs import context_sources, expand_context_source, read_context_file
+from ...dockerfile.queries import anchor_target, env_assignments, is_package_op, INSTALL_VERBS, stage_facts, stage_family
+from ...dockerfile.context import context_sources, expand_context_source, read_context_file
+from .os_store import installs_ca_tool  # the judgement IL210 makes (dependents, apt Recommends)
 from .runtimes import JAVA_OPTION_VARS, TRUSTSTORE_OPTION, keytool_calls, resolve_java_path, runs_opaque_script, stage_jvm
 
-# Variables that REPLACE the default roots of their consumer (§3.1).
+# Variables that REPLACE the default roots of their consumer (requests sessions.py, pip and AWS CLI docs, git-config(1), npm config cafile).
 REPLACING_VARS = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT", "AWS_CA_BUNDLE",
                   "GIT_SSL_CAINFO", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "npm_config_cafile", "NPM_CONFIG_CAFILE"}
 # Variables that add to the defaults: never env-bundle-replaces, but their path must exist.
@@ -263,7 +266,7 @@ def env_bundle_replaces(model, ctx):
         bundle = stage_facts(stage).bundle or "the system bundle"
         severity = scope_severity(model, stage, setting.persistent)
         if setting.name == "SSL_CERT_FILE":
-            # OpenSSL keeps its default directory next to SSL_CERT_FILE (a union, §3.1 LAB-6); httpx and
+            # OpenSSL keeps its default directory next to SSL_CERT_FILE (a union, observed with OpenSSL 3.0.19); httpx and
             # Go's file list are replaced. Real but narrower damage: at most a warning.
             severity = Severity.WARNING
             effect = ("it replaces the default CA file (httpx, Go, curl's CA file; OpenSSL clients keep the hashed "
@@ -294,7 +297,7 @@ def _edit_distance(a: str, b: str, limit: int = 3) -> int:
 
 
 def _created_paths(stage: Stage) -> set[str]:
-    """Files the chain creates, including the links update-ca-certificates derives (D4, A5)."""
+    """Files the chain creates, including the links update-ca-certificates derives (Debian: <name>.pem; Alpine update-ca.c: ca-cert-<name>.pem)."""
     out: set[str] = set()
     family = stage_family(stage)
     updates = any(cmd.name in ("update-ca-certificates", "update-ca-trust") for _s, _r, cmd in stage.inherited_commands())
@@ -352,8 +355,6 @@ def _volumes(model, stage: Stage) -> list[str]:
 def _ca_installed(stage: Stage) -> bool | None:
     if stage.image.get("ca_tool") is True or stage_family(stage) == "distroless":
         return True
-    from .os_store import installs_ca_tool  # the same judgement IL210 makes (dependents, apt Recommends)
-
     facts = stage_facts(stage)
     package = facts.ca_package or "ca-certificates"
     end = (len(stage.chain()) + stage.index + 1, 1 << 62)  # after every step of the chain
@@ -383,7 +384,7 @@ def missing_reason(model, stage: Stage, path: str, ctx) -> str | None:
         return "nothing in the Dockerfile puts it in the anchor directory, which base images ship empty"
     if path in bundles:
         # Only Debian/Ubuntu bases lack the bundle itself; Alpine/Wolfi bases ship ca-certificates-bundle
-        # (A1, A2) even without the update tool.
+        # (alpinelinux/aports main/ca-certificates/APKBUILD) even without the update tool.
         if family in ("debian", "ubuntu") and _ca_installed(stage) is False:
             return "the base image has no ca-certificates package and the Dockerfile never installs it"
         return None

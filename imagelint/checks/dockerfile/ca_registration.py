@@ -3,28 +3,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-from functools import lru_cache
 
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .common import INSTALL_VERBS, anchor_target, basename, is_package_op, op_paths, ordered_steps, stage_facts, stage_family
-
-
-def registers_trust(stage, cmd, facts) -> bool:
-    """Does this command regenerate the system trust store?"""
-    update = facts.update_command
-    if update and cmd.name == update:
-        return True
-    if cmd.name == "update-ca-trust" and update == "update-ca-trust":
-        return True
-    if cmd.name == "trust" and any(w.value in ("anchor", "extract-compat") for w in cmd.args):
-        return True
-    # Installing the ca-certificates package runs its trigger, which regenerates the bundle, but only
-    # when the package was absent before (trust-stores.md A3, D11).
-    if stage.image.get("ca_tool") is False and is_package_op(cmd, INSTALL_VERBS, facts.ca_package or "ca-certificates"):
-        return True
-    return False
+from ...dockerfile.context import copied_files, read_context_file
+from ...dockerfile.queries import (STORE_DIR, anchor_ops, anchor_target, basename, chain_steps, is_conditional,
+                                   looks_like_cert_name, op_paths, ordered_steps, registers_trust, stage_facts,
+                                   stage_family, step_key)
+from ...facts import families as all_families
 
 
 def unregistered_anchor_ops(model, stage):
@@ -77,75 +64,9 @@ def ca_not_registered(model, ctx):
         )
 
 
-# --- shared by the OS-store rules (IL2xx) and the multi-stage rules (IL4xx) --------------------------
-
-CERT_EXTENSIONS = (".crt", ".pem", ".cer", ".der", ".cert", ".ca", ".ca-bundle", ".p7b", ".p7c")
-STORE_DIR = "/etc/ssl/certs"
-
-
-@lru_cache(maxsize=1)
-def all_families() -> dict:
-    from ...facts import families
-
-    return families()
-
-
-def looks_like_cert_name(path: str) -> bool:
-    return path.lower().endswith(CERT_EXTENSIONS)
-
-
-def under(path: str, directory: str) -> bool:
-    directory = directory.rstrip("/") or "/"
-    return path == directory or path.startswith(directory + "/") or directory == "/"
-
-
-def step_key(stage, item) -> tuple[int, int]:
-    """Execution order across a stage chain: the stage's index first (a chain is built base first),
-    then the source offset of the op or command."""
-    if isinstance(item, tuple):
-        return stage.index, item[1].start
-    return stage.index, item.command.start if item.command else item.inst.start
-
-
-def chain_steps(stage):
-    """(stage, item) for every file op and command of the stage and the stages it is built FROM, in order."""
-    out = []
-    for s in reversed(stage.chain()):
-        for _offset, item in ordered_steps(s):
-            out.append((s, item))
-    return out
-
-
-def is_conditional(item) -> bool:
-    cmd = item[1] if isinstance(item, tuple) else item.command
-    return bool(cmd is not None and cmd.conditional)
-
-
-def registration_points(stage):
-    """Keys of the commands in the stage chain that regenerate the trust store after a CA was
-    placed in an anchor directory (a CA registered with the OS)."""
-    facts = stage_facts(stage)
-    points = []
-    pending = False
-    for s, item in chain_steps(stage):
-        if isinstance(item, tuple):
-            if pending and registers_trust(s, item[1], facts):
-                points.append((s, item))
-                pending = False
-        elif anchor_target(s, item) and item.kind != "delete":
-            pending = True
-    return points
-
-
-def anchor_ops(stage):
-    """(stage, op) for every CA put into the family's anchor directories in the stage chain."""
-    return [(s, item) for s, item in chain_steps(stage)
-            if not isinstance(item, tuple) and item.kind != "delete" and anchor_target(s, item)]
-
-
 @check("IL202")
 def ca_only_in_etc_ssl_certs(model, ctx):
-    """A CA dropped straight into /etc/ssl/certs: Go reads it, OpenSSL's bundle never gets it (D7, G3)."""
+    """A CA dropped straight into /etc/ssl/certs: Go reads it (golang/go src/crypto/x509/root_linux.go), OpenSSL's bundle never gets it."""
     for stage in model.stages:
         facts = stage_facts(stage)
         if not facts.anchor_dirs or STORE_DIR in facts.anchor_dirs:
@@ -199,11 +120,9 @@ def _server_certificate(ctx, stage, op, stem: str) -> bool:
                 if KEY_NAME.search(name) and KEY_NAME.sub("", name) == stem:
                     return True
     if op.kind == "copy" and op.command is None and op.from_stage is None and not op.from_image and ctx.context_dir and len(op.sources) == 1:
-        from .os_store import context_sources, read_head
-
-        seen = context_sources(ctx, op)
+        seen = copied_files(ctx.context_dir, op)
         if seen and len(seen) == 1:
-            return _is_leaf_certificate(read_head(seen[0][1]))
+            return _is_leaf_certificate(read_context_file(ctx.context_dir, seen[0][1]) or b"")
     return False
 
 

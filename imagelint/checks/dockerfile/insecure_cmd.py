@@ -13,9 +13,9 @@ from ...dockerfile.model import memoized
 from ...dockerfile.shell import Command, ShellWord
 from ...fixes import builders as fixes
 from ..registry import check
-from .common import anchor_target, is_cert_path, is_falsey, is_truthy, op_offset, option_values, short_flag_cluster_has
+from ...dockerfile.queries import anchor_target, is_cert_path, is_falsey, is_truthy, op_offset, option_values, short_flag_cluster_has
 from .insecure_config import Switch, config_switches, emit
-from .insecure_env import GO_FALSE, GO_TRUE, MAVEN_INSECURE
+from ...facts.insecure_env import GO_FALSE, GO_TRUE, MAVEN_INSECURE
 
 # curl short options that take an argument: a cluster stops at them (`-ko file` is -k -o file).
 CURL_SHORT_WITH_ARG = "AbcCdDeEFHKmoPQrtTuUwxXyYz"

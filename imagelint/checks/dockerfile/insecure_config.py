@@ -19,8 +19,9 @@ from ...dockerfile.model import DockerfileModel, Stage
 from ...dockerfile.parse import Instruction
 from ...findings import Fix, Severity
 from ...fixes import builders as fixes
+from ...facts.insecure_env import env_switch
 from ..registry import check
-from .common import deleted_later, is_falsey, later_file_ops, op_offset, written_texts
+from ...dockerfile.queries import deleted_later, is_falsey, later_file_ops, op_offset, written_texts
 
 
 @dataclass
@@ -281,6 +282,23 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
                "lets every OpenSSL client and server of the image use an obsolete protocol version"),
 )
 
+def env_rule(name: str, value: str | None) -> tuple[str, str] | None:
+    """(rule, what it does) for any verification-off variable: IL101, IL102 or IL103."""
+    if name == "NODE_TLS_REJECT_UNAUTHORIZED":
+        # Node treats only the string "0" as "off"; "1" or "false" keep verification on (Node docs, NODE_TLS_REJECT_UNAUTHORIZED).
+        if value is not None and value.strip() == "0":
+            return "IL101", "disables TLS certificate verification in Node"
+        return None
+    if name == "GIT_SSL_NO_VERIFY":
+        # git disables verification when the variable is set to any value, even 0/false/"" (git(1), GIT_SSL_NO_VERIFY).
+        return "IL102", "disables git's TLS verification (git honours any value, even 0 or false)"
+    spec = env_switch(name, value)
+    if spec is not None:
+        return "IL103", spec.effect
+    return None
+
+
+
 RC_FILES = (".bashrc", ".bash_profile", ".profile", ".zshrc", "bash.bashrc", "environment", "profile")
 
 
@@ -305,8 +323,6 @@ def config_switches(model: DockerfileModel) -> list[Switch]:
     cached = model.__dict__.get("_il1xx_config_switches")
     if cached is not None:
         return cached
-    from .insecure_env import env_rule
-
     out: list[Switch] = []
     for stage in model.stages:
         for wt in written_texts(stage):

@@ -1,332 +1,23 @@
-"""Reading the build context (the Dockerfile's directory or `--context DIR`) for checks that need
-file contents: certificates, keys, requirements files.
-
-Files are read only under the context directory, never through a symlink that leaves it, and
-`.dockerignore` is respected (a file Docker would not send is not in the image). Anything missing
-or unreadable is simply absent: checks stay quiet about what they cannot see.
-"""
+"""IL501 private-key-copied and IL510 cert-problem: key material and certificates a Dockerfile puts
+into the image, read from the build context where the rule needs contents."""
 from __future__ import annotations
 
 import os
 import posixpath
 import re
-from functools import lru_cache
 
-from ...dockerfile.model import FileOp, Stage
-
-MAX_FILE_BYTES = 1024 * 1024
-MAX_WALK_FILES = 5000
-
-
-def _within(root: str, path: str) -> bool:
-    try:
-        return os.path.commonpath([root, path]) == root
-    except ValueError:
-        return False
-
-
-@lru_cache(maxsize=64)
-def _real_root(context_dir: str) -> str | None:
-    real = os.path.realpath(context_dir)
-    return real if os.path.isdir(real) else None
-
-
-def _normalise(rel: str) -> str | None:
-    """A COPY source as a context-relative path ('' is the root); None when it escapes."""
-    rel = rel.replace("\\", "/").strip()
-    rel = posixpath.normpath("/" + rel.lstrip("/")).lstrip("/")
-    if rel.startswith(".."):
-        return None
-    return "" if rel == "." else rel
-
-
-# --- .dockerignore (moby/patternmatcher semantics: last match wins, `!` re-includes, `**`) -------
-
-def _pattern_regex(pattern: str) -> re.Pattern:
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            if pattern[i:i + 2] == "**":
-                i += 2
-                if pattern[i:i + 1] == "/":
-                    i += 1
-                    out.append("(?:.*/)?")
-                else:
-                    out.append(".*")
-                continue
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1:end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("^" + "".join(out) + "$")
-
-
-def _ignore_rules(root: str) -> tuple[tuple[bool, re.Pattern], ...]:
-    path = os.path.join(root, ".dockerignore")
-    try:
-        stamp = os.stat(path).st_mtime_ns
-    except OSError:
-        return ()
-    return _parse_ignore(path, stamp)
-
-
-@lru_cache(maxsize=64)
-def _parse_ignore(path: str, _stamp: int) -> tuple[tuple[bool, re.Pattern], ...]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return ()
-    rules = []
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        exception = line.startswith("!")
-        if exception:
-            line = line[1:].strip()
-        line = posixpath.normpath(line.lstrip("/")) if line not in ("", "/") else ""
-        if not line or line == ".":
-            continue
-        rules.append((exception, _pattern_regex(line)))
-    return tuple(rules)
-
-
-def ignored(root: str, rel: str) -> bool:
-    """Would Docker leave `rel` out of the context? A matching parent directory excludes too."""
-    rules = _ignore_rules(root)
-    if not rules:
-        return False
-    parts = rel.split("/")
-    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    excluded = False
-    for exception, regex in rules:
-        if any(regex.match(c) for c in candidates):
-            excluded = not exception
-    return excluded
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-def _resolve(context_dir: str | None, rel: str) -> tuple[str, str, str] | None:
-    """(root, rel, real path) for a context-relative path that stays inside the context."""
-    if not context_dir:
-        return None
-    root = _real_root(context_dir)
-    if root is None:
-        return None
-    norm = _normalise(rel)
-    if norm is None:
-        return None
-    real = os.path.realpath(os.path.join(root, norm))
-    if not _within(root, real):
-        return None  # a symlink (or ..) leading out of the context
-    return root, norm, real
-
-
-def read_context_file(context_dir: str | None, rel: str, max_bytes: int = MAX_FILE_BYTES) -> bytes | None:
-    found = _resolve(context_dir, rel)
-    if found is None:
-        return None
-    root, norm, real = found
-    if not norm or ignored(root, norm) or not os.path.isfile(real):
-        return None
-    try:
-        with open(real, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError:
-        return None
-    return data if len(data) <= max_bytes else None
-
-
-_EXPAND_CACHE: dict[tuple, list[str]] = {}
-
-
-def expand_context_source(context_dir: str | None, source: str) -> list[str]:
-    """The context files a COPY/ADD source stands for: a file, every file under a directory, or the
-    files a glob matches. Context-relative paths; [] when unknown or absent."""
-    if not context_dir or "://" in source or source.startswith("<<"):
-        return []
-    # Many Dockerfiles share one context and copy the same sources (`COPY . /app`): resolve each
-    # once while neither the source nor .dockerignore changes.
-    fixed = source.lstrip("/")
-    if any(c in fixed for c in "*?["):  # a glob: the directory its matches are listed from
-        fixed = "/".join(p for p in fixed.split("/")[:-1] if not any(c in p for c in "*?["))
-    try:
-        ignore_file = os.path.join(context_dir, ".dockerignore")
-        stamp = (os.stat(os.path.join(context_dir, fixed)).st_mtime_ns,
-                 os.stat(ignore_file).st_mtime_ns if os.path.exists(ignore_file) else 0)
-    except OSError:
-        stamp = None
-    key = (context_dir, source, stamp)
-    if stamp is not None and key in _EXPAND_CACHE:
-        return list(_EXPAND_CACHE[key])
-    found = _expand_uncached(context_dir, source)
-    if stamp is not None:
-        if len(_EXPAND_CACHE) > 1024:
-            _EXPAND_CACHE.clear()
-        _EXPAND_CACHE[key] = found
-    return list(found)
-
-
-def _expand_uncached(context_dir: str, source: str) -> list[str]:
-    root = _real_root(context_dir)
-    if root is None:
-        return []
-    norm = _normalise(source)
-    if norm is None:
-        return []
-    if any(c in norm for c in "*?["):
-        return _glob(root, norm)
-    real = os.path.realpath(os.path.join(root, norm))
-    if not _within(root, real):
-        return []
-    if os.path.isfile(real):
-        return [] if ignored(root, norm) else [norm]
-    if os.path.isdir(real):
-        return _walk(root, norm)
-    return []
-
-
-def _walk(root: str, top: str) -> list[str]:
-    # Many Dockerfiles share one context (and `COPY . /app`): list each directory once per run.
-    try:
-        stamp = os.stat(os.path.join(root, ".dockerignore")).st_mtime_ns
-    except OSError:
-        stamp = 0
-    return list(_walk_cached(root, top, stamp))
-
-
-@lru_cache(maxsize=256)
-def _walk_cached(root: str, top: str, _ignore_stamp: int) -> tuple[str, ...]:
-    return tuple(_walk_uncached(root, top))
-
-
-def _walk_uncached(root: str, top: str) -> list[str]:
-    out: list[str] = []
-    base = os.path.join(root, top) if top else root
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel_dir = "" if rel_dir == "." else rel_dir
-        dirnames[:] = sorted(d for d in dirnames if d != ".git" and not ignored(root, posixpath.join(rel_dir, d)))
-        for name in sorted(filenames):
-            rel = posixpath.join(rel_dir, name)
-            real = os.path.realpath(os.path.join(root, rel))
-            if not _within(root, real) or ignored(root, rel) or not os.path.isfile(real):
-                continue
-            out.append(rel)
-            if len(out) >= MAX_WALK_FILES:
-                return out
-    return out
-
-
-def _glob(root: str, pattern: str) -> list[str]:
-    import fnmatch
-
-    parts = pattern.split("/")
-    paths = [""]
-    for i, part in enumerate(parts):
-        nxt = []
-        for p in paths:
-            full = os.path.join(root, p) if p else root
-            if any(c in part for c in "*?["):
-                try:
-                    names = sorted(os.listdir(full))
-                except OSError:
-                    continue
-                nxt.extend(posixpath.join(p, n) for n in names if fnmatch.fnmatchcase(n, part))
-            else:
-                nxt.append(posixpath.join(p, part))
-        paths = nxt[:MAX_WALK_FILES]
-    out: list[str] = []
-    for p in paths:
-        real = os.path.realpath(os.path.join(root, p))
-        if not _within(root, real) or ignored(root, p):
-            continue
-        if os.path.isfile(real):
-            out.append(p)
-        elif os.path.isdir(real):
-            out.extend(_walk(root, p))
-    return out
-
-
-def context_sources(op: FileOp) -> list[str]:
-    """The build-context sources of a COPY/ADD (none for --from, URLs, heredocs, RUN copies)."""
-    if op.command is not None or op.kind != "copy" or op.from_stage is not None or op.from_image:
-        return []
-    if op.inst.keyword not in ("COPY", "ADD"):
-        return []
-    return [s for s in op.sources if "://" not in s and not s.startswith("<<") and not s.startswith("git@")]
-
-
-def image_path_of(op: FileOp, source: str, context_file: str) -> str:
-    """Where a context file lands in the image, for one COPY source (file, directory or glob)."""
-    name = posixpath.basename(context_file)
-    norm_source = _normalise(source) or ""
-    if context_file == norm_source or any(c in norm_source for c in "*?["):
-        if op.is_dir or op.path.endswith("/") or len(op.sources) > 1 or any(c in norm_source for c in "*?["):
-            # a glob keeps each match's name; a directory match keeps its inner layout
-            if any(c in norm_source for c in "*?[") and "/" in context_file:
-                fixed = norm_source.rsplit("/", 1)[0] if "/" in norm_source else ""
-                rel = context_file[len(fixed):].lstrip("/") if fixed and context_file.startswith(fixed) else name
-                return posixpath.join(op.path, rel)
-            return posixpath.join(op.path, name)
-        return op.path
-    # A directory source: its contents are copied into the destination.
-    rel = context_file[len(norm_source):].lstrip("/") if norm_source else context_file
-    return posixpath.join(op.path, rel)
-
-
-def context_file_for(stage: Stage, image_path: str, context_dir: str | None) -> str | None:
-    """The context file a COPY in the stage chain put at `image_path` (the last one wins)."""
-    found = None
-    for _stage, op in stage.inherited_file_ops():
-        for source in context_sources(op):
-            norm = _normalise(source)
-            if norm is None:
-                continue
-            if op.path == image_path and not op.is_dir and not op.path.endswith("/"):
-                found = norm
-                continue
-            if image_path.startswith(op.path.rstrip("/") + "/"):
-                rest = image_path[len(op.path.rstrip("/")) + 1:]
-                # A file copied into a directory (also `COPY f .` onto an existing WORKDIR) keeps its name.
-                if rest == posixpath.basename(norm) and _is_file(context_dir, norm):
-                    found = norm
-                    continue
-                candidate = posixpath.join(norm, rest) if norm else rest
-                if _is_file(context_dir, candidate):
-                    found = candidate
-    return found
-
-
-def _is_file(context_dir: str | None, rel: str) -> bool:
-    found = _resolve(context_dir, rel)
-    return bool(found and found[1] and os.path.isfile(found[2]) and not ignored(found[0], found[1]))
-
+from ...dockerfile.context import (context_sources, expand_context_source, image_path_of, normalise_source,
+                                   read_context_file)
+from ...dockerfile.model import Stage
+from ...dockerfile.queries import anchor_target, stage_facts
+from ...facts import families
+from ...findings import Severity
+from ..registry import check
+from .servers import server_keys_copied_by
+from .ca_env import trust_settings
 
 # --- IL501 private-key-copied ----------------------------------------------------------------------
 
-from ...findings import Severity  # noqa: E402
-from ..registry import check  # noqa: E402
-from .common import anchor_target  # noqa: E402
 
 _KEYSTORE_EXTS = (".p12", ".pfx", ".jks", ".keystore", ".jceks", ".bks")
 _SSH_KEYS = {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk", "identity"}
@@ -528,11 +219,16 @@ def private_key_copied(model, ctx):
                 continue
             shown = ", ".join(rel for rel, _ in hits[:3]) + (f" and {len(hits) - 3} more" if len(hits) > 3 else "")
             kinds = sorted({k for _, k in hits})
-            yield ctx.hit("IL501", f"{op.inst.keyword} puts {' / '.join(kinds)} material into the image ({shown}): "
-                                   "anyone who can pull the image can read it; mount it at build time "
-                                   "(RUN --mount=type=secret/ssh) or at run time instead",
-                          op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR,
-                          files=[rel for rel, _ in hits])
+            message = (f"{op.inst.keyword} puts {' / '.join(kinds)} material into the image ({shown}): "
+                       "anyone who can pull the image can read it; mount it at build time "
+                       "(RUN --mount=type=secret/ssh) or at run time instead")
+            servers = server_keys_copied_by(model, ctx, op)
+            if servers:  # a server's own TLS key: the run-time mount is the fix
+                message += (f"; it is the TLS key of {', '.join(servers)}: mount it as a Kubernetes Secret of type "
+                            "kubernetes.io/tls (or a Docker secret) where the configuration points")
+            yield ctx.hit("IL501", message, op.inst, op.start or None, op.end or None, stage=stage,
+                          severity=Severity.ERROR, files=[rel for rel, _ in hits],
+                          **({"server_key_of": servers} if servers else {}))
 
 
 def _key_written_by_run(ctx, stage, op):
@@ -623,7 +319,7 @@ def _certificate_inputs(ctx, op):
     into_trust_dir = _under(op.path, _TRUST_DIRS) or any(
         _under(op.path, facts_dirs) for facts_dirs in [stage_facts_anchor_dirs(op)])
     for source in sources:
-        norm = _normalise(source)
+        norm = normalise_source(source)
         globbed = norm is not None and any(c in norm for c in "*?[")
         for rel in expand_context_source(ctx.context_dir, source):
             if not into_trust_dir and not rel.lower().endswith(_CERT_EXTS):
@@ -637,15 +333,12 @@ def _certificate_inputs(ctx, op):
 def stage_facts_anchor_dirs(op) -> list[str]:
     """Every family's anchor directories (the op's stage is not known here; a superset is fine
     because the per-file check below uses the stage's own family)."""
-    from ...facts import families
-
     return [d for fam in families().values() for d in fam.anchor_dirs]
 
 
 @check("IL510")
 def cert_problem(model, ctx):
-    from ...certs.inspect import certificate_problems
-    from ...certs.load import load_certificates
+    from ...certs.inspect import file_problems
 
     days = getattr(ctx.config, "cert_expiry_days", 30)
     trust_paths_memo: list = []
@@ -674,42 +367,17 @@ def cert_problem(model, ctx):
                     data = read_context_file(ctx.context_dir, rel)
                 if data is None:
                     continue
-                loaded = load_certificates(data, rel)
-                as_anchor = trust_dest or dest in keytool_files
-                problems = []
-                if not loaded.certificates:
-                    if trust_dest and loaded.private_keys:
-                        problems.append(("private-key", "it holds a private key, not a certificate", "error", None))
-                    elif trust_dest and name.endswith(_CERT_EXTS):
-                        # only a file named as a certificate: a README in the directory is not one
-                        problems.append(("no-certificate", "no certificate could be read from it", "error", None))
-                else:
-                    if loaded.private_keys and as_anchor:
-                        problems.append(("private-key", "a private key sits inside this certificate file",
-                                         "error", None))
-                    if "bom" in loaded.notes and (dest in keytool_files or _java_in_stage(stage) and as_anchor):
-                        problems.append(("utf8-bom", "starts with a UTF-8 BOM, which keytool and Java reject "
-                                                     "(Input not an X.509 certificate)", "warning", None))
-                    debian = stage_family_of(stage) in ("debian", "ubuntu", "alpine", "wolfi")
-                    if debian and _under(dest, ("/usr/local/share/ca-certificates",)) and dest.endswith(".crt"):
-                        if loaded.container == "der":
-                            problems.append(("der-in-crt", "DER (binary) content in a .crt: update-ca-certificates "
-                                             "appends the raw bytes and OpenSSL never trusts it (convert with "
-                                             "openssl x509 -inform DER)", "error", None))
-                        elif len(loaded.certificates) > 1:
-                            problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one "
-                                             ".crt: rehash skips the file (CApath clients miss them) and Java "
-                                             "imports only the first; use one certificate per file",
-                                             "warning", None))
-                    elif dest in keytool_files and len(loaded.certificates) > 1:
-                        problems.append(("multiple-certs", f"{len(loaded.certificates)} certificates in one file: "
-                                         "keytool -importcert imports only the first", "warning", None))
-                    for cert in loaded.certificates:
-                        for p in certificate_problems(cert, expiring_days=days, as_anchor=as_anchor):
-                            if p.code == "weak-signature" and cert.subject == cert.issuer:
-                                continue  # a root's own signature is never checked (it is the anchor)
-                            problems.append((p.code, p.message, p.severity, cert))
-                for code, message, severity, cert in problems:
+                facts = stage_facts(stage)
+                # update-ca-certificates concatenates each file of this directory into the bundle as it is
+                concatenated = facts.update_command == "update-ca-certificates" and dest.endswith(".crt") and \
+                    "/usr/local/share/ca-certificates" in facts.anchor_dirs and \
+                    _under(dest, ("/usr/local/share/ca-certificates",))
+                problems = file_problems(rel, data, in_trust_dir=trust_dest, keytool_input=dest in keytool_files,
+                                         java_reads=_java_in_stage(stage), concatenated=concatenated,
+                                         expiring_days=days)
+                for problem in problems:
+                    cert = problem.extra.get("record")
+                    code, message, severity = problem.code, problem.message, problem.severity
                     text = f"{rel} (copied to {dest}): {message}"
                     if cert is not None:
                         text += f" [subject {cert.subject}, SHA-256 {cert.fingerprint_sha256}]"
@@ -721,8 +389,6 @@ def cert_problem(model, ctx):
 def _trust_setting_paths(model, ctx) -> dict[int, set[str]]:
     """Per stage (by id), the files trust variables and settings point at: anchors like the OS ones
     (`NODE_EXTRA_CA_CERTS=/certs/corp.pem`). A setting applies to its stage and the stages built on it."""
-    from .ca_env import trust_settings  # ca_env imports this module
-
     out: dict[int, set[str]] = {}
     settings = [t for t in trust_settings(model, ctx) if t.path.startswith("/") and "$" not in t.path]
     for stage in model.stages:
@@ -743,9 +409,3 @@ class _DestOnly:
 
     def targets(self) -> list[str]:
         return [self.path]
-
-
-def stage_family_of(stage: Stage) -> str | None:
-    from .common import stage_family
-
-    return stage_family(stage)

@@ -12,8 +12,8 @@ from ...dockerfile.parse import split_words
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .ca_registration import chain_steps, looks_like_cert_name, registration_points, under
-from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, is_package_op, stage_facts, stage_family
+from ...dockerfile.queries import chain_steps, looks_like_cert_name, registration_points, under
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, is_package_op, stage_facts, stage_family
 
 TRUST_SOURCE_ROOTS = ("/etc/ssl", "/etc/pki", "/usr/local/share/ca-certificates", "/usr/share/ca-certificates",
                       "/var/lib/ca-certificates", "/usr/share/pki", "/etc/ca-certificates")
@@ -184,8 +184,8 @@ def _copied_program(stage, program: str) -> bool:
     return False
 
 
-# Runtimes that carry their own roots: Node's compiled-in Mozilla bundle (N1), a JRE's own
-# lib/security/cacerts (J1, J8).
+# Runtimes that carry their own roots: Node's compiled-in Mozilla bundle (Node docs --use-bundled-ca), a JRE's own
+# lib/security/cacerts (adoptium/containers entrypoint.sh).
 OWN_ROOTS_PROGRAMS = {"node", "nodejs", "java"}
 EXTRACTORS = {"tar", "unzip", "bsdtar", "rpm2cpio", "cpio", "dpkg-deb"}
 

@@ -5,8 +5,6 @@ stage_family/stage_facts: an unknown family keeps these rules quiet."""
 from __future__ import annotations
 
 import fnmatch
-import glob
-import os
 import posixpath
 import re
 from functools import lru_cache
@@ -14,72 +12,16 @@ from functools import lru_cache
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .ca_registration import (
-    all_families, chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under,
-)
-from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, basename, is_package_op, op_paths, stage_facts, stage_family
+from ...dockerfile.queries import chain_steps, is_conditional, looks_like_cert_name, registers_trust, step_key, under
+from ...facts import families as all_families
+from ...dockerfile.context import copied_files, read_context_file
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, basename, is_package_op, op_paths, stage_facts, stage_family
 
 # --- the build context -------------------------------------------------------------------------------
 
-MAX_CONTEXT_FILES = 2000
-
-
-def _inside(root: str, path: str) -> bool:
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
-def context_sources(ctx, op) -> list[tuple[str, str]] | None:
-    """(path relative to the COPY destination, absolute host path) for each file a COPY/ADD from the
-    build context brings in, or None when the sources cannot be seen (no context, missing, another
-    stage or image, a URL, too many files). Directory sources copy their contents, as BuildKit does.
-    Links that leave the context are not followed (os.walk does not descend into linked dirs)."""
-    if op.kind != "copy" or op.command is not None or op.from_stage is not None or op.from_image or not ctx.context_dir:
-        return None
-    key = (ctx.context_dir, tuple(op.sources))
-    if key not in _CONTEXT_CACHE:
-        if len(_CONTEXT_CACHE) > 256:
-            _CONTEXT_CACHE.clear()
-        _CONTEXT_CACHE[key] = _walk_sources(ctx.context_dir, op.sources)
-    return _CONTEXT_CACHE[key]
-
-
-_CONTEXT_CACHE: dict = {}
-
-
-def _walk_sources(root: str, sources: list[str]) -> list[tuple[str, str]] | None:
-    out: list[tuple[str, str]] = []
-    for source in sources:
-        if source.startswith("<<") or "://" in source:
-            return None
-        pattern = os.path.join(root, source.lstrip("/"))
-        matches = sorted(glob.glob(pattern))[:MAX_CONTEXT_FILES] if any(c in source for c in "*?[") else ([pattern] if os.path.exists(pattern) else [])
-        if not matches:
-            return None
-        for match in matches:
-            if not _inside(root, match):
-                return None
-            if os.path.isdir(match):
-                for dirpath, _dirnames, filenames in os.walk(match):
-                    for name in filenames:
-                        full = os.path.join(dirpath, name)
-                        if os.path.islink(full) and not _inside(root, full):
-                            continue
-                        out.append((os.path.relpath(full, match).replace(os.sep, "/"), full))
-                        if len(out) > MAX_CONTEXT_FILES:
-                            return None
-            else:
-                out.append((os.path.basename(match), match))
-    return out
-
-
-def read_head(path: str, limit: int = 256 * 1024) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(limit)
-    except OSError:
-        return b""
+def read_head(ctx, rel: str, limit: int = 256 * 1024) -> bytes:
+    """The first `limit` bytes of a build-context file (b"" when unreadable)."""
+    return read_context_file(ctx.context_dir, rel, limit, head=True) or b""
 
 
 def is_certificate_content(data: bytes) -> bool:
@@ -87,14 +29,11 @@ def is_certificate_content(data: bytes) -> bool:
 
 
 def landing_files(ctx, op) -> list[tuple[str, str | None]] | None:
-    """(image path, host path or None) for each file the op puts in place, or None when unknown
+    """(image path, build-context path or None) for each file the op puts in place, or None when unknown
     (a directory copy whose sources cannot be seen)."""
-    seen = context_sources(ctx, op)
+    seen = copied_files(ctx.context_dir, op)
     if seen is not None:
-        single = len(seen) == 1 and not op.is_dir and not os.path.isdir(os.path.join(ctx.context_dir, op.sources[0].lstrip("/")))
-        if single:
-            return [(op.path, seen[0][1])]
-        return [(posixpath.join(op.path, rel), host) for rel, host in seen]
+        return seen
     if op.kind in ("write", "append", "download"):
         return [(op.path, None)]
     if op.kind in ("copy", "move"):
@@ -181,7 +120,7 @@ def ca_tool_missing(model, ctx):
 # --- IL220-IL224 ca-wrong-ext-or-dir -----------------------------------------------------------------
 
 def placed_files(ctx, stage):
-    """(op, image path, host path) for files written into the CA directories by the stage's ops
+    """(op, image path, build-context path or None) for files written into the CA directories by the stage's ops
     (unknown directory copies are left out)."""
     dirs = _known_dirs()
     for op in stage.file_ops:
@@ -192,14 +131,14 @@ def placed_files(ctx, stage):
         files = landing_files(ctx, op)
         if files is None:
             continue
-        for path, host in files:
-            yield op, path, host
+        for path, source in files:
+            yield op, path, source
 
 
-def _is_cert_file(path: str, host: str | None) -> bool:
+def _is_cert_file(ctx, path: str, source: str | None) -> bool:
     """A certificate by name, or by content when the build context shows it."""
-    if host is not None:
-        data = read_head(host)
+    if source is not None:
+        data = read_head(ctx, source)
         return is_certificate_content(data) or (looks_like_cert_name(path) and not data.strip() == b"")
     return looks_like_cert_name(path)
 
@@ -213,11 +152,11 @@ def ca_name_ignored(model, ctx):
         flat = facts.anchor_recursive is False
         if not anchors or not (ext or flat):
             continue
-        for op, path, host in placed_files(ctx, stage):
+        for op, path, source in placed_files(ctx, stage):
             if op.kind == "link":
                 continue
             anchor = next((d for d in anchors if path.startswith(d + "/")), None)
-            if anchor is None or not _is_cert_file(path, host):
+            if anchor is None or not _is_cert_file(ctx, path, source):
                 continue
             family = stage_family(stage)
             if ext and not path.endswith(ext):
@@ -368,12 +307,12 @@ def rhel_neutral_source(model, ctx):
         neutral = facts.neutral_dirs or []
         if not neutral:
             continue
-        for op, path, host in placed_files(ctx, stage):
+        for op, path, source in placed_files(ctx, stage):
             directory = posixpath.dirname(path)
-            if directory not in neutral or not _is_cert_file(path, host) or path.endswith(".p11-kit"):
+            if directory not in neutral or not _is_cert_file(ctx, path, source) or path.endswith(".p11-kit"):
                 continue
-            if host is not None and b"TRUSTED CERTIFICATE" in read_head(host):
-                continue  # OpenSSL trust format carries its own flags: this is where it belongs (R2)
+            if source is not None and b"TRUSTED CERTIFICATE" in read_head(ctx, source):
+                continue  # OpenSSL trust format carries its own flags: this is where it belongs (update-ca-trust(8))
             yield ctx.hit(
                 "IL223",
                 f"{path} sits directly in {directory}/: update-ca-trust gives plain certificates there neutral trust "
@@ -395,10 +334,10 @@ def debian_share_unlisted(model, ctx):
             continue
         if _conf_touched(stage, conf):
             continue
-        for op, path, host in placed_files(ctx, stage):
+        for op, path, source in placed_files(ctx, stage):
             if op.from_stage is not None or op.from_image or op.kind == "link":
                 continue
-            if not path.startswith(listed_dir + "/") or not _is_cert_file(path, host):
+            if not path.startswith(listed_dir + "/") or not _is_cert_file(ctx, path, source):
                 continue
             anchor = (facts.anchor_dirs or ["/usr/local/share/ca-certificates"])[0]
             yield ctx.hit(
@@ -456,8 +395,8 @@ def _complete_source(source: str, written: set[str]) -> bool:
     return bool(FULL_BUNDLE_NAMES.search(source.split("?")[0]))
 
 
-def _context_cert_count(host: str) -> int | None:
-    data = read_head(host, 4 * 1024 * 1024)
+def _context_cert_count(ctx, rel: str) -> int | None:
+    data = read_head(ctx, rel, 4 * 1024 * 1024)
     if b"-----BEGIN" in data:
         return data.count(b"-----BEGIN CERTIFICATE-----") + data.count(b"-----BEGIN TRUSTED CERTIFICATE-----")
     if len(data) > 20 * 1024:
@@ -501,9 +440,9 @@ def bundle_overwrite(model, ctx):
                     if op.content.count("-----BEGIN CERTIFICATE-----") >= 10:
                         continue  # a heredoc holding a whole bundle
                 else:
-                    seen = context_sources(ctx, op)
+                    seen = copied_files(ctx.context_dir, op)
                     if seen:
-                        counts = [_context_cert_count(h) for _r, h in seen]
+                        counts = [_context_cert_count(ctx, rel) for _path, rel in seen]
                         if all(c is not None and c >= 10 for c in counts):
                             continue
                         if any(c is None for c in counts) and all(_complete_source(x, written) for x in op.sources):

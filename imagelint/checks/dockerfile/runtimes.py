@@ -1,6 +1,7 @@
 """Runtimes that keep their own roots: Java (cacerts, keytool, Temurin's USE_SYSTEM_CA_CERTS),
 Node (bundled Mozilla roots) and Python requests/certifi. A CA added to the OS store does not
-reach them (trust-stores.md J5-J8, K1-K6, T1-T3, N1-N4, P2-P3).
+reach them (Debian ca-certificates-java README.Debian, adoptium/containers entrypoint.sh, corretto/corretto-8#171,
+keytool 17 as observed, Node docs --use-openssl-ca/--use-system-ca, requests certs.py).
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from .common import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
-from .keys_certs import context_file_for, read_context_file
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
+from ...dockerfile.context import context_file_for, read_context_file
 
 SYSTEM_BIN_DIRS = ("/bin/", "/usr/", "/sbin/")
 SHELL_NAMES = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
@@ -121,7 +122,8 @@ def shipped_severity(model, stage: Stage) -> Severity:
 
 # --- Java ---------------------------------------------------------------------------------------------
 
-# Distro JDK packages: their cacerts follows the OS store (J5, J7); Corretto's packages do not (R6, J8).
+# Distro JDK packages: their cacerts follows the OS store (Debian ca-certificates-java, update-ca-trust(8)); Corretto's packages
+# do not (corretto/corretto-8#171).
 _DISTRO_JDK = re.compile(r"^(?:openjdk-?(\d+)(?:-jdk|-jre)?(?:-headless)?|default-(?:jdk|jre)(?:-headless)?|"
                          r"java-(?:1\.(\d+)\.0|(\d+))-openjdk(?:-headless|-devel)?|temurin-(\d+)-(?:jdk|jre)|"
                          r"openjdk(\d+)(?:-jre|-jdk)?(?:-headless)?)$")
@@ -173,7 +175,7 @@ def stage_jvm(stage: Stage) -> Jvm | None:
         return None
     kinds = {j.kind for j in candidates}
     if len(kinds) > 1:
-        return None  # two JVMs of different kinds: which one runs is not knowable here (K8)
+        return None  # two JVMs of different kinds: which one runs is not knowable here
     return next(j for j in (copied, vendor_pkg, image_jvm, distro) if j is not None)
 
 
@@ -264,14 +266,6 @@ def resolve_java_path(word: ShellWord, java_home: str | None, run=None) -> str |
     if "$" in raw or "`" in raw or not raw.startswith("/"):
         return None
     return posixpath.normpath(raw)
-
-
-def jvm_store(jvm: Jvm) -> str | None:
-    if not jvm.java_home:
-        return None
-    if jvm.version == 8 and "jre" not in jvm.java_home:
-        return None  # JDK 8 (jre/lib/security) vs JRE 8 (lib/security) layouts differ (J1)
-    return posixpath.join(jvm.java_home, "lib/security/cacerts")
 
 
 def _truststore_settings(stage: Stage) -> list[str]:
@@ -417,8 +411,8 @@ def keytool_wrong_store(model, ctx):
                               fix=fixes.keytool_store(model, run, cmd, "use-cacerts"))
                 continue
             # -storepass: only where the store is known to be a JKS store with password `changeit`: the
-            # OS-generated Java stores, which distro JDKs link their cacerts to (J5, J7, K6). Vendor JDK
-            # stores may be password-less PKCS12 (J8, J9), where any password may do.
+            # OS-generated Java stores, which distro JDKs link their cacerts to (Debian ca-certificates-java, update-ca-trust(8)). Vendor JDK
+            # stores may be password-less PKCS12 (adoptium/adoptium-support#1145, JDK-8275252), where any password may do.
             os_store = path in OTHER_JAVA_STORES or (
                 jvm is not None and jvm.kind == "os" and (default_store or (path or "").endswith("/lib/security/cacerts")))
             if not os_store:
@@ -516,7 +510,7 @@ def node_version(stage: Stage) -> tuple[int, int | None] | None:
 
 
 def node_in_stage(stage: Stage) -> str | None:
-    """Why we believe an official Node build (bundled Mozilla roots, N1) runs in this stage, or None.
+    """Why we believe an official Node build (bundled Mozilla roots: Node docs --use-bundled-ca) runs in this stage, or None.
     Distribution packages (apt/apk/dnf `nodejs`) are left alone: distributions may build Node to
     use the OS store, which the knowledge base does not settle."""
     if stage.image.get("node"):
@@ -540,7 +534,7 @@ _OFFICIAL_NODE = re.compile(r"nodejs\.org/dist|deb\.nodesource\.com|rpm\.nodesou
 
 
 def system_ca_supported(version: tuple[int, int | None] | None) -> bool:
-    """--use-system-ca / NODE_USE_SYSTEM_CA work from v22.19, v23.9 and v24.6 (N2)."""
+    """--use-system-ca / NODE_USE_SYSTEM_CA work from v22.19, v23.9 and v24.6 (nodejs/node PR #57009, #59276)."""
     if version is None:
         return True
     major, minor = version
@@ -715,7 +709,7 @@ def _requirements_from(stage: Stage, path: str, ctx) -> set[str]:
     return set()
 
 
-# Which variables each client reads instead of certifi (trust-stores.md §3.1, P2, P8): requests reads
+# Which variables each client reads instead of certifi (requests sessions.py; observed with httpx 0.28.1): requests reads
 # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE and ignores SSL_CERT_FILE; httpx reads SSL_CERT_FILE/SSL_CERT_DIR only.
 _CLIENT_CA_VARS = {"requests": {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}, "httpx": {"SSL_CERT_FILE", "SSL_CERT_DIR"}}
 _ANY_CA_VAR = set().union(*_CLIENT_CA_VARS.values())

@@ -1,6 +1,6 @@
 """Package signature or integrity checks bypassed (package-signature-bypass), IL130.
 
-These are not TLS switches (trust-stores.md §3.5: apk --allow-untrusted, apt [trusted=yes] are about
+These are not TLS switches (apk(8) --allow-untrusted and sources.list(5) [trusted=yes] are about
 repository signatures), but they have the same effect: whoever serves the package decides what runs.
 A repository of local files (`file:`) built in the same RUN is not a bypass: nothing crosses a network.
 """
@@ -12,7 +12,7 @@ import re
 from typing import Iterator
 
 from ..registry import check
-from .common import is_falsey, is_truthy, option_values
+from ...dockerfile.queries import is_falsey, is_truthy, option_values
 from .insecure_cmd import APT, YUM, Switch, _positionals, _sw, all_commands, apt_options, yum_setopt_persists, yum_setopts
 from .insecure_config import config_switches, emit
 

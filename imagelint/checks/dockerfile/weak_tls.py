@@ -10,7 +10,7 @@ from typing import Iterator
 
 from ...findings import Severity
 from ..registry import check
-from .common import env_assignments, option_values
+from ...dockerfile.queries import env_assignments, option_values
 from .insecure_cmd import Switch, _sw, all_commands
 from .insecure_config import config_switches, emit
 

@@ -21,15 +21,15 @@ def _true(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-# name -> (does this value disable verification?, what it switches off, severity). Facts: trust-stores.md §3.
+# name -> (does this value disable verification?, what it switches off, severity). Sources per entry.
 INSECURE_VARIABLES: dict[str, tuple[Callable[[str], bool], str, Severity]] = {
-    # Node treats only the string "0" as "off" (N5).
+    # Node treats only the string "0" as "off" (Node docs NODE_TLS_REJECT_UNAUTHORIZED; observed with Node v20.20.2).
     "NODE_TLS_REJECT_UNAUTHORIZED": (lambda v: v.strip() == "0",
                                      "switches off certificate verification in every Node process", Severity.ERROR),
-    # git honours any value, even 0, false or "" (3.5).
+    # git honours any value, even 0, false or "" (git(1) GIT_SSL_NO_VERIFY; observed with git 2.39.5).
     "GIT_SSL_NO_VERIFY": (lambda v: True, "switches off git's TLS verification (git honours any value, even 0)",
                           Severity.ERROR),
-    # PEP 493: only RHEL/SLES Python 2.7 builds read it (P4).
+    # PEP 493: only RHEL/SLES Python 2.7 builds read it (https://peps.python.org/pep-0493/).
     "PYTHONHTTPSVERIFY": (lambda v: v.strip() == "0",
                           "switches off certificate verification in RHEL/SLES Python 2.7 builds (PEP 493)",
                           Severity.WARNING),

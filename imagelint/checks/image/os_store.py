@@ -1,6 +1,8 @@
 """The OS trust store as built: anchors missing from the generated bundle (IL703), no usable
 bundle while TLS clients exist (IL704), and a bundle replaced by a few custom CAs (IL709).
-Facts: trust-stores.md §1.1-§1.4 (anchor dirs, update tools, outputs), §3.4 G1 (Go's file list)."""
+Sources: Debian update-ca-certificates(8), alpinelinux/ca-certificates update-ca.c, update-ca-trust(8),
+openSUSE/ca-certificates README (anchor dirs, update tools, outputs); golang/go src/crypto/x509/root_linux.go
+(Go's file list)."""
 from __future__ import annotations
 
 from ...findings import Severity

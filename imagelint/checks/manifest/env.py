@@ -8,9 +8,10 @@ import shlex
 
 from ...kube.model import KubeSet
 from ...trust.pod import container_model
-from ..dockerfile.common import short_flag_cluster_has
+from ...dockerfile.queries import short_flag_cluster_has
+from ...facts.insecure_env import GO_FALSE, GO_TRUE
 from ..dockerfile.insecure_cmd import CLI_FLAGS, CURL_SHORT_WITH_ARG
-from ..dockerfile.insecure_env import GO_FALSE, GO_TRUE, env_rule
+from ..dockerfile.insecure_config import env_rule
 from ..image.env import CA_PATH_VARIABLES
 from ..registry import check
 from .common import mounted_data, trust_paths

@@ -1,14 +1,15 @@
-"""Facts several Dockerfile checks share, derived from the model (never from raw text)."""
+"""Questions about a Dockerfile model that several checks and fixes ask (never answered from raw text):
+the stage's family and facts, ENV assignments, where file ops land, the order of steps, trust registration."""
 from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
 from typing import Iterator
 
-from ...dockerfile.model import DockerfileModel, FileOp, Stage, memoized
-from ...facts import Family, family, package_manager_families
-from ...dockerfile.parse import Instruction
-from ...dockerfile.shell import Command, ShellWord
+from .model import DockerfileModel, FileOp, Stage, memoized
+from ..facts import Family, family, package_manager_families
+from .parse import Instruction
+from .shell import Command, ShellWord
 
 PACKAGE_MANAGER_FAMILY = package_manager_families()
 INSTALL_VERBS = {"install", "add", "reinstall"}
@@ -132,10 +133,6 @@ def is_package_op(cmd: Command, verbs: set[str], package: str) -> bool:
     if not any(v in verbs for v in values):
         return False
     return any(v == package or v.startswith(package + "=") or v.startswith(package + "-2") for v in values)
-
-
-def flag_words(cmd: Command) -> list[ShellWord]:
-    return [w for w in cmd.args if w.value.startswith("-")]
 
 
 def short_flag_cluster_has(word: str, letter: str, takes_arg: str) -> bool:
@@ -321,3 +318,78 @@ def option_values(cmd: Command, *names: str) -> Iterator[tuple[ShellWord, str | 
                 yield w, nxt
             elif v.startswith(name + "="):
                 yield w, v[len(name) + 1 :]
+
+
+# --- trust registration and step order (the OS-store, multi-stage and fix code share these) ---------
+
+def registers_trust(stage, cmd, facts) -> bool:
+    """Does this command regenerate the system trust store?"""
+    update = facts.update_command
+    if update and cmd.name == update:
+        return True
+    if cmd.name == "update-ca-trust" and update == "update-ca-trust":
+        return True
+    if cmd.name == "trust" and any(w.value in ("anchor", "extract-compat") for w in cmd.args):
+        return True
+    # Installing the ca-certificates package runs its trigger, which regenerates the bundle, but only
+    # when the package was absent before (alpinelinux/aports ca-certificates APKBUILD trigger; Debian update-ca-certificates(8)).
+    if stage.image.get("ca_tool") is False and is_package_op(cmd, INSTALL_VERBS, facts.ca_package or "ca-certificates"):
+        return True
+    return False
+
+
+CERT_EXTENSIONS = (".crt", ".pem", ".cer", ".der", ".cert", ".ca", ".ca-bundle", ".p7b", ".p7c")
+STORE_DIR = "/etc/ssl/certs"
+
+
+def looks_like_cert_name(path: str) -> bool:
+    return path.lower().endswith(CERT_EXTENSIONS)
+
+
+def under(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/") or "/"
+    return path == directory or path.startswith(directory + "/") or directory == "/"
+
+
+def step_key(stage, item) -> tuple[int, int]:
+    """Execution order across a stage chain: the stage's index first (a chain is built base first),
+    then the source offset of the op or command."""
+    if isinstance(item, tuple):
+        return stage.index, item[1].start
+    return stage.index, item.command.start if item.command else item.inst.start
+
+
+def chain_steps(stage):
+    """(stage, item) for every file op and command of the stage and the stages it is built FROM, in order."""
+    out = []
+    for s in reversed(stage.chain()):
+        for _offset, item in ordered_steps(s):
+            out.append((s, item))
+    return out
+
+
+def is_conditional(item) -> bool:
+    cmd = item[1] if isinstance(item, tuple) else item.command
+    return bool(cmd is not None and cmd.conditional)
+
+
+def registration_points(stage):
+    """Keys of the commands in the stage chain that regenerate the trust store after a CA was
+    placed in an anchor directory (a CA registered with the OS)."""
+    facts = stage_facts(stage)
+    points = []
+    pending = False
+    for s, item in chain_steps(stage):
+        if isinstance(item, tuple):
+            if pending and registers_trust(s, item[1], facts):
+                points.append((s, item))
+                pending = False
+        elif anchor_target(s, item) and item.kind != "delete":
+            pending = True
+    return points
+
+
+def anchor_ops(stage):
+    """(stage, op) for every CA put into the family's anchor directories in the stage chain."""
+    return [(s, item) for s, item in chain_steps(stage)
+            if not isinstance(item, tuple) and item.kind != "delete" and anchor_target(s, item)]
