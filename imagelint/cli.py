@@ -128,7 +128,7 @@ def _exit_code(findings, errors, fail_level) -> int:
 
 @app.command()
 def lint(
-    paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
+    paths: List[str] = typer.Argument(..., help="Dockerfiles, Kubernetes YAML/JSON files or directories (searched recursively); - for stdin (a Dockerfile or a manifest stream)."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
@@ -141,7 +141,7 @@ def lint(
     stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
 ) -> None:
-    """Lint Dockerfiles for TLS trust-store problems."""
+    """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems."""
     from .findings import Severity
     from .commands.lint import LintOptions, lint_paths
     from .report import Report, render
@@ -160,6 +160,8 @@ def lint(
     for error in result.errors:
         if format != "text":
             typer.echo(f"imagelint: {error}", err=True)
+    for note in result.notes:
+        typer.echo(f"imagelint: note: {note}", err=True)
     raise typer.Exit(_exit_code(result.findings, result.errors, level))
 
 
@@ -201,7 +203,7 @@ def rules(
 
 @app.command()
 def trust(
-    image: str = typer.Argument(..., help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host'."),
+    image: Optional[str] = typer.Argument(None, help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host' (not with --manifests)."),
     chain: Optional[str] = typer.Option(None, "--chain", help="The certificates the server presents (PEM or DER)."),
     connect: Optional[str] = typer.Option(None, "--connect", help="HOST:PORT: fetch the chain with a TLS handshake."),
     host: Optional[str] = typer.Option(None, "--host", help="The name clients use (checked against the SANs)."),
@@ -212,16 +214,36 @@ def trust(
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
+    manifests: Optional[str] = typer.Option(None, "--manifests", help="Kubernetes manifests (file, directory or -): check a workload of them."),
+    workload: Optional[str] = typer.Option(None, "--workload", help="[NAMESPACE/]KIND/NAME of the client, e.g. payments/deployment/billing."),
+    image_option: Optional[str] = typer.Option(None, "--image", "--server-image",
+                                               help="The server's image: name the file it serves the chain from. "
+                                                    "With --workload: the client's image, read instead of the container's "
+                                                    "(e.g. docker-archive:billing.tar)."),
 ) -> None:
-    """Would this image trust that server? Per runtime, and if not, exactly why."""
+    """Would this image (or a workload of these manifests) trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
-    from .commands.trust import run_trust
+    from .commands.trust import run_trust, run_workload_trust
     from .image.cache import layer_cache
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
+    if manifests or workload:
+        if not (manifests and workload):
+            raise _fail("--manifests and --workload go together")
+        if image:
+            raise _fail("with --manifests, name the image with --image")
+        try:
+            code, text = run_workload_trust(manifests, workload, host, image_option, chain, connect, at,
+                                            runtimes or None, format, timeout)
+        except ImagelintError as exc:
+            raise _fail(str(exc.as_input_error(manifests)))
+        _emit(text, output)
+        raise typer.Exit(code)
+    if not image:
+        raise _fail("name an image (or 'host'), or give --manifests and --workload")
     try:
         code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
-                               cache=layer_cache(cache_dir, not no_cache))
+                               cache=layer_cache(cache_dir, not no_cache), server_image=image_option)
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)

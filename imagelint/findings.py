@@ -45,6 +45,18 @@ CATEGORIES = {
     "private-key-copied": "Private key material ends up in the image",
     "cert-problem": "A certificate is expired, weak, malformed or not a CA",
     "trust-store-writable": "The trust store can be modified by non-root users",
+    # What a server presents (certs/served.py), shared by server configurations and TLS Secrets.
+    "server-cert-missing": "A configured certificate or key file is missing: the server will not start",
+    "cert-expired": "A certificate the server presents is expired or not yet valid",
+    "cert-short-lived": "A served certificate is valid for 48 hours or less, or expires soon",
+    "cert-key-mismatch": "The key does not belong to the served certificate, or the leaf is not first",
+    "cert-chain-incomplete": "The server does not send the intermediate that issued its certificate",
+    "cert-san-mismatch": "A configured server name is not covered by the certificate's SANs",
+    # Kubernetes: what a pod really trusts (its image with the volumes laid over it, plus its env)
+    "k8s-bundle-replaces-store": "A volume mounted over the system CA directory or bundle hides the public roots",
+    "k8s-subpath-bundle": "A CA bundle mounted with subPath never receives ConfigMap or Secret updates",
+    "k8s-bundle-missing-ca": "A client's CA bundle lacks the CA that issued a server's certificate",
+    "k8s-missing-source": "A ConfigMap, Secret or key the pod needs is missing (the pod does not start)",
 }
 
 

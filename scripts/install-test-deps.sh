@@ -24,6 +24,11 @@ declare -A present_if=(
   [golang-go]=go  # trust: Go's x509 verdicts are checked against a real Go client
   [prometheus]=prometheus  # expiry: Prometheus scrapes the textfile output through node_exporter
   [prometheus-node-exporter]=prometheus-node-exporter
+  [kubectl]=kubectl  # tests render kustomizations with kubectl kustomize
+  # server-side checks: predictions cross-checked against the real servers (tests/test_servers_real.py)
+  [nginx]=nginx
+  [apache2]=apache2
+  [haproxy]=haproxy
 )
 
 dpkg_installed() {
@@ -57,4 +62,5 @@ else
   echo "install-test-deps: system packages already present" >&2
 fi
 
+# kubernetes-validate (a test extra) ships the Kubernetes JSON schemas: it validates offline.
 python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'

@@ -27,7 +27,31 @@ class Expectation:
     end_line: int
 
 
+def is_yaml_fixture(path) -> bool:
+    return str(path).lower().endswith((".yaml", ".yml"))
+
+
+def yaml_expectations(text: str, path: str) -> list[Expectation]:
+    """In YAML, an annotation applies to the next line that is not a comment (where the finding lands)."""
+    lines = text.splitlines()
+    out = []
+    for lineno, line in enumerate(lines, 1):
+        m = _ANNOTATION.match(line)
+        if not m:
+            continue
+        target = next((i for i in range(lineno + 1, len(lines) + 1)
+                       if lines[i - 1].strip() and not lines[i - 1].lstrip().startswith("#")), None)
+        if target is None:
+            raise AssertionError(f"{path}:{lineno}: annotation with no line after it")
+        for rule in re.split(r"[,\s]+", m.group(2).strip()):
+            if rule:
+                out.append(Expectation(m.group(1), rule, lineno, target, target))
+    return out
+
+
 def expectations(text: str, path: str = "Dockerfile") -> list[Expectation]:
+    if is_yaml_fixture(path):
+        return yaml_expectations(text, path)
     parsed = parse_dockerfile(text, path)
     spans = [(i.line, i.end_line) for i in parsed.instructions]
     out = []
@@ -47,7 +71,7 @@ def expectations(text: str, path: str = "Dockerfile") -> list[Expectation]:
 def annotated_files(root: Path) -> list[Path]:
     from imagelint.commands.lint import is_dockerfile_name
 
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_dockerfile_name(p.name)
+    return sorted(p for p in root.rglob("*") if p.is_file() and (is_dockerfile_name(p.name) or is_yaml_fixture(p))
                   and re.search(r"^\s*#\s*(ruleid|ok|todoruleid|todook|info)\s*:", p.read_text(encoding="utf-8", errors="replace"), re.M) is not None
                   if True) if root.exists() else []
 

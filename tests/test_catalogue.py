@@ -17,8 +17,19 @@ DOCKERFILE_RULES = sorted(rid for rid, d in DOCS.items() if d.kind == "dockerfil
 REQUIRED_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix", "References")
 
 
+MANIFEST_RULES = sorted(rid for rid, d in DOCS.items() if d.kind == "manifest")
+
+
 def lint(text: str):
     findings, _ = lint_text(text, "Dockerfile", LintOptions())
+    return findings
+
+
+def lint_manifest(text: str, path: str = "example.yaml"):
+    from imagelint.commands.manifests import lint_manifest_texts
+
+    findings, errors = lint_manifest_texts({path: text}, LintOptions())
+    assert not errors, [str(e) for e in errors]
     return findings
 
 
@@ -35,6 +46,22 @@ def test_doc_is_complete(rid):
     if doc.kind == "dockerfile":
         assert doc.examples("Example"), f"{rid}: no dockerfile block under Example"
         assert doc.examples("Use instead"), f"{rid}: no dockerfile block under Use instead"
+    if doc.kind == "manifest":
+        assert doc.examples("Example", "yaml"), f"{rid}: no yaml block under Example"
+        assert doc.examples("Use instead", "yaml"), f"{rid}: no yaml block under Use instead"
+
+
+@pytest.mark.parametrize("rid", MANIFEST_RULES)
+def test_manifest_bad_example_fires(rid):
+    for example in DOCS[rid].examples("Example", "yaml"):
+        assert rid in {f.rule for f in lint_manifest(example)}, f"{rid}: its Example does not trigger it:\n{example}"
+
+
+@pytest.mark.parametrize("rid", MANIFEST_RULES)
+def test_manifest_good_example_is_clean(rid):
+    for example in DOCS[rid].examples("Use instead", "yaml"):
+        hits = [f for f in lint_manifest(example) if f.rule == rid]
+        assert not hits, f"{rid}: its 'Use instead' example triggers it: {hits[0].message}"
 
 
 @pytest.mark.parametrize("rid", DOCKERFILE_RULES)
@@ -55,7 +82,7 @@ def test_every_dockerfile_rule_has_annotated_fixtures():
     for path in annotated_files(ROOT / "fixtures"):
         for exp in expectations(path.read_text(encoding="utf-8"), str(path)):
             kinds.setdefault(exp.rule, set()).add(exp.kind)
-    missing = [rid for rid in DOCKERFILE_RULES if not {"ruleid", "ok"} <= kinds.get(rid, set())]
+    missing = [rid for rid in DOCKERFILE_RULES + MANIFEST_RULES if not {"ruleid", "ok"} <= kinds.get(rid, set())]
     assert not missing, f"rules without both a ruleid and an ok fixture annotation: {missing}"
 
 
@@ -65,7 +92,10 @@ ANNOTATED = annotated_files(ROOT / "fixtures")
 @pytest.mark.parametrize("path", ANNOTATED, ids=[str(p.relative_to(ROOT)) for p in ANNOTATED])
 def test_annotated_fixture(path):
     text = path.read_text(encoding="utf-8")
-    findings, _ = lint_text(text, str(path), LintOptions(context_dir=str(path.parent)))
+    if path.suffix in (".yaml", ".yml"):
+        findings = lint_manifest(text, str(path))
+    else:
+        findings, _ = lint_text(text, str(path), LintOptions(context_dir=str(path.parent)))
     problems = check_expectations(findings, expectations(text, str(path)), str(path.relative_to(ROOT)))
     assert not problems, "\n".join(problems)
 
@@ -121,8 +151,13 @@ def test_no_private_citations_in_messages():
              for ex in doc.examples("Example") + doc.examples("Use instead")]
     texts += [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"), str(p), str(p.parent)) for p in ANNOTATED]
     found = []
+    texts += [(rid, ex, "example.yaml", None) for rid, doc in DOCS.items() if doc.kind == "manifest"
+              for ex in doc.examples("Example", "yaml") + doc.examples("Use instead", "yaml")]
     for where, text, name, context in texts:
-        findings, _ = lint_text(text, name, LintOptions(context_dir=context) if context else LintOptions())
+        if name.endswith((".yaml", ".yml")):
+            findings = lint_manifest(text, name)
+        else:
+            findings, _ = lint_text(text, name, LintOptions(context_dir=context) if context else LintOptions())
         for f in findings:
             shown = " ".join([f.message] + ([f.fix.title] + [e.text for e in f.fix.edits] if f.fix else []))
             found += [f"{where}: {f.rule}: {hit}" for hit in _private_citations(shown)]

@@ -169,7 +169,44 @@ def test_missing_intermediate_is_fixed_on_the_server(tmp_path, pki):
     tree = debian_with(tmp_path, pki, pki.root.pem)
     (verdict,) = evaluate(tree, {}, chain(pki, "chain-leaf-only.pem"), "localhost", NOW)
     assert verdict.reason == "missing-intermediate"
-    assert "serve the full chain" in verdict.fix and "COPY" not in verdict.fix
+    # Nothing in a leaf-only chain says whether its issuer is an intermediate or a root: both causes,
+    # both fixes, the server's first (the one that helps every client).
+    assert verdict.reasons == ["missing-intermediate", "untrusted-root"]
+    server_fix, client_fix = verdict.fix.split("# or, if that issuer is a root CA, trust it in the client:")
+    assert "serve the full chain" in server_fix and "COPY" not in server_fix
+    assert "COPY test-intermediate-ca.crt /usr/local/share/ca-certificates/" in client_fix
+    assert [c["reason"] for c in verdict.to_dict()["causes"]] == verdict.reasons
+
+
+def test_leaf_only_without_aia_is_both_causes(tmp_path, pki):
+    """Today's verdict said only untrusted-root for a leaf without AIA; the server omitting its
+    intermediate is as likely, and the fix the server side can make for every client."""
+    from pki import make_cert
+    leaf = make_cert("orders-api", pki.intermediate, dns=("localhost",))
+    tree = debian_with(tmp_path, pki, pki.root.pem)
+    (verdict,) = evaluate(tree, {}, parse_chain(leaf.pem), "localhost", NOW)
+    assert verdict.reason == "untrusted-root"
+    assert verdict.reasons == ["missing-intermediate", "untrusted-root"]
+    assert "serve the full chain" in verdict.fix and "COPY test-intermediate-ca.crt" in verdict.fix
+
+
+def test_reasons_put_expiry_first(tmp_path, pki):
+    """The incident at 09:45: the CA missing and the 1-day certificate expired. OpenSSL reports the
+    CA first (reason); the fix order starts with the dates (reasons)."""
+    served = parse_chain(pki.expired_leaf.pem + pki.intermediate.pem + pki.root.pem)
+    tree = debian_with(tmp_path, pki, pki.other_root.pem)
+    (openssl,) = evaluate(tree, {}, served, "localhost", NOW)
+    assert openssl.reason == "untrusted-root"
+    assert openssl.reasons == ["expired", "untrusted-root"]
+    assert openssl.to_dict()["reasons"] == ["expired", "untrusted-root"]
+    assert "Server-side fix: renew" in openssl.causes[0]["fix"]
+    code, out = run_trust("host", chain_path=str(pki.files["chain-expired.pem"]), host="localhost",
+                          model=TrustModel(tree, {}))
+    lines = out.splitlines()
+    assert lines[1].startswith("  server certificate: CN=orders-api") and "EXPIRED" in lines[1]
+    assert "  causes (fix in this order):" in lines
+    causes = lines[lines.index("  causes (fix in this order):") + 1:]
+    assert causes[0].startswith("    1. expired: ") and causes[1].startswith("    2. untrusted-root: ")
 
 
 def test_node_and_requests_fixes(tmp_path, pki):

@@ -59,7 +59,7 @@ def _load(kind: str) -> None:
 
 
 def checks_for(kind: str) -> list[CheckFn]:
-    """Every distinct check function of a kind ("dockerfile" or "image")."""
+    """Every distinct check function of a kind ("dockerfile", "image" or "manifest")."""
     _load(kind)
     seen: list[CheckFn] = []
     for k, fn in _CHECKS.values():
@@ -69,7 +69,7 @@ def checks_for(kind: str) -> list[CheckFn]:
 
 
 def registered_ids(kind: str | None = None) -> set[str]:
-    for k in ("dockerfile", "image"):
+    for k in ("dockerfile", "image", "manifest"):
         _load(k)
     return {rid for rid, (k, _) in _CHECKS.items() if kind is None or k == kind}
 

@@ -56,7 +56,11 @@ def fix_dockerfile(text: str, path: str, options: LintOptions, config=None, unsa
 def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe: bool = False,
               stdin_text: str | None = None, stdin_name: str | None = None) -> FixRun:
     run = FixRun()
-    for path in discover(paths, run.errors, options.config):
+    manifests: list[str] = []
+    files = discover(paths, run.errors, options.config, manifests, [])
+    if manifests:
+        _fix_manifests(run, manifests, options, mode, unsafe)
+    for path in files:
         shown = (stdin_name or "-") if path == "-" else path
         try:
             if path == "-":
@@ -82,6 +86,24 @@ def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe
         except RecursionError:
             run.errors.append(InputError(shown, "input too deeply nested to analyse"))
     return run
+
+
+def _fix_manifests(run: FixRun, paths: list[str], options: LintOptions, mode: str, unsafe: bool) -> None:
+    """Kubernetes manifests are fixed as one set (a fix may edit a ConfigMap for a Deployment's finding)."""
+    from .manifests import fix_manifest_files, yaml_problem
+
+    results, texts, errors = fix_manifest_files(paths, options, unsafe)
+    run.errors.extend(errors)
+    run.sources.update(texts)
+    for result in results:
+        if mode == "write" and result.changed:
+            try:
+                write_atomically(result.path, read_bytes(result.path), result.fixed,
+                                 validate=lambda t, p=result.path: yaml_problem(t, p))
+                run.written.append(result.path)
+            except ImagelintError as exc:
+                run.errors.append(exc.as_input_error(result.path))
+        run.results.append(result)
 
 
 def _where(f: Finding) -> str:

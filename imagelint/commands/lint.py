@@ -54,10 +54,18 @@ class LintResult:
     errors: list[InputError] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files_checked: int = 0
+    notes: list[str] = field(default_factory=list)  # "charts/x is a Helm chart: ..." (not an error)
 
 
-def discover(paths: list[str], errors: list[InputError], config: Config | None = None) -> list[str]:
-    """Expand directories into Dockerfiles (recursively); keep explicit files as given."""
+def discover(paths: list[str], errors: list[InputError], config: Config | None = None,
+             manifests: list[str] | None = None, notes: list[str] | None = None) -> list[str]:
+    """Expand directories into Dockerfiles (recursively); keep explicit files as given.
+
+    With `manifests`, Kubernetes YAML/JSON files found in directories go there (explicit
+    .yaml/.yml/.json files too); chart and kustomization directories are skipped with a note
+    (an explicit one is an error) saying how to render them."""
+    from .manifests import is_manifest_name, looks_like_manifest, render_hint
+
     out: list[str] = []
     for path in paths:
         if path == "-":
@@ -65,17 +73,60 @@ def discover(paths: list[str], errors: list[InputError], config: Config | None =
             continue
         if os.path.isdir(path):
             cfg = config or find_config(Path(path))
+            if manifests is not None and (hint := render_hint(path)):
+                errors.append(InputError(path, hint.split(" is ", 1)[1]))
+                continue
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not _excluded(os.path.join(root, d), cfg))
+                if manifests is not None:
+                    for d in list(dirs):
+                        hint = render_hint(os.path.join(root, d))
+                        if hint:
+                            dirs.remove(d)
+                            if notes is not None:
+                                notes.append(hint)
                 for name in sorted(files):
                     full = os.path.join(root, name)
                     if is_dockerfile_name(name) and not _excluded(full, cfg):
                         out.append(full)
+                    elif manifests is not None and is_manifest_name(name) and not _excluded(full, cfg) \
+                            and _sniff_file(full, looks_like_manifest):
+                        manifests.append(full)
+        elif manifests is not None and os.path.isfile(path) and is_manifest_name(path):
+            chart = _chart_of(path)
+            if not _sniff_file(path, looks_like_manifest):
+                pass  # pre-commit passes every YAML file: CI workflows, CloudFormation... are not manifests
+            elif chart is None:
+                manifests.append(path)
+            elif notes is not None:
+                notes.append(render_hint(chart) or chart)  # a template, not a manifest (pre-commit passes them)
         elif os.path.exists(path):
             out.append(path)
         else:
             errors.append(InputError(path, "no such file or directory"))
     return out
+
+
+def _chart_of(path: str) -> str | None:
+    """The Helm chart directory a file belongs to (its templates are not YAML until rendered)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(8):
+        if os.path.isfile(os.path.join(directory, "Chart.yaml")):
+            return os.path.relpath(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return None
+
+
+def _sniff_file(path: str, test) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1_000_000)
+    except OSError:
+        return True  # reported when it is read
+    return test(head.decode("utf-8", "replace"))
 
 
 def _excluded(path: str, cfg: Config) -> bool:
@@ -171,9 +222,39 @@ def _parallel_results(files: list[str], options: LintOptions):
         yield from pool.imap(_worker, files, chunksize=16)
 
 
+def _lint_manifests(result: LintResult, manifests: list[str], options: LintOptions, stdin_text: str | None) -> None:
+    from .manifests import lint_manifest_texts
+
+    texts: dict[str, str] = {}
+    for shown, path in manifests:
+        try:
+            texts[shown] = stdin_text if path == "-" else read_source(path)
+        except ImagelintError as exc:
+            result.errors.append(exc.as_input_error(shown))
+    findings, errors = lint_manifest_texts(texts, options)
+    result.sources.update(texts)
+    result.findings.extend(findings)
+    result.errors.extend(errors)
+    result.files_checked += len(texts) - len({e.path for e in errors if not e.internal} & set(texts))
+
+
 def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = None, stdin_name: str | None = None) -> LintResult:
+    from .manifests import is_manifest_name, looks_like_manifest
+
     result = LintResult()
-    files = discover(paths, result.errors, options.config)
+    manifest_files: list[str] = []
+    files = discover(paths, result.errors, options.config, manifest_files, result.notes)
+    manifests = [(path, path) for path in manifest_files]
+    if "-" in files:
+        import sys
+
+        if stdin_text is None:
+            stdin_text = sys.stdin.read()
+        if is_manifest_name(stdin_name or "") or looks_like_manifest(stdin_text):
+            files = [f for f in files if f != "-"]
+            manifests.append((stdin_name or "-", "-"))
+    if manifests:
+        _lint_manifests(result, manifests, options, stdin_text)
     parallel = (len(files) >= PARALLEL_MIN_FILES and "-" not in files and (os.cpu_count() or 1) > 1
                 and os.environ.get("IMAGELINT_JOBS") != "1")
     outcomes = _parallel_results(files, options) if parallel else (

@@ -155,6 +155,24 @@ class ImageTree:
                 found.update(asked[real] for real in record.found.get(marker, ()) if real in asked)
         return found
 
+    def fetch(self, paths: Iterable[str]) -> None:
+        """Make regular files the first pass did not keep readable: reread only the layers that
+        hold them, each once for all (server certificates and includes named by a config)."""
+        pending: dict[int, set[str]] = {}
+        for path in paths:
+            real = self.realpath(path)
+            index = self._layer.get(real) if real else None
+            if real is None or index is None or real in self._data or self._infos[real].kind != "file":
+                continue
+            pending.setdefault(index, set()).add(real)
+        if self._reread is None:
+            return
+        for index, wanted in sorted(pending.items()):
+            record = self._reread(index, KeepPolicy(keep=lambda p, s, w=wanted: p in w))
+            for real in wanted:
+                if real in record.kept:
+                    self._data[real] = record.kept[real]
+
     def walk(self) -> Iterator[FileInfo]:
         for path in sorted(self._infos):
             yield self._infos[path]

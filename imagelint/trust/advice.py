@@ -92,6 +92,10 @@ def fix_for(reason: str, store, cert, chain, host, model: "TrustModel", result=N
     filename, how = _missing_ca(reason, cert, result)
     alias = filename[:-4]
     header = f"# {filename} (PEM): {how}\n"
+    if model.kind == "pod":
+        mounted = _pod_mounted_source(store, tree)
+        if mounted is not None:
+            return _pod_fix(store, mounted, how)
     if store.runtime == "java":
         java_home = store.details.get("java_home", "$JAVA_HOME")
         if store.details.get("configured_by") in ("javax.net.ssl.trustStore", "jssecacerts"):
@@ -123,3 +127,27 @@ def chain_contains(chain, cert) -> bool:
     return any(c.fingerprint_sha256 == cert.fingerprint_sha256 for c in chain)
 
 
+
+
+def _pod_mounted_source(store, view):
+    """(path, mount) of the first file of the store that a pod volume provides, if any."""
+    mount_of = getattr(view, "mount_of", None)
+    if mount_of is None:
+        return None
+    for source in store.sources:
+        path = source.split(" ")[0]
+        owner = mount_of(path)
+        if owner is not None:
+            return path, owner[0], owner[1]
+    return None
+
+
+def _pod_fix(store, mounted, how: str) -> str:
+    """The pod's store is a mounted ConfigMap or Secret: the CA goes there, not into the image."""
+    path, mount, rel = mounted
+    key = rel or path.rsplit("/", 1)[-1]
+    restart = ("\n# then restart the pods: this runtime reads its CA file once at start"
+               if store.runtime in ("node", "java") else "")
+    return (f"# {store.name} reads {path}, which the pod mounts from {mount.label or 'a volume'} (key {key}).\n"
+            f"# Append {how.splitlines()[0]} to that key (PEM); with the manifests at hand:\n"
+            "#   imagelint fix --unsafe-fixes <manifests>   (IL605 appends it to the ConfigMap)" + restart)

@@ -12,6 +12,7 @@ from ..certs.load import looks_like_private_key
 from ..facts.runtimes import GO_BUILDINFO, runtime_facts
 from ..image.layers import KeepPolicy
 from ..image.limits import KIB
+from ..servers import is_server_config
 
 SMALL_FILE = 64 * KIB
 
@@ -39,8 +40,10 @@ EMBEDDED_CERT_BINARIES = frozenset({"node", "nodejs"})
 
 
 def keeps(path: str, size: int) -> bool:
-    """Whether the trust model needs this file's contents."""
-    if path in SYSTEM_FILES or path.startswith(TRUST_PREFIXES):
+    """Whether the trust model (or the server checks) needs this file's contents. Server
+    configurations are kept by path; the certificates, keys and includes they name elsewhere are
+    read on a second pass (ImageTree.fetch)."""
+    if path in SYSTEM_FILES or path.startswith(TRUST_PREFIXES) or is_server_config(path, size):
         return True
     base = posixpath.basename(path)
     if base in TRUST_NAMES:

@@ -20,6 +20,7 @@ from ..certs.errors import (
 from ..certs.load import load_certificates
 from ..certs.verify import (
     POLICIES,
+    ChainError,
     STRICT_OPENSSL_TEXT,
     cryptography_strict_error,
     verify,
@@ -47,6 +48,12 @@ REASONS = {
     "runtime-fails-to-start": "the runtime refuses its own configuration and never connects",
     "truststore-unreadable": "the JVM cannot open its trust store (wrong password, or not a keystore)",
 }
+# The order a fix addresses causes: the certificate itself first (dates, then names and CA rules:
+# re-issuing may change the chain), then what the server sends, then what the client trusts.
+# "Always check certificate expiry dates first" (the incident's lesson).
+FIX_ORDER = ("expired", "not-yet-valid", "hostname-mismatch", "issuer-not-ca", "path-length-exceeded",
+             "not-rfc5280", "missing-intermediate", "untrusted-root", "self-signed-leaf", "leaf-not-ca",
+             "intermediate-anchor", "no-roots", "truststore-unreadable", "runtime-fails-to-start")
 RUNTIME_CLIENTS = {
     "openssl": "curl, wget, git, Python ssl/httpx, Ruby, .NET",
     "go": "Go crypto/tls",
@@ -70,6 +77,13 @@ class Verdict:
     error_texts: dict[str, str] = field(default_factory=dict)  # per client the runtime stands for
     path: list[str] = field(default_factory=list)  # subjects, leaf first, as the runtime builds it
     store_size: int = 0
+    # Every cause found, in fix order (FIX_ORDER: dates first); `reason` stays the one this
+    # runtime reports first (what its log shows, `error_text`). Each cause: reason, message, fix.
+    causes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c["reason"] for c in self.causes] or ([self.reason] if self.reason else [])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +99,8 @@ class Verdict:
             "error_texts": self.error_texts,
             "path": self.path,
             "store_size": self.store_size,
+            "reasons": self.reasons,
+            "causes": self.causes,
         }
 
 
@@ -135,6 +151,30 @@ def _verdict(store, chain, host, at, model, python_versions) -> Verdict:
     base = dict(runtime=store.runtime, store=store.describe(), store_size=len(store.certificates),
                 warnings=list(store.notes))
 
+    early = _before_any_path(store, chain, host, model, base)
+    if early is not None:
+        early.causes = _date_causes(store, chain, host, at, model,
+                                    {"reason": early.reason, "message": early.message, "fix": early.fix})
+        return early
+
+    result = verify(chain, store.certificates, host, at, policy)
+    error = result.first_error(policy)
+    path = [c.subject for c in result.chain]
+    strict_code = x509_strict_error(result.chain) if result.anchor is not None else None
+    if error is None and strict_python and strict_code:
+        verdict = _strict_python_rejects(store, strict_code, path, base)
+        verdict.causes = [{"reason": verdict.reason, "message": verdict.message, "fix": verdict.fix}]
+        return verdict
+    if error is None:
+        _warn_strict(base["warnings"], store, result, strict_code, chain, host, at, python_versions)
+        return Verdict(trusted=True, reason=None, certificate=(result.anchor or chain[0]).summary(),
+                       message=f"trusted: {' -> '.join(_short(c) for c in result.chain)}",
+                       error_text=None, fix=None, path=path, **base)
+    return _untrusted(store, chain, host, at, model, result, error, path, base)
+
+
+def _before_any_path(store, chain, host, model, base) -> Verdict | None:
+    """The verdict of a runtime that fails before it looks at a chain; None when it gets that far."""
     if store.details.get("startup_error"):
         line = store.details["startup_error"]
         return Verdict(trusted=False, reason="runtime-fails-to-start", certificate=chain[0].summary(),
@@ -147,19 +187,7 @@ def _verdict(store, chain, host, at, model, python_versions) -> Verdict:
         return _unreadable_java_store(store, chain, base)
     if not store.certificates:
         return _no_roots(store, chain, host, model, base)
-
-    result = verify(chain, store.certificates, host, at, policy)
-    error = result.first_error(policy)
-    path = [c.subject for c in result.chain]
-    strict_code = x509_strict_error(result.chain) if result.anchor is not None else None
-    if error is None and strict_python and strict_code:
-        return _strict_python_rejects(store, strict_code, path, base)
-    if error is None:
-        _warn_strict(base["warnings"], store, result, strict_code, chain, host, at, python_versions)
-        return Verdict(trusted=True, reason=None, certificate=(result.anchor or chain[0]).summary(),
-                       message=f"trusted: {' -> '.join(_short(c) for c in result.chain)}",
-                       error_text=None, fix=None, path=path, **base)
-    return _untrusted(store, chain, host, at, model, result, error, path, base)
+    return None
 
 
 def _untrusted(store, chain, host, at, model, result, error, path, base) -> Verdict:
@@ -177,10 +205,46 @@ def _untrusted(store, chain, host, at, model, result, error, path, base) -> Verd
         if verify(chain, store.certificates, host, at, POLICIES["curl"]).trusted:
             warnings.append("curl and Python >= 3.13 accept this chain (they allow a partial chain); "
                             "openssl, wget, Python <= 3.12 and Ruby reject it")
+    causes = _causes(store, chain, host, model, result)
+    fix = fix_for(error.reason, store, error.cert, chain, host, model, result)
+    leaf_only = {c["reason"] for c in causes} >= {"missing-intermediate", "untrusted-root"}
+    if leaf_only and error.reason in ("missing-intermediate", "untrusted-root"):
+        by_reason = {c["reason"]: c["fix"] for c in causes}
+        fix = (by_reason["missing-intermediate"] + "\n# or, if that issuer is a root CA, trust it in the client:\n"
+               + by_reason["untrusted-root"])
     return Verdict(trusted=False, reason=error.reason, certificate=error.cert.summary(),
                    message=_message(error, store, result, host), error_text=primary, error_texts=texts,
-                   fix=fix_for(error.reason, store, error.cert, chain, host, model, result),
-                   path=path, **base)
+                   fix=fix, path=path, causes=causes, **base)
+
+
+def _causes(store, chain, host, model, result) -> list[dict[str, Any]]:
+    """Every cause of the result, each once, in FIX_ORDER. A leaf-only chain whose issuer is
+    neither sent nor trusted is two causes: the server omits the issuer (serve the full chain),
+    or the issuer is a root the store lacks (trust it); nothing in the chain tells which."""
+    errors: dict[str, ChainError] = {}
+    for error in result.errors:
+        errors.setdefault(error.reason, error)
+    leaf = result.chain[0]
+    if (result.anchor is None and len(result.chain) == 1 and not leaf.self_signed
+            and ({"missing-intermediate", "untrusted-root"} & set(errors))):
+        for reason in ("missing-intermediate", "untrusted-root"):
+            errors.setdefault(reason, ChainError(reason, 20, 0, leaf))
+    order = {reason: i for i, reason in enumerate(FIX_ORDER)}
+    return [{"reason": reason, "message": _message(errors[reason], store, result, host),
+             "fix": fix_for(reason, store, errors[reason].cert, chain, host, model, result)}
+            for reason in sorted(errors, key=lambda r: order.get(r, len(order)))]
+
+
+def _date_causes(store, chain, host, at, model, first: dict[str, Any]) -> list[dict[str, Any]]:
+    """`first` (a verdict that stops before any path is built), then the presented chain's dates."""
+    causes = []
+    for cert in chain:
+        reason = "expired" if at > cert.not_after else "not-yet-valid" if at < cert.not_before else None
+        if reason and reason not in {c["reason"] for c in causes}:
+            error = ChainError(reason, None, 0, cert)
+            causes.append({"reason": reason, "message": _message(error, store, None, host),
+                           "fix": fix_for(reason, store, cert, chain, host, model)})
+    return causes + [first]
 
 
 def _unreadable_java_store(store, chain, base) -> Verdict:

@@ -311,3 +311,198 @@ def test_expired_certificate_half(world: World, tmp_path):
         run = world.run_client("billing-expiry:latest", "curl", "-sS", f"https://orders-api:{server.port}/")
     assert trust.returncode == 0, trust.stdout
     assert run.returncode == 0, run.stderr
+
+
+CLUSTER_MANIFESTS = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: billing-ca
+  namespace: payments
+data:
+  ca.crt: |
+{client_ca}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: billing
+  namespace: payments
+spec:
+  selector:
+    matchLabels: {{app: billing}}
+  template:
+    metadata:
+      labels: {{app: billing}}
+    spec:
+      containers:
+      - name: billing
+        image: billing-k8s:latest
+        env:
+        - name: ORDERS_URL
+          value: https://orders-api:8443
+        - name: SSL_CERT_FILE
+          value: /etc/billing-ca/ca.crt
+        volumeMounts:
+        - name: ca
+          mountPath: /etc/billing-ca
+      volumes:
+      - name: ca
+        configMap:
+          name: billing-ca
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: orders-api
+  namespace: payments
+spec:
+  selector: {{app: orders-api}}
+  ports:
+  - port: 8443
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: orders-api-tls
+  namespace: payments
+type: kubernetes.io/tls
+data:
+  tls.crt: {tls_crt}
+  tls.key: {tls_key}
+  ca.crt: {ca_crt}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: orders-api
+  namespace: payments
+spec:
+  selector:
+    matchLabels: {{app: orders-api}}
+  template:
+    metadata:
+      labels: {{app: orders-api}}
+    spec:
+      containers:
+      - name: orders-api
+        image: orders-api:1.0
+        volumeMounts:
+        - name: tls
+          mountPath: /etc/orders-api/tls
+      volumes:
+      - name: tls
+        secret:
+          secretName: orders-api-tls
+"""
+
+
+def test_cluster_half(dockerd, clients_rootfs, tmp_path):
+    """The incident as it happened in the cluster: billing's CA bundle is a mounted ConfigMap that lacks
+    orders-api's CA, and orders-api's Secret holds a 1-day certificate that expired. lint reports both in
+    one run; trust --workload over the image built on the real engine lists both causes; the real client in
+    that image, with the ConfigMap's file mounted where the pod mounts it, fails as predicted; the fixes
+    (CA appended to the ConfigMap, then a renewed certificate) make it work."""
+    import base64
+    import textwrap
+
+    DOCKER_ENV["DOCKER_HOST"] = dockerd.host
+    pki = make_pki("orders-api")
+    old_ca = make_cert("payments old CA", ca=True)
+    names = ("orders-api", "orders-api.payments", "orders-api.payments.svc", "orders-api.payments.svc.cluster.local")
+    expired = make_cert("orders-api", pki.intermediate, dns=names, ips=("127.0.0.1",),
+                        not_before=NOW - 2 * DAY, not_after=NOW - DAY)
+    b64 = lambda data: base64.b64encode(data).decode()
+
+    def manifests(leaf) -> str:
+        return CLUSTER_MANIFESTS.format(client_ca=textwrap.indent(old_ca.pem.decode().strip(), "    "),
+                                        tls_crt=b64(leaf.pem + pki.intermediate.pem), tls_key=b64(leaf.key_pem),
+                                        ca_crt=b64(pki.root.pem))
+
+    k8s = tmp_path / "k8s.yaml"
+    k8s.write_text(manifests(expired))
+    dockerd.import_rootfs(clients_rootfs, "imagelint-e2e/clients-rootfs:latest")
+    ctx = tmp_path / "billing"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM imagelint-e2e/clients-rootfs:latest\n")
+    assert dockerd.build(ctx, "billing-k8s:latest").returncode == 0
+
+    lint = imagelint("lint", str(k8s), "--format", "json")
+    rules = {f["rule"] for f in json.loads(lint.stdout)["findings"]}
+    assert {"IL605", "IL610"} <= rules, lint.stdout
+
+    def serve_and_check(text: str):
+        """(trust verdict of openssl, what the real client printed) with the Secret's files served."""
+        secret = next(d for d in __import__("yaml").safe_load_all(text) if d["kind"] == "Secret")
+        config = next(d for d in __import__("yaml").safe_load_all(text) if d["kind"] == "ConfigMap")
+        served = tmp_path / "served"
+        served.mkdir(exist_ok=True)
+        (served / "tls.crt").write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
+        (served / "tls.key").write_bytes(base64.b64decode(secret["data"]["tls.key"]))
+        mounted = tmp_path / "billing-ca"
+        mounted.mkdir(exist_ok=True)
+        (mounted / "ca.crt").write_text(config["data"]["ca.crt"])
+        with TLSServer(served / "tls.crt", served / "tls.key") as server:
+            trust = imagelint("trust", "--manifests", str(k8s), "--workload", "payments/deployment/billing",
+                              "--image", "docker-daemon:billing-k8s:latest", "--host", "orders-api",
+                              "--connect", f"127.0.0.1:{server.port}", "--runtime", "openssl", "--format", "json")
+            client = dockerd.docker("run", "--rm", "--network", "host", "--add-host", "orders-api:127.0.0.1",
+                                    "-v", f"{mounted}:/etc/billing-ca:ro", "-e", "SSL_CERT_FILE=/etc/billing-ca/ca.crt",
+                                    "billing-k8s:latest", "python3", "-c",
+                                    "import urllib.request; print(urllib.request.urlopen("
+                                    f"'https://orders-api:{server.port}/', timeout=10).status)", check=False)
+        return json.loads(trust.stdout)["verdicts"][0], client
+
+    verdict, client = serve_and_check(k8s.read_text())
+    assert {"untrusted-root", "expired"} <= set(verdict["reasons"]), verdict
+    assert client.returncode != 0 and "unable to get local issuer certificate" in client.stderr, client.stderr
+
+    fix = imagelint("fix", str(k8s), "--write", "--unsafe-fixes")
+    assert "IL605" in fix.stdout, fix.stdout + fix.stderr
+    verdict, client = serve_and_check(k8s.read_text())
+    assert verdict["reasons"] == ["expired"], verdict
+    assert client.returncode != 0 and "certificate has expired" in client.stderr, client.stderr
+
+    renewed = make_cert("orders-api", pki.intermediate, dns=names, ips=("127.0.0.1",),
+                        not_before=NOW - DAY, not_after=NOW + 365 * DAY)
+    fixed_ca = next(d for d in __import__("yaml").safe_load_all(k8s.read_text()) if d["kind"] == "ConfigMap")
+    text = manifests(renewed).replace(textwrap.indent(old_ca.pem.decode().strip(), "    "),
+                                      textwrap.indent(fixed_ca["data"]["ca.crt"].strip(), "    "))
+    k8s.write_text(text)
+    verdict, client = serve_and_check(text)
+    assert verdict["trusted"], verdict
+    assert client.returncode == 0 and "200" in client.stdout, client.stderr
+    lint = imagelint("lint", str(k8s), "--format", "json")
+    assert not {"IL605", "IL610", "IL611"} & {f["rule"] for f in json.loads(lint.stdout)["findings"]}, lint.stdout
+
+
+def test_orders_api_image_reported_before_deploy(world: World, tmp_path):
+    """The server half: orders-api's image serves its 1-day certificate, expired, through nginx.
+    `lint` says so from the build context and `scan` from the built image, before any container runs;
+    the key baked next to it gets the mount-it-as-a-Secret fix."""
+    ctx = tmp_path / "orders-api"
+    ctx.mkdir()
+    (ctx / "orders.conf").write_text(
+        "server {\n    listen 8443 ssl;\n    server_name orders-api;\n"
+        "    ssl_certificate     /etc/nginx/tls/orders.pem;\n    ssl_certificate_key /etc/nginx/tls/orders.key;\n}\n")
+    (ctx / "nginx.conf").write_text("events {}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n}\n")
+    shutil.copy(world.files["chain-expired.pem"], ctx / "orders.pem")
+    shutil.copy(world.files["expired.key"], ctx / "orders.key")
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\n"
+                                    "COPY nginx.conf /etc/nginx/nginx.conf\n"
+                                    "COPY orders.conf /etc/nginx/conf.d/orders.conf\n"
+                                    "COPY orders.pem /etc/nginx/tls/orders.pem\n"
+                                    "COPY orders.key /etc/nginx/tls/orders.key\n")
+    lint = imagelint("lint", str(ctx / "Dockerfile"), "--format", "json")
+    lint_rules = {f["rule"]: f for f in json.loads(lint.stdout)["findings"]}
+    assert {"IL521", "IL522", "IL501"} <= set(lint_rules), lint.stdout
+    assert lint_rules["IL521"]["line"] == 4 and "validity 1 day(s)" in lint_rules["IL521"]["message"]
+    assert "kubernetes.io/tls" in lint_rules["IL501"]["message"]
+    world.build(ctx, "orders-api:latest")
+    scan = imagelint("scan", "docker-daemon:orders-api:latest", "--format", "json")
+    findings = [f for f in json.loads(scan.stdout)["findings"] if f["rule"].startswith("IL8")]
+    assert [(f["rule"], f["properties"]["problem"]) for f in findings] == [
+        ("IL802", "expired"), ("IL803", "short-lived")], scan.stdout
+    assert findings[0]["properties"]["config"] == "/etc/nginx/conf.d/orders.conf"
+    assert findings[0]["properties"]["not_after"] == world.pki.expired_leaf.cert.not_valid_after_utc.isoformat()
+    key = next(f for f in json.loads(scan.stdout)["findings"] if f["rule"] == "IL710")
+    assert key["properties"]["server_key_of"].startswith("nginx (/etc/nginx/conf.d/orders.conf:")

@@ -13,6 +13,7 @@ from ...dockerfile.queries import anchor_target, stage_facts
 from ...facts import families
 from ...findings import Severity
 from ..registry import check
+from .servers import server_keys_copied_by
 from .ca_env import trust_settings
 
 # --- IL501 private-key-copied ----------------------------------------------------------------------
@@ -246,11 +247,16 @@ def private_key_copied(model, ctx):
                 continue
             shown = ", ".join(rel for rel, _ in hits[:3]) + (f" and {len(hits) - 3} more" if len(hits) > 3 else "")
             kinds = sorted({k for _, k in hits})
-            yield ctx.hit("IL501", f"{op.inst.keyword} puts {' / '.join(kinds)} material into the image ({shown}): "
-                                   "anyone who can pull the image can read it; mount it at build time "
-                                   "(RUN --mount=type=secret/ssh) or at run time instead",
-                          op.inst, op.start or None, op.end or None, stage=stage, severity=Severity.ERROR,
-                          files=[rel for rel, _ in hits])
+            message = (f"{op.inst.keyword} puts {' / '.join(kinds)} material into the image ({shown}): "
+                       "anyone who can pull the image can read it; mount it at build time "
+                       "(RUN --mount=type=secret/ssh) or at run time instead")
+            servers = server_keys_copied_by(model, ctx, op)
+            if servers:  # a server's own TLS key: the run-time mount is the fix
+                message += (f"; it is the TLS key of {', '.join(servers)}: mount it as a Kubernetes Secret of type "
+                            "kubernetes.io/tls (or a Docker secret) where the configuration points")
+            yield ctx.hit("IL501", message, op.inst, op.start or None, op.end or None, stage=stage,
+                          severity=Severity.ERROR, files=[rel for rel, _ in hits],
+                          **({"server_key_of": servers} if servers else {}))
 
 
 def _key_written_by_run(ctx, stage, op):

@@ -100,6 +100,13 @@ def private_key_copied(ctx: ImageContext):
                         "but the original is still shipped in this layer's blob")
             else:
                 text = f"private key ({', '.join(kinds)}) at {path}, added by {where}, ships with the image"
+            used_by = ctx.server_key_files.get(ctx.view.realpath(path) or path) if not hidden and deleted_by is None \
+                else None
+            if used_by:
+                # A server's own key: the fix is to mount it, not just to drop it.
+                text += (f"; it is the TLS key {used_by} serves with: mount it at run time instead (a Kubernetes "
+                         "Secret of type kubernetes.io/tls, or a Docker secret) and rotate it")
+                props["server_key_of"] = used_by
             hit.message = text
             hit.properties.update(props, still_shipped=True, visible=not hidden)
             yield hit

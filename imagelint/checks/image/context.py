@@ -8,6 +8,7 @@ path there, so every finding can be traced back to a build step.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any
 
 from ...certs.load import CertRecord
@@ -27,6 +28,39 @@ class ImageContext(ImageTrustModel):
     def __init__(self, tree, config: dict[str, Any], reference: str = "", expiring_days: int = 30):
         super().__init__(tree, config, reference)
         self.expiring_days = expiring_days
+
+    # ---- the TLS servers the image configures
+
+    @cached_property
+    def servers(self) -> list:
+        """nginx/Apache/HAProxy configurations of the image with their TLS endpoints."""
+        from ...servers import find_servers
+
+        cwd = str(self.config.get("WorkingDir") or "/")
+        return find_servers(self.view, cwd=cwd, env=self.env)
+
+    @cached_property
+    def server_trusted_cas(self) -> list[CertRecord]:
+        """CAs a leaf may be issued by directly without an intermediate: the image's own bundle and
+        anchors (a private root installed here is the organisation's)."""
+        found = [cert for cert, _ in self.custom_cas.values()]
+        if self.bundle is not None:
+            found.extend(self.bundle.certificates)
+        return found
+
+    @cached_property
+    def server_key_files(self) -> dict[str, str]:
+        """Real path of each private key a server configuration uses -> "nginx (file:line)"."""
+        from ...servers.analysis import key_source
+
+        keys: dict[str, str] = {}
+        for config in self.servers:
+            for endpoint in config.endpoints:
+                path = key_source(self.view, endpoint)
+                real = self.view.realpath(path) if path else None
+                if real:
+                    keys.setdefault(real, f"{config.server} ({endpoint.config}:{endpoint.key_config_line or endpoint.line})")
+        return keys
 
     # ---- linking back to layers
 
