@@ -368,3 +368,96 @@ def test_version(tmp_path: Path):
 
     proc = run_cli("--version", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == f"imagelint {__version__}"
+
+
+# --- help, usage, no silent greens, stderr vs stdout ----------------------------------------------------
+
+COMMANDS = ["lint", "rules", "trust", "fix", "scan"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples_choices_and_reads_well(command: str, tmp_path: Path):
+    short = run_cli(command, "-h", cwd=tmp_path)
+    long = run_cli(command, "--help", cwd=tmp_path)
+    assert short.returncode == 0 and short.stdout == long.stdout
+    text = short.stdout
+    assert text.startswith(f"Usage: imagelint {command} [OPTIONS] ")
+    assert "{" not in text.splitlines()[0] and "<str>" not in text
+    examples = text.split("Examples:\n", 1)[1].splitlines()
+    assert 2 <= len([line for line in examples if line.strip().startswith(f"imagelint {command}")]) <= 3
+    if command in ("lint", "scan"):
+        assert "--format [text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle]" in " ".join(text.split())
+        assert "--fail-level [error|warning|info]" in text
+    if command == "fix":
+        assert "--format [text|json|github-suggestions]" in text
+    if command == "trust":
+        assert "--runtime [openssl|go|java|python-requests|node]" in text
+        assert "One of --chain/--connect is needed" in " ".join(text.split())
+
+
+def test_top_level_help_lists_whole_summaries_and_a_first_run(tmp_path: Path):
+    proc = run_cli("-h", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "..." not in proc.stdout.split("Commands:", 1)[1]
+    assert "imagelint rules IL201" in proc.stdout and "imagelint fix --diff" in proc.stdout
+
+
+def test_trust_without_a_chain_says_what_is_needed(tmp_path: Path):
+    proc = run_cli("trust", "host", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "imagelint: error: trust needs the server's certificates: add --chain FILE or --connect HOST:PORT"]
+    both = run_cli("trust", "host", "--chain", "x.pem", "--connect", "example.com:443", cwd=tmp_path)
+    assert both.returncode == 2 and len(both.stderr.splitlines()) == 1 and "cannot be combined" in both.stderr
+    runtime = run_cli("trust", "host", "--chain", "x.pem", "--runtime", "perl", cwd=tmp_path)
+    assert runtime.returncode == 2 and "unknown runtime 'perl'" in runtime.stderr
+
+
+def test_a_directory_without_dockerfiles_is_not_green(tmp_path: Path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.md").write_text("no Dockerfile here\n")
+    proc = run_cli("lint", "docs", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "imagelint: error: docs: no Dockerfile found (looked for Dockerfile, Containerfile, *.Dockerfile, "
+        "Dockerfile.*, outside excluded paths); name the file, or pass --allow-empty"]
+    assert proc.stdout == "No problems found in 0 files; 1 input could not be checked.\n"
+    allowed = run_cli("lint", "docs", "--allow-empty", cwd=tmp_path)
+    assert allowed.returncode == 0 and allowed.stderr.startswith("imagelint: warning: docs: no Dockerfile found")
+    # A directory with a Dockerfile next to an empty one still fails: the empty one was named on purpose.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text(CLEAN)
+    assert run_cli("lint", "app", "docs", cwd=tmp_path).returncode == 2
+    assert run_cli("lint", "app", cwd=tmp_path).returncode == 0
+
+
+def test_rule_selectors_that_match_nothing_are_refused(project: Path):
+    for option in ("--select", "--ignore"):
+        proc = run_cli("lint", "insecure.Dockerfile", option, "IL11,XX1", cwd=project)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.splitlines() == [
+            f"imagelint: error: {option} XX1 matches no rule (ids look like IL110, prefixes like IL1; "
+            "`imagelint rules` lists them)"]
+    # Image rules only: lint would check nothing.
+    image_only = run_cli("lint", "insecure.Dockerfile", "--select", "IL7", cwd=project)
+    assert image_only.returncode == 2 and "leave no rule that `imagelint lint` runs" in image_only.stderr
+    warned = run_cli("lint", "insecure.Dockerfile", "--select", "IL7", "--allow-empty", cwd=project)
+    assert warned.returncode == 0 and "imagelint: warning:" in warned.stderr
+    everything_ignored = run_cli("lint", "insecure.Dockerfile", "--ignore", "IL", cwd=project)
+    assert everything_ignored.returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_input_errors_go_to_stderr_and_stay_in_machine_reports(project: Path, fmt: str):
+    proc = run_cli("lint", "insecure.Dockerfile", "missing.Dockerfile", "-f", fmt, cwd=project)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["imagelint: error: missing.Dockerfile: no such file or directory"]
+    if fmt == "text":
+        assert "missing.Dockerfile" not in proc.stdout
+        assert "; 1 input could not be checked" in proc.stdout.splitlines()[-1]
+    elif fmt == "json":
+        assert json.loads(proc.stdout)["errors"] == [{"path": "missing.Dockerfile", "message": "no such file or directory"}]
+    else:
+        invocation = json.loads(proc.stdout)["runs"][0]["invocations"][0]
+        assert invocation["executionSuccessful"] is False
+        assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "no such file or directory"

@@ -54,12 +54,16 @@ class LintResult:
     errors: list[InputError] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files_checked: int = 0
+    empty_dirs: list[str] = field(default_factory=list)  # directories given that held no Dockerfile
 
 
-def discover(paths: list[str], errors: list[InputError], config: Config | None = None) -> list[str]:
-    """Expand directories into Dockerfiles (recursively); keep explicit files as given."""
+def discover(paths: list[str], errors: list[InputError], config: Config | None = None,
+             empty_dirs: list[str] | None = None) -> list[str]:
+    """Expand directories into Dockerfiles (recursively); keep explicit files as given.
+    A directory that yields nothing is added to `empty_dirs`: the caller decides if that is an error."""
     out: list[str] = []
     for path in paths:
+        found_before = len(out)
         if path == "-":
             out.append(path)
             continue
@@ -71,6 +75,8 @@ def discover(paths: list[str], errors: list[InputError], config: Config | None =
                     full = os.path.join(root, name)
                     if is_dockerfile_name(name) and not _excluded(full, cfg):
                         out.append(full)
+            if len(out) == found_before and empty_dirs is not None:
+                empty_dirs.append(path)
         elif os.path.exists(path):
             out.append(path)
         else:
@@ -173,7 +179,7 @@ def _parallel_results(files: list[str], options: LintOptions):
 
 def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = None, stdin_name: str | None = None) -> LintResult:
     result = LintResult()
-    files = discover(paths, result.errors, options.config)
+    files = discover(paths, result.errors, options.config, result.empty_dirs)
     parallel = (len(files) >= PARALLEL_MIN_FILES and "-" not in files and (os.cpu_count() or 1) > 1
                 and os.environ.get("IMAGELINT_JOBS") != "1")
     outcomes = _parallel_results(files, options) if parallel else (
