@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored: see its README.md
 
 INSECURE = """\
 FROM alpine:3.20
@@ -461,3 +461,21 @@ def test_input_errors_go_to_stderr_and_stay_in_machine_reports(project: Path, fm
         invocation = json.loads(proc.stdout)["runs"][0]["invocations"][0]
         assert invocation["executionSuccessful"] is False
         assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "no such file or directory"
+
+
+def test_sarif_of_one_finding_is_a_few_kb_and_shows_rule_help(tmp_path: Path):
+    import jsonschema
+
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN curl -k https://example.com/a -o /tmp/a\n")
+    proc = run_cli("lint", "Dockerfile", "-f", "sarif", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert len(proc.stdout.encode()) < 8_000, len(proc.stdout)
+    sarif = json.loads(proc.stdout)
+    jsonschema.Draft4Validator(json.loads((SCHEMAS / "sarif-schema-2.1.0.json").read_text())).validate(sarif)
+    run = sarif["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["IL110"]
+    (rule,) = run["tool"]["driver"]["rules"]  # only the rule that fired
+    # What GitHub code scanning reads for the alert's rule panel.
+    assert rule["id"] == "IL110" and rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+    assert "**Fix:** Remove the flag" in rule["help"]["markdown"] and "Fix: Remove the flag" in rule["help"]["text"]
+    assert rule["helpUri"] == "https://imagelint.dev/rules/IL110"
