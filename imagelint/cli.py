@@ -263,6 +263,8 @@ def lint(
     options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
     result = lint_paths(list(paths), options, stdin_name=stdin_filename)
     _empty_inputs(result.empty_dirs, allow_empty, result.errors)
+    for note in result.notes:
+        typer.echo(f"imagelint: note: {note}", err=True)
     from .catalogue import load_catalogue
 
     report = Report(result.findings, result.errors, load_catalogue(), result.sources, __version__, "file", result.files_checked)

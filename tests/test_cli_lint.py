@@ -479,3 +479,37 @@ def test_sarif_of_one_finding_is_a_few_kb_and_shows_rule_help(tmp_path: Path):
     assert rule["id"] == "IL110" and rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
     assert "**Fix:** Remove the flag" in rule["help"]["markdown"] and "Fix: Remove the flag" in rule["help"]["text"]
     assert rule["helpUri"] == "https://imagelint.dev/rules/IL110"
+
+
+# --- private base images --------------------------------------------------------------------------------
+
+PRIVATE_BASE = "FROM registry.corp/base:1\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\nRUN echo done\n"
+
+
+def test_a_private_base_image_family_comes_from_the_configuration(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text(PRIVATE_BASE)
+    unknown = run_cli("lint", "Dockerfile", "--select", "IL201", cwd=tmp_path)
+    assert unknown.returncode == 0  # nothing tells what the base image is: the check stays quiet, and says why
+    assert unknown.stderr.splitlines() == [
+        "imagelint: note: Dockerfile:1: the OS family of base image registry.corp/base:1 is unknown, so the checks "
+        "that need it (anchor directory, update command, bundle) stay quiet for this stage; declare it: "
+        '[tool.imagelint.base-images] "registry.corp/*" = "debian" (or alpine, rhel, ...)']
+    (tmp_path / "pyproject.toml").write_text('[tool.imagelint.base-images]\n"registry.corp/*" = "debian"\n')
+    known = run_cli("lint", "Dockerfile", "--select", "IL201", "-f", "json", cwd=tmp_path)
+    assert known.returncode == 1 and known.stderr == ""
+    (finding,) = json.loads(known.stdout)["findings"]
+    assert "added to the debian trust anchors but `update-ca-certificates` never runs" in finding["message"]
+    # A glob with the tag, in .imagelint.toml (nearer than pyproject.toml).
+    (tmp_path / ".imagelint.toml").write_text('[base-images]\n"registry.corp/base:1*" = "alpine"\n')
+    alpine = run_cli("lint", "Dockerfile", "--select", "IL201", "-f", "json", cwd=tmp_path)
+    assert "added to the alpine trust anchors" in json.loads(alpine.stdout)["findings"][0]["message"]
+
+
+def test_a_base_image_family_must_be_one_imagelint_knows(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text(PRIVATE_BASE)
+    (tmp_path / ".imagelint.toml").write_text('[base-images]\n"registry.corp/*" = "debain"\n')
+    proc = run_cli("lint", "Dockerfile", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"imagelint: error: {tmp_path / '.imagelint.toml'}: [base-images] 'registry.corp/*': unknown family 'debain' "
+        "(choose from alpine, arch, busybox, debian, distroless, rhel, scratch, suse, ubuntu, windows, wolfi)"]
