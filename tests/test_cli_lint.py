@@ -513,3 +513,14 @@ def test_a_base_image_family_must_be_one_imagelint_knows(tmp_path: Path):
     assert proc.stderr.splitlines() == [
         f"imagelint: error: {tmp_path / '.imagelint.toml'}: [base-images] 'registry.corp/*': unknown family 'debain' "
         "(choose from alpine, arch, busybox, debian, distroless, rhel, scratch, suse, ubuntu, windows, wolfi)"]
+
+
+def test_the_readme_first_run_is_what_imagelint_prints():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    proc = run_cli("lint", "fixtures/first-run/Dockerfile", cwd=ROOT)
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert f"$ imagelint lint fixtures/first-run/Dockerfile\n{proc.stdout}```" in readme
+    assert "imagelint rules IL201" in readme and "imagelint fix --diff fixtures/first-run/Dockerfile" in readme
+    # Installs that work under PEP 668, and a pre-commit rev that exists.
+    assert "pipx install ." in readme and "python3 -m venv .venv" in readme
+    assert "rev: v0.1.0" not in readme
