@@ -478,7 +478,8 @@ def scan(
     from .catalogue import load_catalogue
 
     shown = result.images[0] if len(result.images) == 1 else ", ".join(result.images)
-    report = Report(result.findings, [], load_catalogue(), result.sources, __version__, "image",
+    # Images that could not be read stay in the machine formats too (JSON errors, SARIF notifications).
+    report = Report(result.findings, list(result.errors), load_catalogue(), result.sources, __version__, "image",
                     len(result.images), image=shown)
     _emit(render(format, report, color=_use_color(no_color, output)), output)
     raise typer.Exit(_exit_code(result.findings, result.errors, level))

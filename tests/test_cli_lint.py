@@ -524,3 +524,11 @@ def test_the_readme_first_run_is_what_imagelint_prints():
     # Installs that work under PEP 668, and a pre-commit rev that exists.
     assert "pipx install ." in readme and "python3 -m venv .venv" in readme
     assert "rev: v0.1.0" not in readme
+
+
+def test_a_configuration_naming_no_rule_is_refused(project: Path):
+    (project / ".imagelint.toml").write_text('ignore = ["IL11O"]\n')  # letter O, not zero
+    proc = run_cli("lint", "insecure.Dockerfile", cwd=project)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"imagelint: error: {project / '.imagelint.toml'}: ignore: 'IL11O' matches no rule (`imagelint rules` lists them)"]

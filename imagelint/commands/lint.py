@@ -113,6 +113,7 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     parsed = parse_dockerfile(text, path)
     build_args = dict(cfg.build_args)
     build_args.update(options.build_args)
+    checked_selectors(cfg)
     model = build_model(parsed, build_args, options.target, checked_base_images(cfg))
     if model.unknown_instructions:
         inst = model.unknown_instructions[0]
@@ -143,6 +144,22 @@ def checked_base_images(cfg: Config) -> dict[str, str]:
             raise ImagelintError(f"[base-images] {pattern!r}: unknown family {name!r} "
                                  f"(choose from {', '.join(sorted(known))})", path=str(cfg.source or "configuration"))
     return cfg.base_images
+
+
+def checked_selectors(cfg: Config) -> None:
+    """A rule id or prefix in the configuration that names no rule is an error, as on the command
+    line (Ruff does the same): a typo must not switch a rule off, or on, unnoticed."""
+    from ..catalogue import load_catalogue
+
+    if cfg.source is None or not (cfg.select or cfg.ignore or cfg.per_path_ignores or cfg.severity):
+        return
+    rules = load_catalogue()
+    named = [("select", v) for v in cfg.select] + [("ignore", v) for v in cfg.ignore]
+    named += [(f"per-path-ignores {pattern!r}", v) for pattern, values in cfg.per_path_ignores.items() for v in values]
+    named += [("severity", v) for v in cfg.severity]
+    for key, value in named:
+        if not any(rule.startswith(str(value)) for rule in rules):
+            raise ImagelintError(f"{key}: {value!r} matches no rule (`imagelint rules` lists them)", path=str(cfg.source))
 
 
 _TRUST_COMMANDS = {"update-ca-certificates", "update-ca-trust", "trust", "keytool", "c_rehash"}
