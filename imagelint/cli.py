@@ -24,6 +24,13 @@ class _Command(TyperCommand):
                 for piece in super().collect_usage_pieces(ctx)]
 
 
+class _TrustCommand(_Command):
+    """`trust` needs one source of the server's certificates: the usage line says so."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return super().collect_usage_pieces(ctx) + ["(--chain FILE | --connect HOST:PORT)"]
+
+
 class _Group(TyperGroup):
     """Subcommands listed in the order they are learnt, with their whole one-line summary."""
 
@@ -324,7 +331,7 @@ def rules(
 
 
 @app.command(
-    cls=_Command,
+    cls=_TrustCommand,
     short_help="Would this image trust that server? Per runtime, and if not, why.",
     epilog=_examples(
         "imagelint trust docker-archive:app.tar --connect api.internal:443",

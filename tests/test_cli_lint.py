@@ -391,6 +391,7 @@ def test_help_has_examples_choices_and_reads_well(command: str, tmp_path: Path):
     if command == "fix":
         assert "--format [text|json|github-suggestions]" in text
     if command == "trust":
+        assert text.startswith("Usage: imagelint trust [OPTIONS] IMAGE (--chain FILE | --connect HOST:PORT)\n")
         assert "--runtime [openssl|go|java|python-requests|node]" in text
         assert "One of --chain/--connect is needed" in " ".join(text.split())
 
