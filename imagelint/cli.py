@@ -62,6 +62,7 @@ app = typer.Typer(
 LINT_FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl", "checkstyle"]
 FIX_FORMATS = ["text", "json", "github-suggestions"]
 TRUST_FORMATS = ["text", "json"]
+EXPIRY_FORMATS = ["text", "json", "prometheus"]
 FAIL_LEVELS = ["error", "warning", "info"]
 RUNTIMES = ["openssl", "go", "java", "python-requests", "node"]
 
@@ -349,11 +350,14 @@ def trust(
     format: str = typer.Option("text", "--format", "-f", metavar=_choices(TRUST_FORMATS), help=_FORMAT_HELP),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
     timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for --connect."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Would this image (or this machine) trust that server? Per runtime (OpenSSL, Go, Java, Python
     requests, Node), and if not, exactly why and what to change."""
     from .findings import ImagelintError
     from .commands.trust import run_trust
+    from .image.cache import layer_cache
 
     if chain is None and connect is None:
         raise _fail("trust needs the server's certificates: add --chain FILE or --connect HOST:PORT")
@@ -366,7 +370,8 @@ def trust(
         if name not in RUNTIMES:
             raise _fail(f"unknown runtime {name!r} (choose from {', '.join(RUNTIMES)})")
     try:
-        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout)
+        code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
+                               cache=layer_cache(cache_dir, not no_cache))
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)
@@ -431,6 +436,66 @@ def fix(
 
 @app.command(
     cls=_Command,
+    short_help="Every certificate's expiry, soonest first: files, images, manifests, endpoints.",
+    epilog=_examples(
+        "imagelint expiry certs/ k8s/ingress.yaml",
+        "imagelint expiry docker-archive:app.tar api.internal:443 --warn-days 60",
+        "imagelint expiry -f prometheus -o /var/lib/node_exporter/imagelint.prom oci:build/app",
+    ),
+)
+def expiry(
+    targets: List[str] = typer.Argument(..., metavar="TARGET...", help="Certificate files or directories, Kubernetes manifests, image references, or HOST:PORT."),
+    warn_days: int = typer.Option(30, "--warn-days", metavar="DAYS", help="Report certificates expiring within DAYS as 'expiring'."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(EXPIRY_FORMATS), help=_FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE (atomically: safe for node_exporter's textfile collector)."),
+    all_certs: bool = typer.Option(False, "--all", help="List public roots of distribution bundles one by one too."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="WHEN", help="Judge at this time (2026-12-31, 2026-12-31T12:00:00Z, or +30d)."),
+    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for each HOST:PORT."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
+) -> None:
+    """Every certificate's expiry, soonest first: certificate files, images, Kubernetes manifests
+    and TLS endpoints, for people (text), programs (json) and Prometheus."""
+    from .commands.expiry import run_expiry
+    from .image.cache import layer_cache
+    from .commands.trust import parse_at
+    from .findings import ImagelintError
+
+    try:
+        code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout,
+                                        cache=layer_cache(cache_dir, not no_cache))
+    except ImagelintError as exc:
+        raise _fail(str(exc.as_input_error()))
+    for error in errors:
+        typer.echo(f"imagelint: error: {error}", err=True)
+    if output:
+        _write_atomically(output, text)
+    else:
+        _emit(text, None)
+    raise typer.Exit(code)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Readers (a textfile collector) see the old file or the new one, never half of one."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".imagelint-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(temp, 0o644)
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise _fail(f"{path}: cannot write: {exc.strerror}")
+
+
+@app.command(
+    cls=_Command,
     short_help="Scan built images: what they really trust, and what is wrong with it.",
     epilog=_examples(
         "imagelint scan docker-archive:app.tar",
@@ -455,12 +520,15 @@ def scan(
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Warn instead of failing when the rule selection leaves no image rule."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Scan built images: what they really trust (OS bundle, Java, Python, Node stores), and what is
     wrong with it. Reads the layers; never runs the image."""
     from .findings import Severity
     from .report import Report, render
     from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
+    from .image.cache import layer_cache
 
     allowed = ["text", "json"] if inventory else LINT_FORMATS
     if format not in allowed:
@@ -473,7 +541,8 @@ def scan(
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(selected, ignored, platform, ca_file, list(insecure_registry or []),
-                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
+                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
+                          layer_cache(cache_dir, not no_cache))
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)

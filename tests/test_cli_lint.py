@@ -372,7 +372,7 @@ def test_version(tmp_path: Path):
 
 # --- help, usage, no silent greens, stderr vs stdout ----------------------------------------------------
 
-COMMANDS = ["lint", "rules", "trust", "fix", "scan"]
+COMMANDS = ["lint", "rules", "trust", "fix", "scan", "expiry"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -390,6 +390,8 @@ def test_help_has_examples_choices_and_reads_well(command: str, tmp_path: Path):
         assert "--fail-level [error|warning|info]" in text
     if command == "fix":
         assert "--format [text|json|github-suggestions]" in text
+    if command == "expiry":
+        assert "--format [text|json|prometheus]" in text
     if command == "trust":
         assert text.startswith("Usage: imagelint trust [OPTIONS] IMAGE (--chain FILE | --connect HOST:PORT)\n")
         assert "--runtime [openssl|go|java|python-requests|node]" in text

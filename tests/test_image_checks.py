@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagekit import Image, Layer, jks_store, make_ca, private_key_pem, write_docker_archive, write_oci
+from imagekit import Image, Layer, jks_store, make_ca, pkcs12_store, private_key_pem, write_docker_archive, write_oci
 from test_scan_support import PATH_ENV, debian_layer, public_bundle, public_roots, rules_of, scan
 
 CORP_PEM, CORP_CERT, CORP_KEY = make_ca("Corp Root CA")
@@ -18,14 +18,6 @@ def public_certs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few real roots have negative serials
         return [x509.load_pem_x509_certificate(pem) for _, pem in public_roots()]
-
-
-def pkcs12_store(certificates: list, password: bytes = b"changeit") -> bytes:
-    """A PKCS12 trust store as keytool writes it (trusted certificate bags, no key)."""
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-
-    entries = [pkcs12.PKCS12Certificate(cert, f"cert{i}".encode()) for i, cert in enumerate(certificates)]
-    return pkcs12.serialize_java_truststore(entries, BestAvailableEncryption(password))
 
 
 def oci(tmp_path, layers, **kwargs) -> str:

@@ -19,6 +19,7 @@ from ..config import Config, find_config
 from ..dockerfile.model import build_model
 from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError
+from ..image.cache import LayerCache
 from ..trust.subjects import image_model
 from .lint import read_source
 
@@ -37,6 +38,7 @@ class ScanOptions:
     progress: bool = False
     config: Config | None = None
     inventory: bool = False
+    cache: LayerCache | None = None  # None: every layer is read
 
 
 @dataclass
@@ -83,7 +85,7 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     progress = _Progress if options.progress else None
     with image_model(ref, platform=options.platform, ca_file=options.ca_file,
                      insecure_registries=tuple(options.insecure_registries), model=ImageContext,
-                     progress=progress, expiring_days=options.expiring_days) as ctx:
+                     progress=progress, cache=options.cache, expiring_days=options.expiring_days) as ctx:
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)
         run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))
