@@ -92,12 +92,28 @@ def _rule(report: Report, rule_id: str, doc: RuleDoc | None) -> dict[str, Any]:
         "id": doc.id,
         "name": doc.name,
         "shortDescription": {"text": doc.title},
-        "fullDescription": {"text": doc.summary},
+        "fullDescription": {"text": _at_most(doc.summary, FULL_DESCRIPTION_MAX)},
         "help": {"text": text, "markdown": markdown},
         "helpUri": doc.help_uri(),
         "defaultConfiguration": {"level": LEVEL[doc.severity]},
         "properties": _rule_properties(doc.severity, doc.category, doc.kind),
     }
+
+
+# GitHub code scanning limits fullDescription.text to 1000 characters (github/docs,
+# code-security/.../sarif-support.md, reportingDescriptor object).
+FULL_DESCRIPTION_MAX = 1000
+
+
+def _at_most(text: str, limit: int) -> str:
+    """`text` cut at the last sentence end (else word) that fits, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    if end < limit // 2:
+        end = cut.rfind(" ")
+    return cut[: end + 1].rstrip() + "…"
 
 
 def short_help(doc: RuleDoc) -> tuple[str, str]:
