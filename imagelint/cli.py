@@ -11,18 +11,71 @@ from typing import List, Optional
 
 import typer
 
+from typer.core import TyperCommand, TyperGroup
+
 from . import __version__
+
+
+class _Command(TyperCommand):
+    """Usage lines as users read them: `imagelint lint [OPTIONS] PATH...`, not `{paths}...`."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
+class _TrustCommand(_Command):
+    """`trust` needs one source of the server's certificates: the usage line says so."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return super().collect_usage_pieces(ctx) + [
+            "(--chain FILE | --connect HOST:PORT | --manifests PATH --workload KIND/NAME --host NAME)"]
+
+
+class _Group(TyperGroup):
+    """Subcommands listed in the order they are learnt, with their whole one-line summary."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(limit=200)) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="imagelint",
     help="Find and fix TLS trust-store problems in Dockerfiles and container images.",
+    epilog=("\b\nFirst run:\n"
+            "  imagelint lint Dockerfile            find the problems\n"
+            "  imagelint rules IL201                what a rule means, with examples\n"
+            "  imagelint fix --diff Dockerfile      the fixes as a patch\n"
+            "\nExit codes: 0 clean, 1 findings (fix: changes), 2 usage or input error, 3 internal error."),
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 LINT_FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl", "checkstyle"]
+FIX_FORMATS = ["text", "json", "github-suggestions"]
+TRUST_FORMATS = ["text", "json"]
+EXPIRY_FORMATS = ["text", "json", "prometheus"]
+FAIL_LEVELS = ["error", "warning", "info"]
+RUNTIMES = ["openssl", "go", "java", "python-requests", "node"]
+
+
+def _choices(values) -> str:
+    """The metavar that shows the choices instead of <str>."""
+    return "[" + "|".join(values) + "]"
+
+
+def _examples(*lines: str) -> str:
+    # "\b" keeps click from re-wrapping the example lines into one paragraph.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _version(value: bool) -> None:
@@ -33,7 +86,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Find and fix TLS trust-store problems in Dockerfiles and container images."""
 
@@ -126,60 +179,140 @@ def _exit_code(findings, errors, fail_level) -> int:
     return 0
 
 
-@app.command()
+
+
+def _rule_selection(select: list[str], ignore: list[str], kinds: set[str], command: str, allow_empty: bool) -> None:
+    """Refuse a --select/--ignore that names no rule (Ruff does the same), and a selection that
+    leaves no rule for this command's inputs: both would turn a CI job green for nothing."""
+    from .catalogue import load_catalogue
+
+    docs = load_catalogue()
+    for option, values in (("--select", select), ("--ignore", ignore)):
+        for value in values:
+            if not any(rule.startswith(value) for rule in docs):
+                raise _fail(f"{option} {value} matches no rule (ids look like IL110, prefixes like IL1; "
+                            "`imagelint rules` lists them)")
+    if not select and not ignore:
+        return
+    enabled = [d for d in docs.values() if d.kind in kinds
+               and (not select or any(d.id.startswith(p) for p in select))
+               and not any(d.id.startswith(p) for p in ignore)]
+    if enabled:
+        return
+    other = "`imagelint scan` checks image rules" if "image" not in kinds else "`imagelint lint` checks Dockerfile rules"
+    message = f"--select/--ignore leave no rule that `imagelint {command}` runs ({other})"
+    if not allow_empty:
+        raise _fail(message + "; pass --allow-empty if that is intended")
+    typer.echo(f"imagelint: warning: {message}", err=True)
+
+
+def _lint_kinds() -> set[str]:
+    from .catalogue import load_catalogue
+
+    return {d.kind for d in load_catalogue().values()} - {"image"}
+
+
+def _empty_inputs(empty_dirs: list[str], allow_empty: bool, errors: list) -> None:
+    """A directory with no Dockerfile in it is an error (a CI job pointed at the wrong folder must
+    not pass), or a warning with --allow-empty."""
+    from .findings import InputError
+
+    for directory in empty_dirs:
+        message = ("no Dockerfile or Kubernetes manifest found (looked for Dockerfile, Containerfile, "
+                   "*.Dockerfile, Dockerfile.*, and *.yaml/*.yml/*.json with apiVersion and kind, "
+                   "outside excluded paths)")
+        if allow_empty:
+            typer.echo(f"imagelint: warning: {directory}: {message}", err=True)
+        else:
+            errors.append(InputError(directory, message + "; name the file, or pass --allow-empty"))
+
+
+_FORMAT_HELP = "Report format."
+_SELECT_HELP = "Only these rules: ids or prefixes (IL110, IL1), repeatable or comma-separated."
+_IGNORE_HELP = "Skip these rules: ids or prefixes, repeatable or comma-separated."
+_ALLOW_EMPTY_HELP = "Warn instead of failing when a directory holds no Dockerfile or the rule selection is empty."
+
+
+@app.command(
+    cls=_Command,
+    short_help="Lint Dockerfiles for TLS trust-store problems.",
+    epilog=_examples(
+        "imagelint lint Dockerfile",
+        "imagelint lint --select IL1 --fail-level warning docker/",
+        "imagelint lint -f sarif -o imagelint.sarif .",
+    ),
+)
 def lint(
-    paths: List[str] = typer.Argument(..., help="Dockerfiles, Kubernetes YAML/JSON files or directories (searched recursively); - for stdin (a Dockerfile or a manifest stream)."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
-    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: info)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
-    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", help="K=V, as for docker build."),
-    target: Optional[str] = typer.Option(None, "--target", help="The stage that is shipped (default: last)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
-    context: Optional[str] = typer.Option(None, "--context", help="Build context directory (default: the Dockerfile's)."),
-    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Dockerfiles, Kubernetes YAML/JSON files or directories (searched recursively); - for stdin (a Dockerfile or a manifest stream)."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(LINT_FORMATS), help=_FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    fail_level: Optional[str] = typer.Option(None, "--fail-level", metavar=_choices(FAIL_LEVELS), help="Lowest severity that fails (default: info, or the configuration's)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="RULE", help=_SELECT_HELP),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="RULE", help=_IGNORE_HELP),
+    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", metavar="NAME=VALUE", help="As for docker build; NAME alone takes the environment's value."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="STAGE", help="The stage that is shipped (default: the last)."),
+    config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Configuration file (default: the nearest .imagelint.toml or pyproject.toml)."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="DIR", help="Build context directory (default: the Dockerfile's)."),
+    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", metavar="NAME", help="Name to report for -."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=_ALLOW_EMPTY_HELP),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
 ) -> None:
-    """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems."""
+    """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems: verification switched
+    off, CAs added but never trusted, trust lost between stages or replaced by a mounted bundle,
+    bad certificates in the build context and in TLS Secrets."""
     from .findings import Severity
     from .commands.lint import LintOptions, lint_paths
     from .report import Report, render
 
     if format not in LINT_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(LINT_FORMATS)})")
+    selected, ignored = _split_ids(select), _split_ids(ignore)
+    _rule_selection(selected, ignored, _lint_kinds(), "lint", allow_empty)
     cfg = _load_config(config)
     first_path = next((p for p in paths if p != "-"), ".")
     level = _fail_level(fail_level, cfg, Severity.INFO, discover_from=first_path)
-    options = LintOptions(_split_ids(select), _split_ids(ignore), _build_args(build_arg), target, cfg, context)
+    options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
     result = lint_paths(list(paths), options, stdin_name=stdin_filename)
+    _empty_inputs(result.empty_dirs, allow_empty, result.errors)
+    for note in result.notes:
+        typer.echo(f"imagelint: note: {note}", err=True)
     from .catalogue import load_catalogue
 
     report = Report(result.findings, result.errors, load_catalogue(), result.sources, __version__, "file", result.files_checked)
     _emit(render(format, report, color=_use_color(no_color, output)), output)
+    # The report keeps errors where its format has a place for them; the human line goes to stderr.
     for error in result.errors:
-        if format != "text":
-            typer.echo(f"imagelint: {error}", err=True)
-    for note in result.notes:
-        typer.echo(f"imagelint: note: {note}", err=True)
+        typer.echo(f"imagelint: error: {error}", err=True)
     raise typer.Exit(_exit_code(result.findings, result.errors, level))
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    short_help="List the rules, or explain some of them with their examples.",
+    epilog=_examples(
+        "imagelint rules",
+        "imagelint rules IL201",
+        "imagelint rules IL110 IL111 --format json",
+    ),
+)
 def rules(
-    ids: Optional[List[str]] = typer.Argument(None, help="Rule ids to explain (default: list all)."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json"),
+    ids: Optional[List[str]] = typer.Argument(None, metavar="[RULE]...", help="Rule ids to explain (default: list all)."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(TRUST_FORMATS), help=_FORMAT_HELP),
 ) -> None:
-    """List the rules, or explain some of them with their examples."""
+    """List the rules, or explain some of them: what the rule checks, why, a bad and a good example, the fix."""
     import json
 
     from .catalogue import load_catalogue
 
+    if format not in TRUST_FORMATS:
+        raise _fail(f"unknown format {format!r} (choose from {', '.join(TRUST_FORMATS)})")
     docs = load_catalogue()
     wanted = _split_ids(ids)
     for rid in wanted:
         if rid not in docs:
-            raise _fail(f"unknown rule {rid}")
+            close = sorted(r for r in docs if r.startswith(rid))
+            hint = f" (did you mean {', '.join(close[:5])}?)" if close else " (`imagelint rules` lists them)"
+            raise _fail(f"unknown rule {rid}{hint}")
     if format == "json":
         selected = [docs[r] for r in (wanted or sorted(docs))]
         typer.echo(json.dumps([
@@ -201,18 +334,26 @@ def rules(
         typer.echo(d.body.strip())
 
 
-@app.command()
+@app.command(
+    cls=_TrustCommand,
+    short_help="Would this image trust that server? Per runtime, and if not, why.",
+    epilog=_examples(
+        "imagelint trust docker-archive:app.tar --connect api.internal:443",
+        "imagelint trust oci:build/app --chain server-chain.pem --host api.internal",
+        "imagelint trust host --connect example.com:443 --runtime openssl,python-requests",
+    ),
+)
 def trust(
-    image: Optional[str] = typer.Argument(None, help="Image reference (docker-archive:, oci:, docker-daemon:, docker://, name:tag) or 'host' (not with --manifests)."),
-    chain: Optional[str] = typer.Option(None, "--chain", help="The certificates the server presents (PEM or DER)."),
-    connect: Optional[str] = typer.Option(None, "--connect", help="HOST:PORT: fetch the chain with a TLS handshake."),
-    host: Optional[str] = typer.Option(None, "--host", help="The name clients use (checked against the SANs)."),
-    at: Optional[str] = typer.Option(None, "--at", help="Evaluate at this time (ISO 8601, or +30d)."),
-    runtime: Optional[List[str]] = typer.Option(None, "--runtime", help="openssl|go|java|python-requests|node (default: all present)."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
-    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    image: Optional[str] = typer.Argument(None, metavar="IMAGE", help="Image reference (docker-archive:PATH, oci:DIR, docker-daemon:NAME:TAG, docker://REF, NAME:TAG) or 'host' for this machine (not with --manifests)."),
+    chain: Optional[str] = typer.Option(None, "--chain", metavar="FILE", help="The certificates the server presents (PEM or DER). One of --chain/--connect is needed (with --workload: optional, the Service's TLS Secret serves)."),
+    connect: Optional[str] = typer.Option(None, "--connect", metavar="HOST:PORT", help="Fetch the chain with a TLS handshake. One of --chain/--connect is needed (with --workload: optional, the Service's TLS Secret serves)."),
+    host: Optional[str] = typer.Option(None, "--host", metavar="NAME", help="The name clients use (checked against the SANs)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="WHEN", help="Evaluate at this time (2026-12-31, 2026-12-31T12:00:00Z, or +30d)."),
+    runtime: Optional[List[str]] = typer.Option(None, "--runtime", metavar=_choices(RUNTIMES), help="Only these runtimes, repeatable or comma-separated (default: all present)."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(TRUST_FORMATS), help=_FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for --connect."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
     manifests: Optional[str] = typer.Option(None, "--manifests", help="Kubernetes manifests (file, directory or -): check a workload of them."),
     workload: Optional[str] = typer.Option(None, "--workload", help="[NAMESPACE/]KIND/NAME of the client, e.g. payments/deployment/billing."),
@@ -221,12 +362,20 @@ def trust(
                                                     "With --workload: the client's image, read instead of the container's "
                                                     "(e.g. docker-archive:billing.tar)."),
 ) -> None:
-    """Would this image (or a workload of these manifests) trust that server? Per runtime, and if not, exactly why."""
+    """Would this image (this machine, or a workload of these manifests) trust that server? Per
+    runtime (OpenSSL, Go, Java, Python requests, Node), and if not, every reason and what to change."""
     from .findings import ImagelintError
     from .commands.trust import run_trust, run_workload_trust
     from .image.cache import layer_cache
 
-    runtimes = [r for value in runtime or [] for r in value.split(",") if r]
+    if format not in TRUST_FORMATS:
+        raise _fail(f"unknown format {format!r} (choose from {', '.join(TRUST_FORMATS)})")
+    runtimes = [r.strip() for value in runtime or [] for r in value.split(",") if r.strip()]
+    for name in runtimes:
+        if name not in RUNTIMES:
+            raise _fail(f"unknown runtime {name!r} (choose from {', '.join(RUNTIMES)})")
+    if chain is not None and connect is not None:
+        raise _fail("--chain and --connect cannot be combined: give one of them")
     if manifests or workload:
         if not (manifests and workload):
             raise _fail("--manifests and --workload go together")
@@ -241,6 +390,8 @@ def trust(
         raise typer.Exit(code)
     if not image:
         raise _fail("name an image (or 'host'), or give --manifests and --workload")
+    if chain is None and connect is None:
+        raise _fail("trust needs the server's certificates: add --chain FILE or --connect HOST:PORT")
     try:
         code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
                                cache=layer_cache(cache_dir, not no_cache), server_image=image_option)
@@ -250,34 +401,46 @@ def trust(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    short_help="Fix Dockerfiles: show the changes, print a diff, or write them in place.",
+    epilog=_examples(
+        "imagelint fix Dockerfile",
+        "imagelint fix --diff . | git apply",
+        "imagelint fix --write --unsafe-fixes --select IL201 Dockerfile",
+    ),
+)
 def fix(
-    paths: List[str] = typer.Argument(..., help="Dockerfiles or directories (searched recursively); - for stdin."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Dockerfiles or directories (searched recursively); - for stdin."),
     diff: bool = typer.Option(False, "--diff", help="Print only a unified diff (for git apply / patch -p1)."),
     write: bool = typer.Option(False, "--write", help="Edit the files in place."),
-    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes marked unsafe."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json|github-suggestions"),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
-    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", help="K=V, as for docker build."),
-    target: Optional[str] = typer.Option(None, "--target", help="The stage that is shipped (default: last)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
-    context: Optional[str] = typer.Option(None, "--context", help="Build context directory (default: the Dockerfile's)."),
-    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", help="Name to report for -."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="Also apply fixes marked unsafe (they may change what the image does)."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(FIX_FORMATS), help=_FORMAT_HELP),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="RULE", help=_SELECT_HELP),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="RULE", help=_IGNORE_HELP),
+    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", metavar="NAME=VALUE", help="As for docker build; NAME alone takes the environment's value."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="STAGE", help="The stage that is shipped (default: the last)."),
+    config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Configuration file (default: the nearest .imagelint.toml or pyproject.toml)."),
+    context: Optional[str] = typer.Option(None, "--context", metavar="DIR", help="Build context directory (default: the Dockerfile's)."),
+    stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", metavar="NAME", help="Name to report for -."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help=_ALLOW_EMPTY_HELP),
 ) -> None:
-    """Fix Dockerfiles: show the changes (default), print a diff, or write them in place."""
-    from .commands.fix import FORMATS as FIX_FORMATS
+    """Fix Dockerfiles: show the changes (default), print only a diff, or write them in place.
+    Safe fixes by default; unsafe ones with --unsafe-fixes; guidance is printed, never applied."""
     from .commands.fix import fix_paths, render_json, render_suggestions, render_text
     from .commands.lint import LintOptions
 
     if diff and write:
-        raise _fail("--diff and --write cannot be combined")
+        raise _fail("--diff and --write cannot be combined: --diff prints the patch, --write applies it")
     if format not in FIX_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(FIX_FORMATS)})")
+    selected, ignored = _split_ids(select), _split_ids(ignore)
+    _rule_selection(selected, ignored, _lint_kinds(), "fix", allow_empty)
     mode = "write" if write else "diff" if diff else "show"
     cfg = _load_config(config)
-    options = LintOptions(_split_ids(select), _split_ids(ignore), _build_args(build_arg), target, cfg, context)
+    options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
     run = fix_paths(list(paths), options, mode=mode, unsafe=unsafe_fixes, stdin_name=stdin_filename)
+    _empty_inputs(run.empty_dirs, allow_empty, run.errors)
     if format == "json":
         sys.stdout.write(render_json(run, mode))
         for error in run.errors:
@@ -294,19 +457,28 @@ def fix(
     raise typer.Exit(run.exit_code())
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    short_help="Every certificate's expiry, soonest first: files, images, manifests, endpoints.",
+    epilog=_examples(
+        "imagelint expiry certs/ k8s/ingress.yaml",
+        "imagelint expiry docker-archive:app.tar api.internal:443 --warn-days 60",
+        "imagelint expiry -f prometheus -o /var/lib/node_exporter/imagelint.prom oci:build/app",
+    ),
+)
 def expiry(
-    targets: List[str] = typer.Argument(..., help="Certificate files or directories, Kubernetes manifests, image references, or HOST:PORT."),
-    warn_days: int = typer.Option(30, "--warn-days", help="Report certificates expiring within N days as 'expiring'."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json|prometheus"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically: safe for node_exporter's textfile collector)."),
+    targets: List[str] = typer.Argument(..., metavar="TARGET...", help="Certificate files or directories, Kubernetes manifests, image references, or HOST:PORT."),
+    warn_days: int = typer.Option(30, "--warn-days", metavar="DAYS", help="Report certificates expiring within DAYS as 'expiring'."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(EXPIRY_FORMATS), help=_FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE (atomically: safe for node_exporter's textfile collector)."),
     all_certs: bool = typer.Option(False, "--all", help="List public roots of distribution bundles one by one too."),
-    at: Optional[str] = typer.Option(None, "--at", help="Judge at this time (ISO 8601, or +30d)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each HOST:PORT."),
-    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="WHEN", help="Judge at this time (2026-12-31, 2026-12-31T12:00:00Z, or +30d)."),
+    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for each HOST:PORT."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
-    """Every certificate's expiry, soonest first: files, images, manifests and endpoints."""
+    """Every certificate's expiry, soonest first: certificate files, images, Kubernetes manifests
+    and TLS endpoints, for people (text), programs (json) and Prometheus."""
     from .commands.expiry import run_expiry
     from .image.cache import layer_cache
     from .commands.trust import parse_at
@@ -369,10 +541,17 @@ def _write_atomically(path: str, text: str) -> None:
         raise _fail(f"{path}: cannot write: {exc.strerror}")
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    short_help="Merge the reports of a sharded fleet scan into one.",
+    epilog=_examples(
+        "imagelint merge shard-1.json shard-2.json shard-3.json -o fleet.json",
+        "imagelint merge shard-*.sarif -o fleet.sarif",
+    ),
+)
 def merge(
-    reports: List[str] = typer.Argument(..., help="JSON or SARIF reports of shard scans (one format)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the merged report to FILE."),
+    reports: List[str] = typer.Argument(..., metavar="REPORT...", help="JSON or SARIF reports of shard scans (one format)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the merged report to FILE."),
 ) -> None:
     """Merge the reports of a sharded fleet scan: each finding once (by image digest and fingerprint)."""
     from .commands.merge import run_merge
@@ -389,33 +568,44 @@ def merge(
     raise typer.Exit(0)
 
 
-@app.command()
+@app.command(
+    cls=_Command,
+    short_help="Scan built images: what they really trust, and what is wrong with it.",
+    epilog=_examples(
+        "imagelint scan docker-archive:app.tar",
+        "imagelint scan oci:build/app --dockerfile Dockerfile -f sarif -o scan.sarif",
+        "imagelint scan --inventory docker://registry.example.com/app:1.4",
+        "imagelint scan docker://registry.example.com/ --all --shard 1/3 -f json -o shard-1.json",
+    ),
+)
 def scan(
-    images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
-    format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
-    fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: warning: info-level notes such as expired public roots a distribution still ships do not fail a scan)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's); 'all' with --all: every platform."),
-    ca_file: Optional[str] = typer.Option(None, "--ca-file", help="Extra CA (PEM) to verify the registry's TLS certificate."),
-    insecure_registry: Optional[List[str]] = typer.Option(None, "--insecure-registry", help="HOST[:PORT] reachable over plain HTTP."),
-    dockerfile: Optional[str] = typer.Option(None, "--dockerfile", help="The Dockerfile that built the image: findings land on its lines."),
+    images: List[str] = typer.Argument(..., metavar="IMAGE...", help="docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:NAME:TAG, docker://REGISTRY/REPO:TAG, NAME:TAG."),
+    format: str = typer.Option("text", "--format", "-f", metavar=_choices(LINT_FORMATS), help="Report format (--inventory: text or json)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    fail_level: Optional[str] = typer.Option(None, "--fail-level", metavar=_choices(FAIL_LEVELS), help="Lowest severity that fails (default: warning: info-level notes such as expired public roots a distribution still ships do not fail a scan)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="RULE", help=_SELECT_HELP),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="RULE", help=_IGNORE_HELP),
+    platform: Optional[str] = typer.Option(None, "--platform", metavar="OS/ARCH[/VARIANT]", help="Platform of a multi-platform image (default: this machine's); 'all' with --all: every platform."),
+    ca_file: Optional[str] = typer.Option(None, "--ca-file", metavar="FILE", help="Extra CA (PEM) to verify the registry's TLS certificate."),
+    insecure_registry: Optional[List[str]] = typer.Option(None, "--insecure-registry", metavar="HOST[:PORT]", help="A registry reachable over plain HTTP."),
+    dockerfile: Optional[str] = typer.Option(None, "--dockerfile", metavar="FILE", help="The Dockerfile that built the image: findings land on its lines."),
     all_images: bool = typer.Option(False, "--all", help="With docker://REGISTRY/: every repository and tag (once per digest)."),
-    repo_glob: str = typer.Option("*", "--repo-glob", help="With --all: only repositories matching this glob."),
-    tag_glob: str = typer.Option("*", "--tag-glob", help="With --all: only tags matching this glob."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: scan only this worker's share (a stable partition by digest)."),
-    shards: Optional[int] = typer.Option(None, "--shards", help="N shards, this one from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)."),
+    repo_glob: str = typer.Option("*", "--repo-glob", metavar="GLOB", help="With --all: only repositories matching this glob."),
+    tag_glob: str = typer.Option("*", "--tag-glob", metavar="GLOB", help="With --all: only tags matching this glob."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Scan only this worker's share (a stable partition by digest)."),
+    shards: Optional[int] = typer.Option(None, "--shards", metavar="N", help="N shards, this one from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)."),
     progress: bool = typer.Option(False, "--progress", help="Say which image is being scanned, out of how many (quiet in CI)."),
     inventory: bool = typer.Option(False, "--inventory", help="Report what the image trusts (stores, counts, custom CAs) instead of problems."),
-    expiring_days: int = typer.Option(30, "--expiring-days", help="Report certificates expiring within this many days."),
-    config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
+    expiring_days: int = typer.Option(30, "--expiring-days", metavar="DAYS", help="Report certificates expiring within this many days."),
+    config: Optional[str] = typer.Option(None, "--config", metavar="FILE", help="Configuration file (default: the nearest .imagelint.toml or pyproject.toml)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Warn instead of failing when the rule selection leaves no image rule."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
-    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
-    """Scan built images: what they really trust, and what is wrong with it."""
+    """Scan built images: what they really trust (OS bundle, Java, Python, Node stores), and what is
+    wrong with it. Reads the layers; never runs the image."""
     from .findings import Severity
     from .report import Report, render
     from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
@@ -426,9 +616,12 @@ def scan(
         raise _fail(f"unknown format {format!r}{' for --inventory' if inventory else ''} (choose from {', '.join(allowed)})")
     if ca_file and not os.path.isfile(ca_file):
         raise _fail(f"{ca_file}: --ca-file does not exist")
+    selected, ignored = _split_ids(select), _split_ids(ignore)
+    if not inventory:
+        _rule_selection(selected, ignored, {"image"}, "scan", allow_empty)
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
-    options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
+    options = ScanOptions(selected, ignored, platform, ca_file, list(insecure_registry or []),
                           dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
                           layer_cache(cache_dir, not no_cache), all_images, repo_glob, tag_glob,
                           _shard(shard, shards), progress and not _in_ci())
@@ -443,7 +636,8 @@ def scan(
     from .catalogue import load_catalogue
 
     shown = result.images[0] if len(result.images) == 1 else ", ".join(result.images)
-    report = Report(result.findings, [], load_catalogue(), result.sources, __version__, "image",
+    # Images that could not be read stay in the machine formats too (JSON errors, SARIF notifications).
+    report = Report(result.findings, list(result.errors), load_catalogue(), result.sources, __version__, "image",
                     len(result.images), image=shown)
     _emit(render(format, report, color=_use_color(no_color, output)), output)
     raise typer.Exit(_exit_code(result.findings, result.errors, level))
@@ -454,7 +648,7 @@ def main() -> None:
     from .findings import ImagelintError
 
     try:
-        app(standalone_mode=True)
+        app(prog_name="imagelint", standalone_mode=True)
     except ImagelintError as exc:  # pragma: no cover - commands convert these themselves
         typer.echo(f"imagelint: error: {exc.as_input_error()}", err=True)
         sys.exit(2)

@@ -9,6 +9,9 @@ Keys (all optional):
   [severity]                       per-rule severity overrides, e.g. IL110 = "error"
   [per-path-ignores]               glob -> rule ids, e.g. "test/**" = ["IL110"]
   [build-args]                     default --build-arg values
+  [base-images]                    FROM patterns -> OS family, for private base images the trust
+                                   facts cannot know, e.g. "registry.corp/*" = "debian"
+                                   (a glob over the repository, with or without the tag)
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ else:  # pragma: no cover
 
 from .findings import ImagelintError, Severity
 
-_KEYS = {"select", "ignore", "fail-level", "cert-expiry-days", "exclude", "severity", "per-path-ignores", "build-args", "extend-ignore"}
+_KEYS = {"select", "ignore", "fail-level", "cert-expiry-days", "exclude", "severity", "per-path-ignores", "build-args",
+         "extend-ignore", "base-images"}
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Config:
     severity: dict[str, Severity] = field(default_factory=dict)
     per_path_ignores: dict[str, list[str]] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
+    base_images: dict[str, str] = field(default_factory=dict)  # FROM glob -> family name (checked by the linter)
     source: Path | None = None
 
     def enabled(self, rule: str, path: str | None = None, select: list[str] | None = None, ignore: list[str] | None = None) -> bool:
@@ -75,11 +80,23 @@ def _from_table(table: dict, source: Path) -> Config:
             severity={k: Severity.parse(v) for k, v in table.get("severity", {}).items()},
             per_path_ignores={k: list(v) for k, v in table.get("per-path-ignores", {}).items()},
             build_args={k: str(v) for k, v in table.get("build-args", {}).items()},
+            base_images=_base_images(table.get("base-images", {})),
             source=source,
         )
     except (ValueError, TypeError) as exc:
         raise ImagelintError(f"invalid configuration: {exc}", path=str(source)) from None
     return cfg
+
+
+def _base_images(table) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise TypeError("[base-images] must be a table of pattern = \"family\"")
+    out = {}
+    for pattern, family in table.items():
+        if not isinstance(family, str) or not family.strip():
+            raise TypeError(f"[base-images] {pattern!r}: the value must be a family name such as \"debian\"")
+        out[pattern.strip().lower()] = family.strip().lower()
+    return out
 
 
 def load_config_file(path: Path) -> Config:

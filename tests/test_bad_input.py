@@ -34,7 +34,10 @@ def assert_no_traceback(proc: subprocess.CompletedProcess) -> None:
 
 
 def error_lines(proc: subprocess.CompletedProcess, name: str) -> list[str]:
-    return [line for line in (proc.stdout + proc.stderr).splitlines() if name in line and "error" in line]
+    """The error lines about `name`: on stderr only (the report on stdout just counts them)."""
+    assert not [line for line in proc.stdout.splitlines() if name in line and "error" in line], proc.stdout
+    prefix = "imagelint: error: "
+    return [line[len(prefix):] for line in proc.stderr.splitlines() if line.startswith(prefix) and name in line]
 
 
 def assert_one_error(proc: subprocess.CompletedProcess, name: str, message: str, line: int | None) -> str:

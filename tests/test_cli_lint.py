@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored: see its README.md
 
 INSECURE = """\
 FROM alpine:3.20
@@ -368,3 +368,170 @@ def test_version(tmp_path: Path):
 
     proc = run_cli("--version", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == f"imagelint {__version__}"
+
+
+# --- help, usage, no silent greens, stderr vs stdout ----------------------------------------------------
+
+COMMANDS = ["lint", "rules", "trust", "fix", "scan", "expiry"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples_choices_and_reads_well(command: str, tmp_path: Path):
+    short = run_cli(command, "-h", cwd=tmp_path)
+    long = run_cli(command, "--help", cwd=tmp_path)
+    assert short.returncode == 0 and short.stdout == long.stdout
+    text = short.stdout
+    assert text.startswith(f"Usage: imagelint {command} [OPTIONS] ")
+    assert "{" not in text.splitlines()[0] and "<str>" not in text
+    examples = text.split("Examples:\n", 1)[1].splitlines()
+    assert 2 <= len([line for line in examples if line.strip().startswith(f"imagelint {command}")]) <= 3
+    if command in ("lint", "scan"):
+        assert "--format [text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle]" in " ".join(text.split())
+        assert "--fail-level [error|warning|info]" in text
+    if command == "fix":
+        assert "--format [text|json|github-suggestions]" in text
+    if command == "expiry":
+        assert "--format [text|json|prometheus]" in text
+    if command == "trust":
+        assert text.startswith("Usage: imagelint trust [OPTIONS] IMAGE (--chain FILE | --connect HOST:PORT)\n")
+        assert "--runtime [openssl|go|java|python-requests|node]" in text
+        assert "One of --chain/--connect is needed" in " ".join(text.split())
+
+
+def test_top_level_help_lists_whole_summaries_and_a_first_run(tmp_path: Path):
+    proc = run_cli("-h", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "..." not in proc.stdout.split("Commands:", 1)[1]
+    assert "imagelint rules IL201" in proc.stdout and "imagelint fix --diff" in proc.stdout
+
+
+def test_trust_without_a_chain_says_what_is_needed(tmp_path: Path):
+    proc = run_cli("trust", "host", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "imagelint: error: trust needs the server's certificates: add --chain FILE or --connect HOST:PORT"]
+    both = run_cli("trust", "host", "--chain", "x.pem", "--connect", "example.com:443", cwd=tmp_path)
+    assert both.returncode == 2 and len(both.stderr.splitlines()) == 1 and "cannot be combined" in both.stderr
+    runtime = run_cli("trust", "host", "--chain", "x.pem", "--runtime", "perl", cwd=tmp_path)
+    assert runtime.returncode == 2 and "unknown runtime 'perl'" in runtime.stderr
+
+
+def test_a_directory_without_dockerfiles_is_not_green(tmp_path: Path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "README.md").write_text("no Dockerfile here\n")
+    proc = run_cli("lint", "docs", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "imagelint: error: docs: no Dockerfile found (looked for Dockerfile, Containerfile, *.Dockerfile, "
+        "Dockerfile.*, outside excluded paths); name the file, or pass --allow-empty"]
+    assert proc.stdout == "No problems found in 0 files; 1 input could not be checked.\n"
+    allowed = run_cli("lint", "docs", "--allow-empty", cwd=tmp_path)
+    assert allowed.returncode == 0 and allowed.stderr.startswith("imagelint: warning: docs: no Dockerfile found")
+    # A directory with a Dockerfile next to an empty one still fails: the empty one was named on purpose.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text(CLEAN)
+    assert run_cli("lint", "app", "docs", cwd=tmp_path).returncode == 2
+    assert run_cli("lint", "app", cwd=tmp_path).returncode == 0
+
+
+def test_rule_selectors_that_match_nothing_are_refused(project: Path):
+    for option in ("--select", "--ignore"):
+        proc = run_cli("lint", "insecure.Dockerfile", option, "IL11,XX1", cwd=project)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.splitlines() == [
+            f"imagelint: error: {option} XX1 matches no rule (ids look like IL110, prefixes like IL1; "
+            "`imagelint rules` lists them)"]
+    # Image rules only: lint would check nothing.
+    image_only = run_cli("lint", "insecure.Dockerfile", "--select", "IL7", cwd=project)
+    assert image_only.returncode == 2 and "leave no rule that `imagelint lint` runs" in image_only.stderr
+    warned = run_cli("lint", "insecure.Dockerfile", "--select", "IL7", "--allow-empty", cwd=project)
+    assert warned.returncode == 0 and "imagelint: warning:" in warned.stderr
+    everything_ignored = run_cli("lint", "insecure.Dockerfile", "--ignore", "IL", cwd=project)
+    assert everything_ignored.returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_input_errors_go_to_stderr_and_stay_in_machine_reports(project: Path, fmt: str):
+    proc = run_cli("lint", "insecure.Dockerfile", "missing.Dockerfile", "-f", fmt, cwd=project)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["imagelint: error: missing.Dockerfile: no such file or directory"]
+    if fmt == "text":
+        assert "missing.Dockerfile" not in proc.stdout
+        assert "; 1 input could not be checked" in proc.stdout.splitlines()[-1]
+    elif fmt == "json":
+        assert json.loads(proc.stdout)["errors"] == [{"path": "missing.Dockerfile", "message": "no such file or directory"}]
+    else:
+        invocation = json.loads(proc.stdout)["runs"][0]["invocations"][0]
+        assert invocation["executionSuccessful"] is False
+        assert invocation["toolExecutionNotifications"][0]["message"]["text"] == "no such file or directory"
+
+
+def test_sarif_of_one_finding_is_a_few_kb_and_shows_rule_help(tmp_path: Path):
+    import jsonschema
+
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN curl -k https://example.com/a -o /tmp/a\n")
+    proc = run_cli("lint", "Dockerfile", "-f", "sarif", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert len(proc.stdout.encode()) < 8_000, len(proc.stdout)
+    sarif = json.loads(proc.stdout)
+    jsonschema.Draft4Validator(json.loads((SCHEMAS / "sarif-schema-2.1.0.json").read_text())).validate(sarif)
+    run = sarif["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["IL110"]
+    (rule,) = run["tool"]["driver"]["rules"]  # only the rule that fired
+    # What GitHub code scanning reads for the alert's rule panel.
+    assert rule["id"] == "IL110" and rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+    assert "**Fix:** Remove the flag" in rule["help"]["markdown"] and "Fix: Remove the flag" in rule["help"]["text"]
+    assert rule["helpUri"] == "https://imagelint.dev/rules/IL110"
+
+
+# --- private base images --------------------------------------------------------------------------------
+
+PRIVATE_BASE = "FROM registry.corp/base:1\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\nRUN echo done\n"
+
+
+def test_a_private_base_image_family_comes_from_the_configuration(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text(PRIVATE_BASE)
+    unknown = run_cli("lint", "Dockerfile", "--select", "IL201", cwd=tmp_path)
+    assert unknown.returncode == 0  # nothing tells what the base image is: the check stays quiet, and says why
+    assert unknown.stderr.splitlines() == [
+        "imagelint: note: Dockerfile:1: the OS family of base image registry.corp/base:1 is unknown, so the checks "
+        "that need it (anchor directory, update command, bundle) stay quiet for this stage; declare it: "
+        '[tool.imagelint.base-images] "registry.corp/*" = "debian" (or alpine, rhel, ...)']
+    (tmp_path / "pyproject.toml").write_text('[tool.imagelint.base-images]\n"registry.corp/*" = "debian"\n')
+    known = run_cli("lint", "Dockerfile", "--select", "IL201", "-f", "json", cwd=tmp_path)
+    assert known.returncode == 1 and known.stderr == ""
+    (finding,) = json.loads(known.stdout)["findings"]
+    assert "added to the debian trust anchors but `update-ca-certificates` never runs" in finding["message"]
+    # A glob with the tag, in .imagelint.toml (nearer than pyproject.toml).
+    (tmp_path / ".imagelint.toml").write_text('[base-images]\n"registry.corp/base:1*" = "alpine"\n')
+    alpine = run_cli("lint", "Dockerfile", "--select", "IL201", "-f", "json", cwd=tmp_path)
+    assert "added to the alpine trust anchors" in json.loads(alpine.stdout)["findings"][0]["message"]
+
+
+def test_a_base_image_family_must_be_one_imagelint_knows(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text(PRIVATE_BASE)
+    (tmp_path / ".imagelint.toml").write_text('[base-images]\n"registry.corp/*" = "debain"\n')
+    proc = run_cli("lint", "Dockerfile", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"imagelint: error: {tmp_path / '.imagelint.toml'}: [base-images] 'registry.corp/*': unknown family 'debain' "
+        "(choose from alpine, arch, busybox, debian, distroless, rhel, scratch, suse, ubuntu, windows, wolfi)"]
+
+
+def test_the_readme_first_run_is_what_imagelint_prints():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    proc = run_cli("lint", "fixtures/first-run/Dockerfile", cwd=ROOT)
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert f"$ imagelint lint fixtures/first-run/Dockerfile\n{proc.stdout}```" in readme
+    assert "imagelint rules IL201" in readme and "imagelint fix --diff fixtures/first-run/Dockerfile" in readme
+    # Installs that work under PEP 668, and a pre-commit rev that exists.
+    assert "pipx install ." in readme and "python3 -m venv .venv" in readme
+    assert "rev: v0.1.0" not in readme
+
+
+def test_a_configuration_naming_no_rule_is_refused(project: Path):
+    (project / ".imagelint.toml").write_text('ignore = ["IL11O"]\n')  # letter O, not zero
+    proc = run_cli("lint", "insecure.Dockerfile", cwd=project)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"imagelint: error: {project / '.imagelint.toml'}: ignore: 'IL11O' matches no rule (`imagelint rules` lists them)"]

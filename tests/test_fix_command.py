@@ -229,3 +229,52 @@ def test_display_only_guidance_is_shown_never_applied(tmp_path):
     assert r.returncode == 0
     assert "IL402 guidance:" in r.stdout and "COPY --from=certs /etc/ssl/certs/ca-certificates.crt" in r.stdout
     assert (tmp_path / "Dockerfile").read_text() == text
+
+
+# --- the command line as a newcomer meets it ------------------------------------------------------------
+
+def test_the_hint_after_a_diff_keeps_unsafe_fixes(repo):
+    (repo / "Dockerfile").write_text(INSECURE)
+    r = imagelint("fix", "--diff", "--unsafe-fixes", "Dockerfile", cwd=repo)
+    assert r.returncode == 1
+    assert "run `imagelint fix --write --unsafe-fixes` to apply" in r.stderr
+    safe = imagelint("fix", "--diff", "Dockerfile", cwd=repo)
+    assert "`imagelint fix --write --unsafe-fixes`" not in safe.stderr
+
+
+def test_an_unreadable_input_is_never_nothing_to_fix(repo):
+    r = imagelint("fix", "missing.Dockerfile", cwd=repo)
+    assert r.returncode == 2
+    assert "Nothing to fix." not in r.stdout
+    assert "1 input could not be checked" in r.stdout
+    assert r.stderr.startswith("imagelint: error: missing.Dockerfile: ")
+
+
+def test_an_empty_directory_is_an_error_unless_allowed(repo):
+    (repo / "empty").mkdir()
+    r = imagelint("fix", "empty", cwd=repo)
+    assert r.returncode == 2 and "empty: no Dockerfile found" in r.stderr and "--allow-empty" in r.stderr
+    allowed = imagelint("fix", "empty", "--allow-empty", cwd=repo)
+    assert allowed.returncode == 0 and "imagelint: warning: empty: no Dockerfile found" in allowed.stderr
+
+
+def test_an_unknown_rule_selector_is_refused(repo):
+    for option in ("--select", "--ignore"):
+        r = imagelint("fix", "Dockerfile", option, "IL999", cwd=repo)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.strip().splitlines() == [
+            f"imagelint: error: {option} IL999 matches no rule (ids look like IL110, prefixes like IL1; "
+            "`imagelint rules` lists them)"]
+
+
+def test_lint_and_fix_describe_the_il110_fix_alike(repo):
+    """The IL110 fix passes --cacert only while the CA is unregistered; `fix` registers it first (IL201)."""
+    (repo / "Dockerfile").write_text("FROM debian:12\nCOPY corp.crt /usr/local/share/ca-certificates/corp.crt\n"
+                                     "RUN curl -k https://example.com/a -o /tmp/a\n")
+    lint = imagelint("lint", "Dockerfile", "--select", "IL110", cwd=repo)
+    assert "Replace `-k` with `--cacert /usr/local/share/ca-certificates/corp.crt` (only remove `-k` once " \
+           "`update-ca-certificates` registers the CA, as the IL201 fix does)" in lint.stdout
+    fixed = imagelint("fix", "--unsafe-fixes", "Dockerfile", cwd=repo)
+    assert "IL110 Remove `-k`: curl verifies with the system store, which holds " \
+           "/usr/local/share/ca-certificates/corp.crt (unsafe)" in fixed.stdout
+    assert "+RUN curl https://example.com/a -o /tmp/a" in fixed.stdout

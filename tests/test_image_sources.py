@@ -387,7 +387,19 @@ def test_docker_daemon_source(tmp_path, dockerd, monkeypatch):
 
 def test_docker_daemon_unreachable(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
-    with pytest.raises(ImagelintError, match="Docker engine"):
+    with pytest.raises(ImagelintError) as info:
+        open_image("docker-daemon:alpine:3.20")
+    # Words, not the Python exception chain the docker SDK wraps (FileNotFoundError(2, ...)).
+    assert str(info.value) == (f"no Docker engine at unix://{tmp_path}/no.sock (no socket there); start it, set "
+                               "DOCKER_HOST, or read the image without one: docker-archive:PATH, oci:DIR or docker://REF")
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{port}")
+    with pytest.raises(ImagelintError, match=r"^no Docker engine at tcp://127\.0\.0\.1:\d+ \(connection refused\)"):
         open_image("docker-daemon:alpine:3.20")
 
 

@@ -14,7 +14,7 @@ from services import clean_env, require
 from test_scan_support import PATH_ENV, debian_layer, public_bundle, run_cli
 
 CORP_PEM, CORP_CERT, CORP_KEY = make_ca("Corp Root CA")
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"  # vendored: see its README.md
 FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl", "checkstyle"]
 
 DOCKERFILE = """\

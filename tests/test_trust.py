@@ -355,3 +355,20 @@ def test_cli_exit_codes(tmp_path, pki):
     assert done.returncode == 0 and "1 of 1 runtimes trust this chain" in done.stdout
     done = run("host", "--chain", str(tmp_path / "absent.pem"))
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("served", ["chain-with-root.pem", "chain-full.pem"])
+def test_a_ca_already_anchored_needs_only_the_update(tmp_path, pki, served):
+    """The CA sits in /usr/local/share/ca-certificates but the bundle was never regenerated:
+    the advice is the update command, not a second copy of a CA the image holds."""
+    files = debian_files(pki, pki.other_root.pem)
+    files["/usr/local/share/ca-certificates/corp-root.crt"] = pki.root.pem
+    files["/etc/passwd"] = b"root:x:0:0::/root:/bin/sh\n"
+    tree = build_root(tmp_path, files)
+    (verdict,) = evaluate(tree, {}, chain(pki, served), "localhost", NOW, runtimes=["openssl"])
+    assert verdict.reason == "untrusted-root"
+    assert "COPY" not in verdict.fix
+    assert verdict.fix.splitlines() == [
+        "# /usr/local/share/ca-certificates/corp-root.crt is already in the anchor directory but not in "
+        "/etc/ssl/certs/ca-certificates.crt: only `update-ca-certificates` is missing",
+        "RUN update-ca-certificates"]

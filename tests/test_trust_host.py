@@ -48,3 +48,16 @@ def test_host_env_is_the_one_passed(pki):
     assert by_runtime["openssl"]["trusted"]
     assert str(pki.files["root.pem"]) in by_runtime["openssl"]["store"]
     assert all(v["trusted"] for v in verdicts if v["runtime"] == "python-requests")
+
+
+def test_host_fix_is_shell_commands_not_a_dockerfile(pki):
+    if not os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+        from services import _skip_or_fail
+
+        _skip_or_fail("no Debian-style system bundle on this machine")
+    _code, verdicts = host_verdicts(pki, {"PATH": "/usr/bin:/bin"}, ["openssl"])
+    (openssl,) = verdicts
+    fix = openssl["fix"].splitlines()
+    assert not [line for line in fix if line.split(" ", 1)[0] in ("COPY", "RUN", "ENV", "USER", "FROM")], fix
+    assert any(line.startswith("sudo cp ") and "/usr/local/share/ca-certificates/" in line for line in fix), fix
+    assert "sudo update-ca-certificates" in fix

@@ -33,6 +33,7 @@ class FixRun:
     errors: list[InputError] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    empty_dirs: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> list[FileFixResult]:
@@ -57,7 +58,7 @@ def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe
               stdin_text: str | None = None, stdin_name: str | None = None) -> FixRun:
     run = FixRun()
     manifests: list[str] = []
-    files = discover(paths, run.errors, options.config, manifests, [])
+    files = discover(paths, run.errors, options.config, manifests, [], run.empty_dirs)
     if manifests:
         _fix_manifests(run, manifests, options, mode, unsafe)
     for path in files:
@@ -144,8 +145,13 @@ def render_text(run: FixRun, mode: str, unsafe: bool) -> tuple[str, str]:
         if mode == "write":
             summary = f"Fixed {_plural(fixed_findings, 'finding')} in {_plural(files, 'file')}."
         else:
+            apply = "imagelint fix --write --unsafe-fixes" if unsafe else "imagelint fix --write"
             summary = (f"{_plural(fixed_findings, 'finding')} fixable in {_plural(files, 'file')}; "
-                       "run `imagelint fix --write` to apply.")
+                       f"run `{apply}` to apply.")
+    elif run.errors:
+        # Never a plain "Nothing to fix." when some input was not even read.
+        summary = (f"Nothing to fix in {_plural(len(run.results), 'file')}; "
+                   f"{_plural(len(run.errors), 'input')} could not be checked.")
     else:
         summary = "Nothing to fix."
     if not unsafe and any(r.unsafe_available for r in run.results):

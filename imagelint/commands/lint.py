@@ -54,20 +54,25 @@ class LintResult:
     errors: list[InputError] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     files_checked: int = 0
-    notes: list[str] = field(default_factory=list)  # "charts/x is a Helm chart: ..." (not an error)
+    notes: list[str] = field(default_factory=list)  # "charts/x is a Helm chart: ...", what lets more checks run
+    empty_dirs: list[str] = field(default_factory=list)  # directories given that held no Dockerfile or manifest
 
 
 def discover(paths: list[str], errors: list[InputError], config: Config | None = None,
-             manifests: list[str] | None = None, notes: list[str] | None = None) -> list[str]:
+             manifests: list[str] | None = None, notes: list[str] | None = None,
+             empty_dirs: list[str] | None = None) -> list[str]:
     """Expand directories into Dockerfiles (recursively); keep explicit files as given.
 
     With `manifests`, Kubernetes YAML/JSON files found in directories go there (explicit
     .yaml/.yml/.json files too); chart and kustomization directories are skipped with a note
-    (an explicit one is an error) saying how to render them."""
+    (an explicit one is an error) saying how to render them. A directory that yields nothing is
+    added to `empty_dirs`: the caller decides if that is an error."""
     from .manifests import is_manifest_name, looks_like_manifest, render_hint
 
     out: list[str] = []
     for path in paths:
+        found_before = len(out)
+        manifests_before = len(manifests) if manifests is not None else 0
         if path == "-":
             out.append(path)
             continue
@@ -92,6 +97,9 @@ def discover(paths: list[str], errors: list[InputError], config: Config | None =
                     elif manifests is not None and is_manifest_name(name) and not _excluded(full, cfg) \
                             and _sniff_file(full, looks_like_manifest):
                         manifests.append(full)
+            if len(out) == found_before and (manifests is None or len(manifests) == manifests_before) \
+                    and empty_dirs is not None:
+                empty_dirs.append(path)
         elif manifests is not None and os.path.isfile(path) and is_manifest_name(path):
             chart = _chart_of(path)
             if not _sniff_file(path, looks_like_manifest):
@@ -157,7 +165,8 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     parsed = parse_dockerfile(text, path)
     build_args = dict(cfg.build_args)
     build_args.update(options.build_args)
-    model = build_model(parsed, build_args, options.target)
+    checked_selectors(cfg)
+    model = build_model(parsed, build_args, options.target, checked_base_images(cfg))
     if model.unknown_instructions:
         inst = model.unknown_instructions[0]
         raise ImagelintError(f"unknown instruction: {inst.original_keyword}", path=path, line=inst.line)
@@ -177,8 +186,64 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     return findings, model
 
 
+def checked_base_images(cfg: Config) -> dict[str, str]:
+    """The configuration's [base-images], every family one the trust facts know."""
+    from ..facts import families
+
+    known = families()
+    for pattern, name in cfg.base_images.items():
+        if name not in known:
+            raise ImagelintError(f"[base-images] {pattern!r}: unknown family {name!r} "
+                                 f"(choose from {', '.join(sorted(known))})", path=str(cfg.source or "configuration"))
+    return cfg.base_images
+
+
+def checked_selectors(cfg: Config) -> None:
+    """A rule id or prefix in the configuration that names no rule is an error, as on the command
+    line (Ruff does the same): a typo must not switch a rule off, or on, unnoticed."""
+    from ..catalogue import load_catalogue
+
+    if cfg.source is None or not (cfg.select or cfg.ignore or cfg.per_path_ignores or cfg.severity):
+        return
+    rules = load_catalogue()
+    named = [("select", v) for v in cfg.select] + [("ignore", v) for v in cfg.ignore]
+    named += [(f"per-path-ignores {pattern!r}", v) for pattern, values in cfg.per_path_ignores.items() for v in values]
+    named += [("severity", v) for v in cfg.severity]
+    for key, value in named:
+        if not any(rule.startswith(str(value)) for rule in rules):
+            raise ImagelintError(f"{key}: {value!r} matches no rule (`imagelint rules` lists them)", path=str(cfg.source))
+
+
+_TRUST_COMMANDS = {"update-ca-certificates", "update-ca-trust", "trust", "keytool", "c_rehash"}
+
+
+def unknown_family_notes(model: DockerfileModel, path: str) -> list[str]:
+    """One note per stage whose trust work imagelint cannot judge because nothing tells the base
+    image's OS family: neither the trust facts, nor the configuration, nor a package manager."""
+    from ..dockerfile.queries import stage_family
+    from ..facts import families
+    from ..image.reference import DOCKER_HUB, parse_base_name
+
+    trust_dirs = {d for fam in families().values() for d in fam.anchor_dirs} | {"/etc/ssl/certs"}
+    notes = []
+    for stage in model.stages:
+        if stage.base_stage is not None or not stage.base_resolved or stage_family(stage) is not None:
+            continue
+        touches = any(any(op.path == d or op.path.startswith(d.rstrip("/") + "/") for d in trust_dirs)
+                      for op in stage.file_ops)
+        touches = touches or any(cmd.name in _TRUST_COMMANDS for _run, cmd in stage.commands())
+        if not touches:
+            continue
+        name = parse_base_name(stage.base_resolved)
+        pattern = f"{name.registry}/*" if name.registry != DOCKER_HUB else name.short_repository
+        notes.append(f"{path}:{stage.from_inst.line}: the OS family of base image {stage.base_resolved} is unknown, so "
+                     "the checks that need it (anchor directory, update command, bundle) stay quiet for this stage; "
+                     f'declare it: [tool.imagelint.base-images] "{pattern}" = "debian" (or alpine, rhel, ...)')
+    return notes
+
+
 def _lint_one(path: str, options: LintOptions, stdin_text: str | None, stdin_name: str | None):
-    """(shown name, source text or None, findings, errors, 1 if checked else 0) for one input."""
+    """(shown name, source text or None, findings, errors, 1 if checked else 0, notes) for one input."""
     shown = (stdin_name or "-") if path == "-" else path
     text = None
     try:
@@ -189,14 +254,14 @@ def _lint_one(path: str, options: LintOptions, stdin_text: str | None, stdin_nam
         else:
             text = read_source(path)
         cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
-        findings, _model = lint_text(text, shown, options, cfg)
-        return shown, text, findings, [], 1
+        findings, model = lint_text(text, shown, options, cfg)
+        return shown, text, findings, [], 1, unknown_family_notes(model, shown)
     except InternalCheckError as exc:
-        return shown, text, exc.findings, exc.errors, 1
+        return shown, text, exc.findings, exc.errors, 1, []
     except ImagelintError as exc:
-        return shown, text, [], [exc.as_input_error(shown)], 0
+        return shown, text, [], [exc.as_input_error(shown)], 0, []
     except RecursionError:
-        return shown, text, [], [InputError(shown, "input too deeply nested to analyse")], 0
+        return shown, text, [], [InputError(shown, "input too deeply nested to analyse")], 0, []
 
 
 _worker_options: LintOptions | None = None
@@ -243,7 +308,7 @@ def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = 
 
     result = LintResult()
     manifest_files: list[str] = []
-    files = discover(paths, result.errors, options.config, manifest_files, result.notes)
+    files = discover(paths, result.errors, options.config, manifest_files, result.notes, result.empty_dirs)
     manifests = [(path, path) for path in manifest_files]
     if "-" in files:
         import sys
@@ -259,7 +324,8 @@ def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = 
                 and os.environ.get("IMAGELINT_JOBS") != "1")
     outcomes = _parallel_results(files, options) if parallel else (
         _lint_one(path, options, stdin_text, stdin_name) for path in files)
-    for shown, text, findings, errors, checked in outcomes:
+    for shown, text, findings, errors, checked, notes in outcomes:
+        result.notes.extend(notes)
         if text is not None:
             result.sources[shown] = text
         result.findings.extend(findings)

@@ -4,6 +4,7 @@ Rules read only this model. It is built once per file and is immutable afterward
 """
 from __future__ import annotations
 
+import fnmatch
 import re
 import posixpath
 from dataclasses import dataclass, field
@@ -21,9 +22,16 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 # --- base image references --------------------------------------------------------------------
 
-def classify_image(raw: str) -> dict:
-    """The trust facts' [[image]] entry for a FROM reference, or {} when unknown."""
+def classify_image(raw: str, base_images: dict[str, str] | None = None) -> dict:
+    """The trust facts' [[image]] entry for a FROM reference, or {} when unknown. `base_images`
+    (the configuration's [base-images], glob -> family) comes first: a private base image is
+    known only to its users."""
     name = parse_base_name(raw)
+    for pattern, fam in (base_images or {}).items():
+        candidates = (name.repository_path, name.short_repository, raw.strip().lower(),
+                      f"{name.repository_path}:{name.tag}" if name.tag else name.repository_path)
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+            return {"family": fam, "configured": pattern}
     return base_image_facts(name.repository_path, name.short_repository, name.tag or "")
 
 
@@ -192,7 +200,8 @@ def memoized(owner, key, compute):
 
 # --- building ---------------------------------------------------------------------------------------
 
-def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = None, target: str | None = None) -> DockerfileModel:
+def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = None, target: str | None = None,
+                base_images: dict[str, str] | None = None) -> DockerfileModel:
     build_args = dict(build_args or {})
     escape = parsed.escape
     global_args: dict[str, EnvSetting] = {}
@@ -219,7 +228,7 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
             unknown.append(inst)
             continue
         if kw == "FROM":
-            stage = _new_stage(inst, len(stages), stages, global_args, escape)
+            stage = _new_stage(inst, len(stages), stages, global_args, escape, base_images)
             stages.append(stage)
             workdir = stage.base_stage.workdir if stage.base_stage else "/"  # FROM <stage> keeps its WORKDIR
             stage.workdir = workdir
@@ -291,7 +300,8 @@ _KNOWN = {
 }
 
 
-def _new_stage(inst: Instruction, index: int, stages: list[Stage], global_args: dict[str, EnvSetting], escape: str) -> Stage:
+def _new_stage(inst: Instruction, index: int, stages: list[Stage], global_args: dict[str, EnvSetting], escape: str,
+               base_images: dict[str, str] | None = None) -> Stage:
     words = [w for w, _, _ in split_words(inst.args, escape)]
     base = words[0] if words else ""
     name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
@@ -309,7 +319,7 @@ def _new_stage(inst: Instruction, index: int, stages: list[Stage], global_args: 
             stage.env = dict(base_stage.env)
             stage.shell = list(base_stage.shell)
         else:
-            stage.image = classify_image(resolved)
+            stage.image = classify_image(resolved, base_images)
     return stage
 
 

@@ -238,10 +238,17 @@ def curl_insecure(model: DockerfileModel, stage: Stage, run: RunStep, cmd: Comma
     letter = None if v in ("-k", "--insecure") else "k"
     ca, registered = ca_for_command(stage, cmd.start)
     has_cacert = any(w.value in ("--cacert", "--capath") or w.value.startswith("--cacert=") for w in cmd.args)
+    flag = '-k' if letter else v
     if ca and not registered and not has_cacert:
-        return remove_flag(model, run, word, letter, f"Replace `{'-k' if letter else v}` with `--cacert {ca}`",
-                           add=["--cacert", ca])
-    return remove_flag(model, run, word, letter, f"Remove `{'-k' if letter else v}` so curl verifies the server")
+        # `imagelint fix` applies the registration fix (IL201) first; curl then needs no --cacert, so
+        # the title names both outcomes and lint and fix describe the same change.
+        return remove_flag(model, run, word, letter,
+                           f"Replace `{flag}` with `--cacert {ca}` (only remove `{flag}` once `update-ca-certificates` "
+                           "registers the CA, as the IL201 fix does)", add=["--cacert", ca])
+    if ca and registered:
+        return remove_flag(model, run, word, letter,
+                           f"Remove `{flag}`: curl verifies with the system store, which holds {ca}")
+    return remove_flag(model, run, word, letter, f"Remove `{flag}` so curl verifies the server")
 
 
 @builds("IL111")

@@ -69,8 +69,9 @@ def render(report: Report, *, color: bool = False) -> str:
 
 
 def _rules(report: Report) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    ids = sorted(report.rules)
-    ids += sorted({f.rule for f in report.findings} - set(ids))
+    # Only the rules that fired (suppressed results too): the whole catalogue made a 230 KB log of
+    # one finding. Ruff and Trivy do the same.
+    ids = sorted({f.rule for f in report.findings})
     rules = [_rule(report, rule_id, report.rules.get(rule_id)) for rule_id in ids]
     return rules, {rule_id: i for i, rule_id in enumerate(ids)}
 
@@ -86,17 +87,49 @@ def _rule(report: Report, rule_id: str, doc: RuleDoc | None) -> dict[str, Any]:
             "defaultConfiguration": {"level": LEVEL[severity]},
             "properties": _rule_properties(severity, category, None),
         }
-    body = doc.body.strip() or doc.title
+    text, markdown = short_help(doc)
     return {
         "id": doc.id,
         "name": doc.name,
         "shortDescription": {"text": doc.title},
-        "fullDescription": {"text": doc.summary},
-        "help": {"text": body, "markdown": body},
+        "fullDescription": {"text": _at_most(doc.summary, FULL_DESCRIPTION_MAX)},
+        "help": {"text": text, "markdown": markdown},
         "helpUri": doc.help_uri(),
         "defaultConfiguration": {"level": LEVEL[doc.severity]},
         "properties": _rule_properties(doc.severity, doc.category, doc.kind),
     }
+
+
+# GitHub code scanning limits fullDescription.text to 1000 characters (github/docs,
+# code-security/.../sarif-support.md, reportingDescriptor object).
+FULL_DESCRIPTION_MAX = 1000
+
+
+def _at_most(text: str, limit: int) -> str:
+    """`text` cut at the last sentence end (else word) that fits, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    if end < limit // 2:
+        end = cut.rfind(" ")
+    return cut[: end + 1].rstrip() + "…"
+
+
+def short_help(doc: RuleDoc) -> tuple[str, str]:
+    """(text, markdown) help GitHub code scanning shows under an alert: what the rule flags, why,
+    the fix, and a link to the full page with its examples (`imagelint rules ID` prints it too)."""
+    sections = doc.sections
+    parts = [("", doc.summary)]
+    for title, section in (("Why", "Why is this bad?"), ("Fix", "Fix")):
+        first = " ".join(sections.get(section, "").split("\n\n")[0].split())
+        if first:
+            parts.append((title, first))
+    more = f"Examples and references: {doc.help_uri()} (or `imagelint rules {doc.id}`)."
+    text = "\n\n".join((f"{title}: {body}" if title else body) for title, body in parts) + "\n\n" + more
+    markdown = "\n\n".join((f"**{title}:** {body}" if title else body) for title, body in parts)
+    markdown += f"\n\n[Examples and references]({doc.help_uri()}) (or `imagelint rules {doc.id}`)."
+    return text, markdown
 
 
 def _rule_properties(severity: Severity, category: str, kind: str | None) -> dict[str, Any]:

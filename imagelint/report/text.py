@@ -1,4 +1,6 @@
-"""Human-readable report: `path:line:col: RULE severity message`, fix hints, a summary line."""
+"""Human-readable report: `path:line:col: RULE severity message`, fix hints, a summary line.
+
+Input errors only count in the summary; their lines go to stderr (the command prints them)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -41,9 +43,7 @@ def render(report: Report, *, color: bool = False) -> str:
             if len(created_by) > 100:
                 created_by = created_by[:99] + "…"
             lines.append(paint(f"  layer {layer['index']} ({digest}): {created_by}".rstrip(": "), _DIM))
-    for error in report.errors:
-        where = f"{error.path}:{error.line}" if error.line else error.path
-        lines.append(f"{paint(where, _BOLD)}: {paint('error', _SEVERITY_COLOR[Severity.ERROR])}: {error.message}")
+    # Input errors are not part of the report: the command prints each one on stderr.
     lines.append(_summary(report, findings))
     return "\n".join(lines) + "\n"
 

@@ -68,6 +68,58 @@ def os_ca_snippet(model: "TrustModel", filename: str) -> str:
 
 
 def fix_for(reason: str, store, cert, chain, host, model: "TrustModel", result=None) -> str:
+    """The change as Dockerfile lines for an image; as shell commands when the subject is this host."""
+    advice = _image_fix(reason, store, cert, chain, host, model, result)
+    return as_host_commands(advice) if model.kind == "host" else advice
+
+
+def as_host_commands(dockerfile_lines: str) -> str:
+    """The same change for this machine: COPY is a copy, RUN a command as root, ENV an export."""
+    out = []
+    for line in dockerfile_lines.splitlines():
+        keyword, _, rest = line.partition(" ")
+        if keyword == "COPY":
+            out.append(f"sudo cp {rest}")
+        elif keyword == "RUN":
+            out.append(f"sudo sh -c '{rest}'" if any(c in rest for c in "&|;$") else f"sudo {rest}")
+        elif keyword == "ENV":
+            out.append(f"export {rest}  # in the environment of the program that connects")
+        elif keyword == "USER":
+            continue
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def anchored_but_unregistered(model: "TrustModel", needed) -> tuple | None:
+    """(certificate, path) when the CA the store needs is already in the image's anchor directory
+    but not in the generated bundle: only the update command is missing."""
+    bundle = model.bundle_fingerprints
+    for fingerprint, (cert, path) in model.custom_cas.items():
+        if fingerprint in bundle or path == model.bundle_path:
+            continue
+        if fingerprint == needed.fingerprint_sha256 or (not needed.self_signed and cert.subject == needed.issuer):
+            return cert, path
+    return None
+
+
+def register_only_snippet(model: "TrustModel", path: str) -> str | None:
+    fam = model.facts
+    if not fam.update_command:
+        return None
+    lines = []
+    tool_missing = not any(model.view.info(f"{d}/{fam.update_command}") is not None for d in UPDATE_TOOL_DIRS)
+    if tool_missing and fam.install_ca_tool:
+        lines.append(f"RUN {fam.install_ca_tool}")
+    lines.append(f"RUN {fam.update_command}")
+    user = model.user.split(":")[0]
+    if user and user not in ("root", "0"):
+        lines = ["USER root", *lines, f"USER {model.user}"]
+    return (f"# {path} is already in the anchor directory but not in {model.bundle_path or 'the bundle'}: "
+            f"only `{fam.update_command}` is missing\n" + "\n".join(lines))
+
+
+def _image_fix(reason: str, store, cert, chain, host, model: "TrustModel", result=None) -> str:
     tree = model.view
 
     if reason == "missing-intermediate":
@@ -90,6 +142,13 @@ def fix_for(reason: str, store, cert, chain, host, model: "TrustModel", result=N
         return os_ca_snippet(model, "corp-root-ca.crt")
 
     filename, how = _missing_ca(reason, cert, result)
+    if reason == "untrusted-root" and store.runtime not in ("java", "node"):
+        needed = result.chain[-1] if result is not None and getattr(result, "chain", None) else cert
+        present = anchored_but_unregistered(model, needed)
+        snippet = register_only_snippet(model, present[1]) if present else None
+        if snippet:
+            return snippet + ("" if store.runtime != "python-requests"
+                              else f"\nENV REQUESTS_CA_BUNDLE={system_bundle(model.family)}")
     alias = filename[:-4]
     header = f"# {filename} (PEM): {how}\n"
     if model.kind == "pod":

@@ -20,8 +20,34 @@ def _docker_client(timeout: float = 60):
     try:
         return docker.from_env(timeout=timeout)
     except docker.errors.DockerException as exc:
-        raise ImagelintError(f"cannot reach the Docker engine ({_short(exc)}); set DOCKER_HOST "
-                             "or use docker-archive:/oci: references") from None
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise ImagelintError(f"no Docker engine at {where} ({_engine_reason(exc)}); start it, set DOCKER_HOST, "
+                             "or read the image without one: docker-archive:PATH, oci:DIR or docker://REF") from None
+
+
+def _engine_reason(exc: BaseException) -> str:
+    """Why the engine did not answer, in words, not the Python exception chain the SDK wraps."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 20:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or item in seen:
+            continue
+        seen.append(item)
+        todo.extend([item.__cause__, item.__context__, *item.args])
+    for item in seen:
+        if isinstance(item, FileNotFoundError):
+            return "no socket there"
+        if isinstance(item, PermissionError):
+            return "permission denied on the socket: is this user in the docker group?"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, TimeoutError):
+            return "no answer in time"
+    text = " ".join(str(exc).split())
+    if "Connection aborted" in text or "Connection refused" in text:
+        return "connection refused"
+    return text[:120] or exc.__class__.__name__
 
 
 def _short(exc: Exception) -> str:
