@@ -152,3 +152,57 @@ def test_keystores_and_der(tmp_path, pki):
     rows = json.loads(expiry(str(tmp_path), "-f", "json").stdout)["certificates"]
     assert sorted((Path(r["path"]).name, r["role"]) for r in rows) == [
         ("root.der", "anchor"), ("store.p12", "intermediate"), ("truststore.jks", "anchor")]
+
+
+def test_manifests_secrets_and_configmap_bundles(tmp_path, pki):
+    import base64
+
+    one_day = make_cert("orders-api", pki.intermediate, dns=("orders-api",), not_before=NOW - 2 * DAY,
+                        not_after=NOW - DAY)
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    (tmp_path / "set.yaml").write_text(f"""\
+apiVersion: v1
+kind: Secret
+metadata: {{name: orders-api-tls, namespace: payments}}
+type: kubernetes.io/tls
+data:
+  tls.crt: {b64(one_day.pem + pki.intermediate.pem)}
+  tls.key: {b64(b"not shown")}
+  ca.crt: {b64(pki.root.pem)}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: billing-ca, namespace: payments}}
+data:
+  ca-bundle.crt: |
+{chr(10).join('    ' + line for line in pki.other_root.pem.decode().splitlines())}
+  note: "just text"
+""")
+    report = json.loads(expiry(str(tmp_path / "set.yaml"), "-f", "json").stdout)
+    rows = {(r["path"], r["role"], r["status"]) for r in report["certificates"]}
+    assert rows == {("payments/orders-api-tls/tls.crt", "leaf", "expired"),
+                    ("payments/orders-api-tls/tls.crt", "intermediate", "ok"),
+                    ("payments/orders-api-tls/ca.crt", "anchor", "ok"),
+                    ("payments/billing-ca/ca-bundle.crt", "anchor", "ok")}
+    metrics = expiry(str(tmp_path / "set.yaml"), "-f", "prometheus").stdout
+    assert 'secret_namespace="payments",secret_name="orders-api-tls",secret_key="tls.crt"' in metrics
+    assert 'configmap_name="billing-ca",configmap_key="ca-bundle.crt"' in metrics
+    assert "not shown" not in metrics
+
+
+def test_image_server_configuration_certificates(tmp_path, pki):
+    """orders-api's image serves an expired 1-day certificate: expiry lists it as the served leaf."""
+    one_day = make_cert("orders-api", pki.intermediate, dns=("orders-api",), not_before=NOW - 2 * DAY,
+                        not_after=NOW - DAY)
+    nginx = ("events {}\nhttp {\n  server {\n    listen 443 ssl;\n    server_name orders-api;\n"
+             "    ssl_certificate /etc/nginx/tls/orders.pem;\n    ssl_certificate_key /etc/nginx/tls/orders.key;\n"
+             "  }\n}\n")
+    layer = (Layer().file("etc/os-release", "ID=debian\n").file("etc/nginx/nginx.conf", nginx)
+             .file("etc/nginx/tls/orders.pem", one_day.pem + pki.intermediate.pem)
+             .file("etc/nginx/tls/orders.key", one_day.key_pem, mode=0o600))
+    reference = write_oci(tmp_path / "layout", Image([layer]))
+    result = expiry(reference, "-f", "json")
+    rows = {(r["path"], r["role"], r["status"]) for r in json.loads(result.stdout)["certificates"]}
+    assert ("/etc/nginx/tls/orders.pem", "leaf", "expired") in rows
+    assert ("/etc/nginx/tls/orders.pem", "intermediate", "ok") in rows
+    assert result.returncode == 1

@@ -141,8 +141,9 @@ def _collect_manifest(path: str, found: Collected) -> None:
     from ..certs.expiry import Sighting, role_of
     from ..certs.load import load_certificates
     from ..kube.certificates import manifest_certificates
+    from .inputs import read_source
 
-    for place, labels, data in manifest_certificates(path):
+    for place, labels, data in manifest_certificates(read_source(path), path):
         loaded = load_certificates(data, place)
         served = _served_order(loaded.certificates) and labels.get("secret_key") == "tls.crt"
         for index, cert in enumerate(loaded.certificates):

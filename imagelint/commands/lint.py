@@ -13,12 +13,12 @@ from ..checks.context import CheckContext
 from ..checks.runner import run_checks, to_findings
 from ..config import Config, find_config
 from ..dockerfile.model import DockerfileModel, build_model
-from ..dockerfile.parse import decode_dockerfile, parse_dockerfile
+from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError, Suppression
 from ..pragmas import Suppressor
+from .inputs import read_source
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
-MAX_BYTES = 64 * 1024 * 1024
 
 
 def is_dockerfile_name(name: str) -> bool:
@@ -142,21 +142,6 @@ def _excluded(path: str, cfg: Config) -> bool:
         return False
     rel = cfg._relative(path)
     return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(os.path.basename(path), pat) for pat in cfg.exclude)
-
-
-def read_source(path: str, stdin_text: str | None = None) -> str:
-    if path == "-" or stdin_text is not None:
-        return stdin_text or ""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except IsADirectoryError:
-        raise ImagelintError("is a directory", path=path) from None
-    except OSError as exc:
-        raise ImagelintError(exc.strerror or str(exc), path=path) from None
-    if len(data) > MAX_BYTES:
-        raise ImagelintError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB", path=path)
-    return decode_dockerfile(data, path)
 
 
 def lint_text(text: str, path: str, options: LintOptions, config: Config | None = None) -> tuple[list[Finding], DockerfileModel]:

@@ -84,7 +84,7 @@ def fix_manifest_files(paths: list[str], options, unsafe: bool):
     from ..fixes.apply import FileFixResult
     from ..fixes.kube import fixed_texts
     from ..checks.manifest.common import system_store_paths
-    from .lint import read_source
+    from .inputs import read_source
 
     texts: dict[str, str] = {}
     errors: list[InputError] = []

@@ -21,7 +21,7 @@ from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError
 from ..image.cache import LayerCache
 from ..trust.subjects import image_model
-from .lint import read_source
+from .inputs import read_source
 
 CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
 

@@ -211,7 +211,8 @@ def load_manifest_set(path: str, stdin_text: str | None = None):
     from ..findings import InputError
     from ..kube.load import expand_lists, load_documents
     from ..kube.model import KubeSet, resources_from
-    from .lint import discover, read_source
+    from .inputs import read_source
+    from .lint import discover
 
     if path == "-":
         texts = {"-": stdin_text if stdin_text is not None else sys.stdin.read()}

@@ -12,13 +12,12 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Iterable, Iterator
 
 from ..findings import ImagelintError
 from ..fs.overlay import MountedFile, MountSpec
 from ..fs.view import norm
-from .load import Document, Map, Seq
+from .load import Document, Map
 
 WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
                   "ReplicationController")

@@ -42,4 +42,29 @@ def model_sightings(model: TrustModel, source: str, labels: dict[str, str],
             continue
         path = store.sources[0] if len(store.sources) == 1 else store.name
         add_store(path, store.certificates)
+    sightings.extend(served_sightings(model, source, labels))
     return sightings, summaries
+
+
+def served_sightings(model: TrustModel, source: str, labels: dict[str, str]) -> list[Sighting]:
+    """What the nginx, Apache and HAProxy configurations of the filesystem serve: the leaf first,
+    then its chain, from the certificate file (and Apache's chain file)."""
+    from ..certs.load import load_certificates
+    from ..servers import find_servers
+    from ..servers.analysis import MAX_CERT_FILE_BYTES, endpoint_files
+    from ..servers.common import fetch_all, read_bytes
+
+    found: list[Sighting] = []
+    configs = find_servers(model.view, cwd=str(getattr(model, "config", {}).get("WorkingDir") or "/"), env=model.env)
+    endpoints = [e for config in configs for e in config.endpoints]
+    fetch_all(model.view, [p for e in endpoints for p in endpoint_files(e)])
+    for endpoint in endpoints:
+        position = 0
+        for path in (endpoint.cert_file, endpoint.chain_file):
+            data = read_bytes(model.view, path, MAX_CERT_FILE_BYTES) if path else None
+            if data is None:
+                continue
+            for cert in load_certificates(data, path).certificates:
+                found.append(Sighting(cert, source, path, role_of(cert, position), labels))
+                position += 1
+    return found
