@@ -26,6 +26,7 @@ declare -A present_if=(
   [nginx]=nginx
   [apache2]=apache2
   [haproxy]=haproxy
+  [caddy]=caddy
 )
 
 dpkg_installed() {

@@ -233,6 +233,49 @@ def haproxy_scenarios(pki: PKI) -> list[Scenario]:
     ]
 
 
+# --------------------------------------------------------------------------- Caddy
+
+def caddyfile(site: str) -> str:
+    # The global options keep the real run self-contained: no admin endpoint, storage in the root.
+    return "{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system {root}/var/lib/caddy\n}\n" + site
+
+
+def caddy_site(cert: str, key: str, address: str = "localhost:{port}") -> str:
+    return f"{address} {{\n\ttls {cert} {key}\n\trespond \"ok\"\n}}\n"
+
+
+def caddy_scenarios(pki: PKI) -> list[Scenario]:
+    tls = "{root}/etc/caddy/tls"
+    main = "{root}/etc/caddy/Caddyfile"
+    full = pki.leaf.pem + pki.intermediate.pem
+
+    def scenario(name, files, expect, site=None, **kw):
+        site = site or caddy_site(f"{tls}/server.pem", f"{tls}/server.key")
+        return Scenario(name, "caddy", {main: caddyfile(site), "{root}/var/lib/caddy/.keep": b"", **files}, expect, **kw)
+
+    return [
+        scenario("clean-full-chain", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.leaf.key_pem}, set()),
+        scenario("expired", {f"{tls}/server.pem": pki.expired_leaf.pem + pki.intermediate.pem,
+                             f"{tls}/server.key": pki.expired_leaf.key_pem},
+                 {("IL802", "expired"), ("IL803", "short-lived")}, verify_code=10),
+        scenario("leaf-only", {f"{tls}/server.pem": pki.leaf.pem, f"{tls}/server.key": pki.leaf.key_pem},
+                 {("IL805", "leaf-only")}, verify_code=20),
+        scenario("key-mismatch", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.other_leaf.key_pem},
+                 {("IL804", "key-mismatch")}, starts=False, refusal="tls: private key does not match public key"),
+        scenario("leaf-not-first", {f"{tls}/server.pem": pki.intermediate.pem + pki.leaf.pem,
+                                    f"{tls}/server.key": pki.leaf.key_pem},
+                 {("IL804", "leaf-not-first")}, starts=False, refusal="tls: private key does not match public key"),
+        scenario("certificate-missing", {f"{tls}/server.key": pki.leaf.key_pem}, {("IL801", "missing-file")},
+                 starts=False, refusal="no such file or directory"),
+        # A snippet imported into the site; the name in the address is not in the SANs.
+        scenario("snippet-and-san-mismatch", {f"{tls}/server.pem": pki.wrong_host_leaf.pem + pki.intermediate.pem,
+                                              f"{tls}/server.key": pki.wrong_host_leaf.key_pem},
+                 {("IL806", "no-san-match")}, verify_code=62,
+                 site=f"(tls_files) {{\n\ttls {tls}/server.pem {tls}/server.key\n}}\n"
+                      "localhost:{port} {\n\timport tls_files\n\trespond \"ok\"\n}\n"),
+    ]
+
+
 def one_day_certificate(pki: PKI):
     """A 1-day certificate still valid (issued 6 h ago): short-lived, not expired."""
     return make_cert("orders-api", pki.intermediate, dns=("localhost",), ips=("127.0.0.1",),

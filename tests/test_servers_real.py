@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 FATAL_RULES = {"IL801", "IL804"}
 # What `openssl s_client` reports first for a finding (its order: chain, host name, dates).
 VERIFY_CODE = (("IL805", 20), ("IL806", 62), ("IL802", 10))
-BINARIES = {"nginx": "nginx", "apache": "apache2", "haproxy": "haproxy"}
+BINARIES = {"nginx": "nginx", "apache": "apache2", "haproxy": "haproxy", "caddy": "caddy"}
 
 
 def write_root(scenario: Scenario, root: Path, port: int) -> None:
@@ -47,6 +47,8 @@ def command(scenario: Scenario, root: Path) -> list[str]:
     if scenario.server == "apache":
         return ["apache2", "-d", f"{root}/etc/apache2", "-f", f"{root}/etc/apache2/apache2.conf",
                 "-C", f"DefaultRuntimeDir {root}/run", "-DFOREGROUND"]
+    if scenario.server == "caddy":
+        return ["caddy", "run", "--config", f"{root}/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
     return ["haproxy", "-db", "-f", f"{root}/etc/haproxy/haproxy.cfg"]
 
 
@@ -79,8 +81,10 @@ def serving(scenario: Scenario, tmp_path: Path):
     write_root(scenario, root, port)
     out = tmp_path / "server.out"
     with open(out, "wb") as sink:
+        # Caddy keeps its state under $HOME / XDG dirs: inside the root too.
+        env = clean_env(HOME=str(root), XDG_DATA_HOME=f"{root}/var/lib/caddy", XDG_CONFIG_HOME=f"{root}/etc/caddy")
         proc = subprocess.Popen(command(scenario, root), stdout=sink, stderr=subprocess.STDOUT, cwd=root,
-                                env=clean_env(), start_new_session=True)
+                                env=env, start_new_session=True)
     def ready() -> bool:
         # httpd binds its ports before mod_ssl loads the certificates: it is up once it says so.
         return listening(port) and (scenario.server != "apache" or "AH00489" in logs(root))

@@ -12,9 +12,9 @@ Categories (one each; `properties["problem"]` says which variant), in the order 
                          1-day certificate); `expiring`: a served certificate ends within
                          `expiring_days` (both warnings: it works today, and stops).
   cert-key-mismatch      `key-mismatch`: the key's public key is not the leaf's; `leaf-not-first`:
-                         the key belongs to a later certificate of the file (nginx, Apache and HAProxy
-                         take the first one as the server's). nginx and HAProxy refuse to start,
-                         Apache fails at start (AH02565).
+                         the key belongs to a later certificate of the file (nginx, Apache, HAProxy
+                         and Caddy take the first one as the server's). nginx, HAProxy and Caddy
+                         refuse to start, Apache fails at start (AH02565).
   cert-chain-incomplete  `leaf-only`/`missing-intermediate`: the leaf's issuer is neither in the served
                          files nor in `trusted`, and the leaf is not self-signed. curl, OpenSSL,
                          Python, Go, Java and Node do not fetch intermediates.
@@ -248,10 +248,11 @@ def _key_problems(key_pem: bytes, served: list[CertRecord], add, source: str, ke
         add("cert-key-mismatch", "error",
             f"{source or 'the certificate file'} starts with {describe(leaf)}, but the key belongs to certificate "
             f"{owner + 1} ({describe(served[owner])}): the server certificate must come first, then the "
-            "intermediates (nginx: \"key values mismatch\")", leaf, "leaf-not-first", key_matches_position=owner)
+            "intermediates (nginx: \"key values mismatch\"; Caddy: \"tls: private key does not match public key\")",
+            leaf, "leaf-not-first", key_matches_position=owner)
         return owner
     add("cert-key-mismatch", "error",
         f"the private key does not belong to {describe(leaf)}: nginx stops with \"key values mismatch\", "
-        "HAProxy with \"inconsistencies between private key and certificate\", Apache fails at start "
-        "(AH02565)", leaf, "key-mismatch")
+        "HAProxy with \"inconsistencies between private key and certificate\", Caddy with \"tls: private key "
+        "does not match public key\", Apache fails at start (AH02565)", leaf, "key-mismatch")
     return None

@@ -11,7 +11,7 @@ from ..fs import FileView
 from .common import TLSEndpoint, fetch_all, is_file, read_bytes
 
 MAX_CERT_FILE_BYTES = 1024 * 1024
-SERVER_LABEL = {"nginx": "nginx", "apache": "httpd", "haproxy": "haproxy"}
+SERVER_LABEL = {"nginx": "nginx", "apache": "httpd", "haproxy": "haproxy", "caddy": "caddy"}
 
 
 def endpoint_files(endpoint: TLSEndpoint) -> list[str]:
@@ -83,6 +83,8 @@ def refusal(server: str, role: str, directive: str, path: str) -> str:
         return f'cannot load certificate{" key" if role == "key" else ""} "{path}"'
     if server == "apache":
         return f"{directive}: file '{path}' does not exist or is empty"
+    if server == "caddy":
+        return f"open {path}: no such file or directory"
     return f"unable to stat SSL certificate from file '{path}'"
 
 
