@@ -165,7 +165,7 @@ def served_problems(cert_pem: bytes, key_pem: bytes | None, *, chain_pem: bytes 
 
     # Dates of everything sent: expired first (what clients print), then what is about to stop.
     for position, cert in enumerate(served + extra):
-        role = "server certificate" if position == 0 else "intermediate"
+        role = "server certificate" if position == 0 else "chain certificate"
         if at > cert.not_after:
             add("cert-expired", "error", f"the {role} {describe(cert)} expired on {_when(cert.not_after)} "
                                          f"(validity {_validity_text(cert)}, from {_when(cert.not_before)}): "
@@ -187,11 +187,10 @@ def served_problems(cert_pem: bytes, key_pem: bytes | None, *, chain_pem: bytes 
             continue
         left = cert.not_after - at
         if cert.not_before <= at <= cert.not_after and left <= timedelta(days=expiring_days):
-            role = "server certificate" if position == 0 else "intermediate"
+            role = "server certificate" if position == 0 else "chain certificate"
             add("cert-short-lived", "warning", f"the {role} {describe(cert)} expires in {max(0, left.days)} day(s), "
                                                f"on {_when(cert.not_after)}", cert, "expiring", position=position,
                 days_left=max(0, left.days))
-
 
     # The chain: the leaf's issuer must be sent (or be a CA the clients hold), unless self-signed.
     if not leaf.self_signed:
