@@ -168,6 +168,7 @@ def test_trust_connect_names_the_file_the_server_image_serves(tmp_path):
     (verdict,) = doc["verdicts"]
     assert code == 1 and verdict["reasons"] == ["missing-intermediate", "untrusted-root"]
     (endpoint,) = doc["server"]["endpoints"]
+    assert doc["server"]["matched_by"] == "certificate"
     assert (endpoint["server"], endpoint["cert_file"]) == ("nginx", "/etc/nginx/tls/server.pem")
     assert endpoint["config"] == "/etc/nginx/sites-enabled/orders"
     assert [p["category"] for p in doc["server"]["problems"]] == ["cert-chain-incomplete"]

@@ -108,11 +108,25 @@ def first_certificate(view: FileView, path: str) -> CertRecord | None:
 
 
 def endpoints_serving(view: FileView, endpoints: Sequence[TLSEndpoint], leaf: CertRecord,
-                      port: int | None = None) -> list[TLSEndpoint]:
-    """The endpoints whose certificate file starts with `leaf` (the one a handshake presented);
-    among several (a file served on many ports), those listening on `port` first."""
+                      port: int | None = None, host: str | None = None) -> tuple[list[TLSEndpoint], str]:
+    """The endpoints that serve `leaf` (the certificate a handshake presented) and how they were
+    matched: "certificate" when their file starts with that very leaf (those on `port` first);
+    else "name" (a configured name is `host`) or "port" (they listen on `port`): the image then
+    configures a different certificate than the one the live server presented."""
+    from ..certs.served import served_names
+
     fetch_all(view, [e.cert_file for e in endpoints])
     found = [e for e in endpoints
              if (first := first_certificate(view, e.cert_file)) is not None
              and first.fingerprint_sha256 == leaf.fingerprint_sha256]
-    return sorted(found, key=lambda e: port is not None and port not in e.ports())
+    if found:
+        return sorted(found, key=lambda e: port is not None and port not in e.ports()), "certificate"
+    if host:
+        named = [e for e in endpoints if host.lower() in served_names(e.names)]
+        if named:
+            return named, "name"
+    if port is not None:
+        listening = [e for e in endpoints if port in e.ports()]
+        if listening:
+            return listening, "port"
+    return [], "none"
