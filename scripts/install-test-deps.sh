@@ -27,6 +27,7 @@ declare -A present_if=(
   [apache2]=apache2
   [haproxy]=haproxy
   [caddy]=caddy
+  [tomcat10]=  # catalina.sh is not on PATH: the dpkg status decides
 )
 
 dpkg_installed() {

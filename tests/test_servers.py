@@ -9,11 +9,13 @@ from cryptography.hazmat.primitives import hashes
 
 from imagekit import Image, Layer, write_oci
 from pki import make_pki
-from server_scenarios import Scenario, apache_scenarios, caddy_scenarios, haproxy_scenarios, nginx_scenarios
+from server_scenarios import (Scenario, apache_scenarios, caddy_scenarios, haproxy_scenarios, nginx_scenarios,
+                              tomcat_scenarios)
 from test_scan_support import PATH_ENV, debian_layer, scan
 
 PKI = make_pki()
-SCENARIOS = nginx_scenarios(PKI) + apache_scenarios(PKI) + haproxy_scenarios(PKI) + caddy_scenarios(PKI)
+SCENARIOS = (nginx_scenarios(PKI) + apache_scenarios(PKI) + haproxy_scenarios(PKI) + caddy_scenarios(PKI)
+             + tomcat_scenarios(PKI))
 SERVER_RULES = {"IL801", "IL802", "IL803", "IL804", "IL805", "IL806"}
 
 

@@ -107,3 +107,40 @@ def test_caddy_global_options_single_site_and_env(tmp_path):
     assert endpoints(view, env={}) == [("caddy", "/c/o.pem", "/c/o.key", None, ("orders.test", "api.test"), 5)]
     single = view_of(tmp_path / "single", {"/etc/caddy/Caddyfile": "localhost:8443\ntls cert.pem key.pem\n"})
     assert endpoints(single, cwd="/srv") == [("caddy", "/srv/cert.pem", "/srv/key.pem", None, ("localhost",), 2)]
+
+
+def test_tomcat_server_xml(tmp_path):
+    xml = """<?xml version="1.0"?>
+<Server port="-1"><Service name="Catalina">
+  <Connector port="8080"/>
+  <Connector port="8443" SSLEnabled="true">
+    <SSLHostConfig hostName="orders.test">
+      <Certificate certificateFile="${catalina.base}/conf/tls/o.pem" certificateKeyFile="conf/tls/o.key"
+                   certificateChainFile="/etc/tls/chain.pem" type="RSA"/>
+    </SSLHostConfig>
+    <SSLHostConfig>
+      <Certificate certificateKeystoreFile="conf/ks.p12" certificateKeystorePassword="pw" certificateKeyAlias="tomcat"/>
+    </SSLHostConfig>
+  </Connector>
+</Service></Server>
+"""
+    view = view_of(tmp_path, {"/usr/local/tomcat/conf/server.xml": xml})
+    (config,) = find_servers(view)
+    first, second = config.endpoints
+    assert (first.cert_file, first.key_file, first.chain_file, first.names, first.line) == (
+        "/usr/local/tomcat/conf/tls/o.pem", "/usr/local/tomcat/conf/tls/o.key", "/etc/tls/chain.pem",
+        ("orders.test",), 6)
+    assert (second.cert_file, second.keystore_password, second.keystore_alias, second.names) == (
+        "/usr/local/tomcat/conf/ks.p12", "pw", "tomcat", ())
+
+
+def test_tomcat_hostile_xml_is_one_line(tmp_path):
+    laughs = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+              + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+              + ']><Server>&j;</Server>')
+    external = '<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]><Server>&x;</Server>'
+    for text in (laughs, external, "<Server><Service>", "not xml at all"):
+        view = view_of(tmp_path / str(abs(hash(text))), {"/etc/tomcat10/server.xml": text})
+        (config,) = find_servers(view)
+        assert config.endpoints == []
+        assert all("\n" not in line for line in config.fatal + config.notes)

@@ -253,5 +253,46 @@ def _key_problems(key_pem: bytes, served: list[CertRecord], add, source: str, ke
     add("cert-key-mismatch", "error",
         f"the private key does not belong to {describe(leaf)}: nginx stops with \"key values mismatch\", "
         "HAProxy with \"inconsistencies between private key and certificate\", Caddy with \"tls: private key "
-        "does not match public key\", Apache fails at start (AH02565)", leaf, "key-mismatch")
+        "does not match public key\", Apache fails at start (AH02565), Tomcat starts and every handshake fails (the client "
+        "reports a bad signature)",
+        leaf, "key-mismatch")
     return None
+
+
+def keystore_entry(data: bytes, password: str, alias: str | None = None) -> tuple[bytes, bytes] | None:
+    """(certificate chain PEM, private key PEM) of the key entry a Java server (Tomcat) serves
+    from a PKCS#12 or JKS keystore: the first key entry, or `alias`. The key stays in memory and is
+    only compared by public key. None when the password does not open it or it holds no key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from .load import JCEKS_MAGIC, JKS_MAGIC
+
+    none = serialization.NoEncryption()
+    if data.startswith((JKS_MAGIC, JCEKS_MAGIC)):
+        import base64
+
+        import jks
+
+        try:
+            store = jks.KeyStore.loads(data, password)
+        except Exception:
+            return None
+        entries = store.private_keys
+        entry = entries.get(alias) if alias else next(iter(entries.values()), None)
+        if entry is None:
+            return None
+        chain = b"".join(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+                         for _type, der in entry.cert_chain)
+        key = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+        return chain, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none)
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        store = pkcs12.load_pkcs12(data, password.encode())
+    except (ValueError, TypeError):
+        return None
+    if store.key is None or store.cert is None:
+        return None
+    certs = [store.cert.certificate] + [c.certificate for c in store.additional_certs]
+    chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+    return chain, store.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none)
