@@ -210,17 +210,20 @@ def trust(
     format: str = typer.Option("text", "--format", "-f", help="text|json"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for --connect."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
     server_image: Optional[str] = typer.Option(None, "--image", "--server-image",
                                                help="The server's image: name the file it serves the chain from."),
 ) -> None:
     """Would this image trust that server? Per runtime, and if not, exactly why."""
     from .findings import ImagelintError
     from .commands.trust import run_trust
+    from .image.cache import layer_cache
 
     runtimes = [r for value in runtime or [] for r in value.split(",") if r]
     try:
         code, text = run_trust(image, chain, connect, host, at, runtimes or None, format, timeout,
-                               server_image=server_image)
+                               cache=layer_cache(cache_dir, not no_cache), server_image=server_image)
     except ImagelintError as exc:
         raise _fail(str(exc.as_input_error(image)))
     _emit(text, output)
@@ -272,6 +275,101 @@ def fix(
 
 
 @app.command()
+def expiry(
+    targets: List[str] = typer.Argument(..., help="Certificate files or directories, Kubernetes manifests, image references, or HOST:PORT."),
+    warn_days: int = typer.Option(30, "--warn-days", help="Report certificates expiring within N days as 'expiring'."),
+    format: str = typer.Option("text", "--format", "-f", help="text|json|prometheus"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to FILE (atomically: safe for node_exporter's textfile collector)."),
+    all_certs: bool = typer.Option(False, "--all", help="List public roots of distribution bundles one by one too."),
+    at: Optional[str] = typer.Option(None, "--at", help="Judge at this time (ISO 8601, or +30d)."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each HOST:PORT."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
+) -> None:
+    """Every certificate's expiry, soonest first: files, images, manifests and endpoints."""
+    from .commands.expiry import run_expiry
+    from .image.cache import layer_cache
+    from .commands.trust import parse_at
+    from .findings import ImagelintError
+
+    try:
+        code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout,
+                                        cache=layer_cache(cache_dir, not no_cache))
+    except ImagelintError as exc:
+        raise _fail(str(exc.as_input_error()))
+    for error in errors:
+        typer.echo(f"imagelint: error: {error}", err=True)
+    if output:
+        _write_atomically(output, text)
+    else:
+        _emit(text, None)
+    raise typer.Exit(code)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def _shard(shard: Optional[str], shards: Optional[int]):
+    """(I, N) from --shard I/N, or from --shards N and the Indexed Job's JOB_COMPLETION_INDEX (0-based)."""
+    from .findings import ImagelintError
+    from .image.fleet import parse_shard
+
+    try:
+        if shard and shards:
+            raise ImagelintError("give --shard I/N or --shards N, not both")
+        if shard:
+            return parse_shard(shard)
+        if shards:
+            index = os.environ.get("JOB_COMPLETION_INDEX", "")
+            if not index.isdigit():
+                raise ImagelintError("--shards N needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)")
+            return parse_shard(f"{int(index) + 1}/{shards}")
+    except ImagelintError as exc:
+        raise _fail(str(exc))
+    return None
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Readers (a textfile collector) see the old file or the new one, never half of one."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".imagelint-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(temp, 0o644)
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise _fail(f"{path}: cannot write: {exc.strerror}")
+
+
+@app.command()
+def merge(
+    reports: List[str] = typer.Argument(..., help="JSON or SARIF reports of shard scans (one format)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the merged report to FILE."),
+) -> None:
+    """Merge the reports of a sharded fleet scan: each finding once (by image digest and fingerprint)."""
+    from .commands.merge import run_merge
+    from .findings import ImagelintError
+
+    try:
+        _kind, text = run_merge(list(reports))
+    except ImagelintError as exc:
+        raise _fail(str(exc))
+    if output:
+        _write_atomically(output, text)
+    else:
+        _emit(text, None)
+    raise typer.Exit(0)
+
+
+@app.command()
 def scan(
     images: List[str] = typer.Argument(..., help="Image references: docker-archive:PATH, oci:DIR[:tag], oci-archive:PATH, docker-daemon:name:tag, docker://registry/repo:tag, name:tag."),
     format: str = typer.Option("text", "--format", "-f", help="text|json|sarif|github|gitlab|junit|rdjsonl|checkstyle (--inventory: text|json)"),
@@ -279,20 +377,29 @@ def scan(
     fail_level: Optional[str] = typer.Option(None, "--fail-level", help="error|warning|info (default: warning: info-level notes such as expired public roots a distribution still ships do not fail a scan)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rules (ids or prefixes)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rules (ids or prefixes)."),
-    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's)."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="os/arch[/variant] of a multi-platform image (default: this machine's); 'all' with --all: every platform."),
     ca_file: Optional[str] = typer.Option(None, "--ca-file", help="Extra CA (PEM) to verify the registry's TLS certificate."),
     insecure_registry: Optional[List[str]] = typer.Option(None, "--insecure-registry", help="HOST[:PORT] reachable over plain HTTP."),
     dockerfile: Optional[str] = typer.Option(None, "--dockerfile", help="The Dockerfile that built the image: findings land on its lines."),
+    all_images: bool = typer.Option(False, "--all", help="With docker://REGISTRY/: every repository and tag (once per digest)."),
+    repo_glob: str = typer.Option("*", "--repo-glob", help="With --all: only repositories matching this glob."),
+    tag_glob: str = typer.Option("*", "--tag-glob", help="With --all: only tags matching this glob."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: scan only this worker's share (a stable partition by digest)."),
+    shards: Optional[int] = typer.Option(None, "--shards", help="N shards, this one from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)."),
+    progress: bool = typer.Option(False, "--progress", help="Say which image is being scanned, out of how many (quiet in CI)."),
     inventory: bool = typer.Option(False, "--inventory", help="Report what the image trusts (stores, counts, custom CAs) instead of problems."),
     expiring_days: int = typer.Option(30, "--expiring-days", help="Report certificates expiring within this many days."),
     config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
 ) -> None:
     """Scan built images: what they really trust, and what is wrong with it."""
     from .findings import Severity
     from .report import Report, render
     from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
+    from .image.cache import layer_cache
 
     allowed = ["text", "json"] if inventory else LINT_FORMATS
     if format not in allowed:
@@ -302,7 +409,9 @@ def scan(
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
-                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
+                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
+                          layer_cache(cache_dir, not no_cache), all_images, repo_glob, tag_glob,
+                          _shard(shard, shards), progress and not _in_ci())
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)

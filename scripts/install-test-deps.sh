@@ -22,6 +22,8 @@ declare -A present_if=(
   [nodejs]=node
   [openjdk-17-jdk-headless]=javac
   [golang-go]=go  # trust: Go's x509 verdicts are checked against a real Go client
+  [prometheus]=prometheus  # expiry: Prometheus scrapes the textfile output through node_exporter
+  [prometheus-node-exporter]=prometheus-node-exporter
   # server-side checks: predictions cross-checked against the real servers (tests/test_servers_real.py)
   [nginx]=nginx
   [apache2]=apache2

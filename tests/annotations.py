@@ -4,6 +4,7 @@
     # ok: IL110              ... must not get IL110
     # todoruleid: IL110      a known false negative (documented, not enforced)
     # todook: IL110          a known false positive (documented, not enforced)
+    # info: IL110            ... must get IL110, at info severity only (no error or warning)
 Several ids may be given, separated by commas.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from imagelint.dockerfile.parse import parse_dockerfile
 
-_ANNOTATION = re.compile(r"^\s*#\s*(ruleid|ok|todoruleid|todook)\s*:\s*([A-Z0-9,\s]+?)\s*$")
+_ANNOTATION = re.compile(r"^\s*#\s*(ruleid|ok|todoruleid|todook|info)\s*:\s*([A-Z0-9,\s]+?)\s*$")
 
 
 @dataclass
@@ -47,7 +48,7 @@ def annotated_files(root: Path) -> list[Path]:
     from imagelint.commands.lint import is_dockerfile_name
 
     return sorted(p for p in root.rglob("*") if p.is_file() and is_dockerfile_name(p.name)
-                  and re.search(r"^\s*#\s*(ruleid|ok|todoruleid|todook)\s*:", p.read_text(encoding="utf-8", errors="replace"), re.M) is not None
+                  and re.search(r"^\s*#\s*(ruleid|ok|todoruleid|todook|info)\s*:", p.read_text(encoding="utf-8", errors="replace"), re.M) is not None
                   if True) if root.exists() else []
 
 
@@ -57,6 +58,9 @@ def check_expectations(findings, exps: list[Expectation], where: str) -> list[st
         hits = [f for f in findings if f.rule == exp.rule and exp.start_line <= f.line <= exp.end_line]
         if exp.kind == "ruleid" and not hits:
             problems.append(f"{where}:{exp.comment_line}: expected {exp.rule} on lines {exp.start_line}-{exp.end_line}, got none")
+        if exp.kind == "info" and (not hits or any(str(f.severity).lower() != "info" for f in hits)):
+            problems.append(f"{where}:{exp.comment_line}: expected {exp.rule} at info severity only on lines "
+                            f"{exp.start_line}-{exp.end_line}, got {[str(f.severity) for f in hits]}")
         if exp.kind == "ok" and hits:
             problems.append(f"{where}:{exp.comment_line}: {exp.rule} must not fire on lines {exp.start_line}-{exp.end_line}: {hits[0].message}")
     return problems

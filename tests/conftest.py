@@ -11,6 +11,12 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
+# Layer caches of the commands tests start land in a throwaway directory, never in ~/.cache.
+if "IMAGELINT_TEST_KEEP_XDG" not in os.environ:
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="imagelint-test-cache-")
+
 # Every `python -m imagelint.cli` a test starts runs this checkout, whatever is installed globally.
 _ROOT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)

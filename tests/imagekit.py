@@ -360,7 +360,7 @@ def pkcs12_store(certificates: list, password: str | None = "changeit") -> bytes
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, NoEncryption, pkcs12
 
     encryption = BestAvailableEncryption(password.encode()) if password else NoEncryption()
-    entries = [pkcs12.PKCS12Certificate(cert, f"cert{i}") for i, cert in enumerate(certificates)]
+    entries = [pkcs12.PKCS12Certificate(cert, f"cert{i}".encode()) for i, cert in enumerate(certificates)]
     return pkcs12.serialize_java_truststore(entries, encryption)
 
 

@@ -511,3 +511,50 @@ def make_oci_layout(rootfs_dir: Path | str, layout: Path | str, tag: str = "late
     for name, value in (env or {}).items():
         _run(["umoci", "config", "--image", ref, f"--config.env={name}={value}"], check=True)
     return ref
+
+
+# --------------------------------------------------------------------------- Prometheus
+
+@dataclass
+class Prometheus:
+    """Debian's Prometheus scraping Debian's node_exporter, whose textfile collector reads `textfile_dir`."""
+
+    url: str
+    textfile_dir: Path
+
+    def query(self, expression: str) -> list[dict]:
+        import urllib.parse
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?query={urllib.parse.quote(expression)}",
+                                    timeout=10) as response:
+            return json.load(response)["data"]["result"]
+
+
+@contextlib.contextmanager
+def running_prometheus(root: Path, scrape_interval: str = "1s") -> Iterator[Prometheus]:
+    require("prometheus", "prometheus-node-exporter")
+    textfiles = root / "textfile"
+    textfiles.mkdir(parents=True)
+    exporter_port, prometheus_port = _free_port(), _free_port()
+    exporter_log, prometheus_log = root / "node-exporter.log", root / "prometheus.log"
+    exporter = subprocess.Popen(
+        ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{exporter_port}",
+         "--collector.disable-defaults", "--collector.textfile", f"--collector.textfile.directory={textfiles}"],
+        stdout=subprocess.DEVNULL, stderr=exporter_log.open("w"))
+    (root / "prometheus.yml").write_text(
+        f"global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: {scrape_interval}\n"
+        f"scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n")
+    server = subprocess.Popen(
+        ["prometheus", f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+         f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+        stdout=subprocess.DEVNULL, stderr=prometheus_log.open("w"))
+    try:
+        if not _wait_for(lambda: _tcp_open(exporter_port), exporter, 30):
+            pytest.fail(f"node_exporter did not start:\n{_tail(exporter_log)}")
+        if not _wait_for(lambda: _tcp_open(prometheus_port), server, 60):
+            pytest.fail(f"prometheus did not start:\n{_tail(prometheus_log)}")
+        yield Prometheus(f"http://127.0.0.1:{prometheus_port}", textfiles)
+    finally:
+        _stop_pid(server)
+        _stop_pid(exporter)

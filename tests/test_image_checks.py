@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagekit import Image, Layer, jks_store, make_ca, private_key_pem, write_docker_archive, write_oci
+from imagekit import Image, Layer, jks_store, make_ca, pkcs12_store, private_key_pem, write_docker_archive, write_oci
 from test_scan_support import PATH_ENV, debian_layer, public_bundle, public_roots, rules_of, scan
 
 CORP_PEM, CORP_CERT, CORP_KEY = make_ca("Corp Root CA")
@@ -18,14 +18,6 @@ def public_certs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few real roots have negative serials
         return [x509.load_pem_x509_certificate(pem) for _, pem in public_roots()]
-
-
-def pkcs12_store(certificates: list, password: bytes = b"changeit") -> bytes:
-    """A PKCS12 trust store as keytool writes it (trusted certificate bags, no key)."""
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-
-    entries = [pkcs12.PKCS12Certificate(cert, f"cert{i}".encode()) for i, cert in enumerate(certificates)]
-    return pkcs12.serialize_java_truststore(entries, BestAvailableEncryption(password))
 
 
 def oci(tmp_path, layers, **kwargs) -> str:
@@ -157,6 +149,17 @@ def test_scratch_go_binary_without_bundle(tmp_path):
     app = Layer().file("app/server", go_binary, mode=0o755)
     [finding] = with_rule(scan(oci(tmp_path, [app])), "IL704")
     assert "/app/server" in finding.message
+
+
+def test_scratch_go_binary_with_fallback_roots_needs_no_bundle(tmp_path):
+    # Build info names golang.org/x/crypto/x509roots/fallback: the program embeds its own roots.
+    go_binary = (b"\x7fELF" + b"\0" * (700 * 1024) + b"\xff Go buildinf:\x08\x02" + b"\0" * 64
+                 + b"dep\tgolang.org/x/crypto/x509roots/fallback\tv0.0.0-20240603\t" + b"\0" * 4096)
+    app = Layer().file("app/server", go_binary, mode=0o755)
+    other = Layer().file("app/worker", b"\x7fELF" + b"\0" * (700 * 1024) + b"\xff Go buildinf:\x08\x02" + b"\0" * 4096, mode=0o755)
+    assert "IL704" not in rules_of(scan(oci(tmp_path, [app])))
+    [finding] = with_rule(scan(oci(tmp_path / "two", [app, other])), "IL704")
+    assert "/app/worker" in finding.message and "/app/server" not in finding.message
 
 
 def test_large_non_go_binary_is_no_tls_client(tmp_path):

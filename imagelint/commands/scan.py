@@ -19,6 +19,7 @@ from ..config import Config, find_config
 from ..dockerfile.model import build_model
 from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError
+from ..image.cache import LayerCache
 from ..trust.subjects import image_model
 from .lint import read_source
 
@@ -37,6 +38,14 @@ class ScanOptions:
     progress: bool = False
     config: Config | None = None
     inventory: bool = False
+    cache: LayerCache | None = None  # None: every layer is read
+    # Fleet scans: `docker://REGISTRY/` with every repository and tag matching the globs.
+    all_images: bool = False
+    repo_glob: str = "*"
+    tag_glob: str = "*"
+    shard: tuple[int, int] | None = None  # (I, N), 1-based
+    fleet_progress: bool = False
+    clients: dict = field(default_factory=dict)  # registry clients kept across the images of one run
 
 
 @dataclass
@@ -50,6 +59,44 @@ class ScanResult:
 
 # --------------------------------------------------------------------------- running
 
+def is_registry_root(ref: str) -> bool:
+    """`docker://REGISTRY/`: a whole registry, not one image."""
+    return ref.startswith("docker://") and ref[len("docker://"):].rstrip("/").count("/") == 0
+
+
+def expand_fleet(refs: list[str], options: ScanOptions, result: ScanResult) -> list[str]:
+    """Image references, with each registry root replaced by its images (once per digest), and
+    only this shard's images when sharded."""
+    from ..image.fleet import in_shard, list_fleet
+    from ..image.sources.remote import RegistryOptions
+
+    out: list[str] = []
+    for ref in refs:
+        if not is_registry_root(ref):
+            out.append(ref)
+            continue
+        if not options.all_images:
+            result.errors.append(InputError(ref, "a whole registry: add --all to scan every image in it"))
+            continue
+        registry = ref[len("docker://"):].rstrip("/")
+        try:
+            images = list_fleet(registry, repo_glob=options.repo_glob, tag_glob=options.tag_glob,
+                                platform=options.platform,
+                                options=RegistryOptions(ca_file=options.ca_file,
+                                                        insecure_registries=tuple(options.insecure_registries)),
+                                clients=options.clients)
+        except ImagelintError as exc:
+            result.errors.append(InputError(ref, str(exc)))
+            continue
+        if not images:
+            result.errors.append(InputError(ref, "no repository or tag matches the globs"))
+        out.extend(image.reference for image in images)
+    if options.shard:
+        index, count = options.shard
+        out = [ref for ref in out if in_shard(ref.rsplit("@", 1)[-1] if "@" in ref else ref, index, count)]
+    return out
+
+
 def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
     result = ScanResult()
     mapper = None
@@ -61,7 +108,10 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
             result.errors.append(exc.as_input_error(options.dockerfile))
             return result
     config = options.config or find_config(Path(options.dockerfile or "."))
-    for ref in refs:
+    refs = expand_fleet(refs, options, result)
+    for done, ref in enumerate(refs, 1):
+        if options.fleet_progress:
+            print(f"imagelint: [{done}/{len(refs)}] {ref}", file=sys.stderr, flush=True)
         try:
             findings, inventory = scan_image(ref, options, config, mapper, prefix=len(refs) > 1,
                                              internal=result.errors)
@@ -81,9 +131,12 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     """Findings of one image; a crashing check is recorded in `internal` (exit code 3)."""
     config = config or Config()
     progress = _Progress if options.progress else None
-    with image_model(ref, platform=options.platform, ca_file=options.ca_file,
+    # A fleet's images are platform manifests already; "all" only tells the fleet listing to fan out.
+    platform = None if options.platform == "all" else options.platform
+    with image_model(ref, platform=platform, ca_file=options.ca_file,
                      insecure_registries=tuple(options.insecure_registries), model=ImageContext,
-                     progress=progress, expiring_days=options.expiring_days) as ctx:
+                     progress=progress, cache=options.cache, clients=options.clients,
+                     expiring_days=options.expiring_days) as ctx:
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)
         run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..certs.connect import fetch_chain
 from ..findings import ImagelintError
+from ..image.cache import LayerCache
 from ..trust.model import TrustModel
 from ..trust.subjects import host_model, image_model
 from ..trust.verdicts import Verdict, evaluate, parse_chain
@@ -129,7 +130,8 @@ def read_chain(chain_path: str | None, connect: str | None, host: str | None, ti
 def run_trust(subject: str, chain_path: str | None = None, connect: str | None = None,
               host: str | None = None, at: str | datetime | None = None, runtimes: list[str] | None = None,
               fmt: str = "text", timeout: float = 10.0, model: TrustModel | None = None,
-              server_image: str | None = None, server_model: TrustModel | None = None) -> tuple[int, str]:
+              cache: LayerCache | None = None, server_image: str | None = None,
+              server_model: TrustModel | None = None) -> tuple[int, str]:
     """(exit code, report): 0 when every runtime present trusts the chain, 1 when any does not.
     `subject` is an image reference or "host"; `model` gives the trust model directly (tests).
     `server_image`: the image the server runs; its configuration names the file that serves the
@@ -147,7 +149,7 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
         if server_model is not None:
             server = served_by(server_model, server_image, chain, port, host, when)
         else:
-            with image_model(server_image) as opened:
+            with image_model(server_image, cache=cache) as opened:
                 server = served_by(opened, server_image, chain, port, host, when)
     if model is not None:
         verdicts = evaluate(model, chain, host, when, runtimes)
@@ -155,7 +157,7 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
         model = host_model()
         verdicts = evaluate(model, chain, host, when, runtimes)
     else:
-        with image_model(subject) as model:
+        with image_model(subject, cache=cache) as model:
             verdicts = evaluate(model, chain, host, when, runtimes)
     code = 0 if verdicts and all(v.trusted for v in verdicts) else 1
     if server is not None:

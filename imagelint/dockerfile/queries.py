@@ -2,11 +2,13 @@
 the stage's family and facts, ENV assignments, where file ops land, the order of steps, trust registration."""
 from __future__ import annotations
 
+import dataclasses
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from .model import DockerfileModel, FileOp, Stage, memoized
+from .model import DockerfileModel, FileOp, RunStep, Stage, _run_step, memoized
 from ..facts import Family, family, package_manager_families
 from .parse import Instruction
 from .shell import Command, ShellWord
@@ -49,19 +51,62 @@ class EnvAssignment:
     start: int
     end: int
     command: Command | None = None
+    inert: bool = False  # `export X=0` with no command after it in the RUN: it affects nothing
 
     @property
     def persistent(self) -> bool:
-        return self.kind == "ENV"
+        # ENV persists; a CMD/ENTRYPOINT/HEALTHCHECK prefix acts in every container of the image
+        return self.kind in ("ENV", "CMD", "ENTRYPOINT", "HEALTHCHECK")
 
     @property
     def scope(self) -> str:
+        if self.inert:
+            return "exported with no command after it in this RUN, so it affects nothing"
         return {
             "ENV": "set by ENV, it persists into every process of the image",
             "ARG": "set by ARG, it applies to every RUN of the stage at build time",
             "RUN": "set for one command at build time",
             "export": "exported for the rest of this RUN only",
+            "CMD": "set on the CMD, it applies to the main process of every container",
+            "ENTRYPOINT": "set on the ENTRYPOINT, it applies to the main process of every container",
+            "HEALTHCHECK": "set on the HEALTHCHECK, it applies to every health probe",
         }[self.kind]
+
+
+# Shell builtins and output commands that make no network connection: an exported switch followed
+# only by these changes nothing.
+INERT_COMMANDS = {"export", "echo", "printf", "true", ":", "set", "unset", "cd", "exit", "readonly", "local",
+                  "test", "[", "sleep", "umask", "alias", "shopt", "declare", "typeset", ""}
+
+
+RUNTIME_KEYWORDS = ("CMD", "ENTRYPOINT", "HEALTHCHECK")
+
+
+def runtime_steps(stage: Stage) -> list[RunStep]:
+    """CMD, ENTRYPOINT and HEALTHCHECK commands of the stage, parsed like RUNs (shell and exec form):
+    they run in every container, with the stage's final environment."""
+    return memoized(stage, "runtime_steps", lambda: _runtime_steps(stage))
+
+
+def _runtime_steps(stage: Stage) -> list[RunStep]:
+    env = {name: setting.value for name, setting in stage.env.items()}
+    out = []
+    for inst in stage.instructions:
+        if inst.keyword not in RUNTIME_KEYWORDS:
+            continue
+        if inst.keyword == "HEALTHCHECK":
+            # `HEALTHCHECK [flags] CMD <command>` or `NONE`: the command follows the CMD word.
+            m = re.match(r"(?i)CMD\s+", inst.args)
+            if m is None:
+                continue
+            inst_for_parse = dataclasses.replace(inst, args=inst.args[m.end():], args_offset=inst.args_offset + m.end())
+        else:
+            inst_for_parse = inst
+        step = _run_step(inst_for_parse, stage, env, "\\")
+        step.inst = inst
+        step.workdir = stage.workdir
+        out.append(step)
+    return out
 
 
 def env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
@@ -78,10 +123,17 @@ def _env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
         for run in stage.runs:
             for name, word in run.script.exports.items():
                 start = word.start - len(name) - 1 if word.raw else word.start
-                yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end)
+                inert = not any(c.start >= word.end and c.name not in INERT_COMMANDS for c in run.commands)
+                yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end,
+                                    inert=inert)
             for cmd in run.commands:
                 for name, word in cmd.assignments.items():
                     yield EnvAssignment(name, word.value if word.known else None, "RUN", stage, run.inst,
+                                        word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
+        for run in runtime_steps(stage):
+            for cmd in run.commands:
+                for name, word in cmd.assignments.items():
+                    yield EnvAssignment(name, word.value if word.known else None, run.inst.keyword, stage, run.inst,
                                         word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
 
 
@@ -166,10 +218,12 @@ class WrittenText:
     op: FileOp
     text: str
     how: str  # "write" | "append" | "copy" | "edit"
+    context_file: str | None = None  # the build-context file a COPY/ADD takes the text from
+    target: str | None = None  # where that file lands, when the COPY copies a directory or glob
 
     @property
     def path(self) -> str:
-        return self.op.path
+        return self.target or self.op.path
 
 
 def op_offset(op: FileOp) -> int:

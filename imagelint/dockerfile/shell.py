@@ -7,6 +7,7 @@ the Dockerfile, so findings land on exact columns and fixes can delete exactly o
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
@@ -181,7 +182,9 @@ class _Builder:
             and _contains(node, _CODE_CONTAINERS)
         )
         if dynamic:
-            for sub in _descendants(node, _CODE_CONTAINERS):
+            # An unquoted `$(...)` is the word node itself; a quoted one sits inside a string.
+            subs = [node] if t in _CODE_CONTAINERS else _descendants(node, _CODE_CONTAINERS)
+            for sub in subs:
                 self.walk_children(sub, conditional=False)
             if t == "number":
                 return ShellWord(raw, raw, start, end)
@@ -473,6 +476,36 @@ def _unwrap(cmd: Command) -> None:
             return
 
 
+_PRINTF_CONVERSION = re.compile(r"%(%|[-+ #0]*[0-9]*(?:\.[0-9]*)?([sbdiouxXcfeEgG]))")
+
+
+def _printf_escapes(text: str) -> str:
+    return text.replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+
+
+def printf_text(fmt: str, args: list[str], max_rounds: int = 1000) -> str:
+    """What printf(1) prints: the format is reused until every argument is consumed (POSIX printf)."""
+    fmt = _printf_escapes(fmt)
+    out: list[str] = []
+    rest = list(args)
+    for _ in range(max_rounds):
+        used = 0
+
+        def convert(m: re.Match) -> str:
+            nonlocal used
+            if m.group(1) == "%":
+                return "%"
+            value = rest[used] if used < len(rest) else ""
+            used += 1
+            return _printf_escapes(value) if m.group(2) == "b" else value
+
+        out.append(_PRINTF_CONVERSION.sub(convert, fmt))
+        rest = rest[used:]
+        if not rest or used == 0:
+            break
+    return "".join(out)
+
+
 def _output_text(cmd: Command) -> str | None:
     """What `echo`/`printf`/`cat <<EOF` writes to stdout, when it is literal."""
     if cmd.name == "echo":
@@ -480,15 +513,7 @@ def _output_text(cmd: Command) -> str | None:
         return " ".join(w.value for w in words) + "\n"
     if cmd.name == "printf" and cmd.args:
         args = cmd.args[1:] if cmd.args[0].value == "--" and len(cmd.args) > 1 else cmd.args
-        fmt = args[0].value
-        rest = [w.value for w in args[1:]]
-        text = fmt.replace("\\n", "\n").replace("\\t", "\t")
-        if "%s" in text and rest:
-            try:
-                text = text.replace("%s", "{}").format(*rest[: text.count("{}")])
-            except (IndexError, ValueError):
-                pass
-        return text
+        return printf_text(args[0].value, [w.value for w in args[1:]])
     if cmd.name == "cat" and not cmd.args and cmd.stdin is not None:
         return cmd.stdin
     return None

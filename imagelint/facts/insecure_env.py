@@ -40,6 +40,19 @@ def _go_false(value: str) -> bool:
     return value.strip() in GO_FALSE
 
 
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "t", "true", "yes", "y", "on")
+
+
+def _falsy(value: str) -> bool:
+    return value.strip().lower() in ("0", "f", "false", "no", "n", "off")
+
+
+# Names that follow a verify-off convention but mean something else. The docker CLI turns TLS
+# verification ON for any non-empty DOCKER_TLS_VERIFY, even "0" (docker CLI docs, environment variables).
+NOT_VERIFY_SWITCHES = {"DOCKER_TLS_VERIFY"}
+
+
 def _lower_in(*values: str) -> Callable[[str], bool]:
     return lambda v: v.strip().lower() in values
 
@@ -54,8 +67,11 @@ class EnvSwitch:
     max_severity: Severity | None = None  # for switches that are inert on most systems...
     effective_families: tuple[str, ...] = ()  # ...except on these OS families
     unknown_counts: bool = False  # the variable acts whatever its value (GIT_SSL_NO_VERIFY style)
+    pattern: re.Pattern | None = None  # a naming convention instead of a list of names
 
     def applies(self, name: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.fullmatch(name) is not None and name not in NOT_VERIFY_SWITCHES
         if self.ignore_case:
             return name.lower() in (n.lower() for n in self.names)
         return name in self.names
@@ -115,6 +131,20 @@ ENV_SWITCHES: tuple[EnvSwitch, ...] = (
               "makes the Consul CLI skip verification of the server certificate", "Consul CLI docs, CONSUL_HTTP_SSL_VERIFY"),
     EnvSwitch(("ETCDCTL_INSECURE_SKIP_TLS_VERIFY",), _go_true,
               "makes etcdctl skip verification of the server certificate", "etcdctl docs"),
+    # Naming conventions (Go CLIs bind flags such as --insecure-skip-tls-verify to PREFIX_* variables):
+    # a tool not listed above, so a warning whatever the scope.
+    EnvSwitch((), _truthy,
+              "by its name switches off TLS certificate verification for the tool that reads it",
+              "kubectl/helm --insecure-skip-tls-verify naming convention", pattern=re.compile(r"(?:[A-Za-z0-9_]*_)?(?:(?:INSECURE_)?SKIP_(?:TLS|SSL)_VERIFY(?:ICATION)?|(?:TLS|SSL)_SKIP_VERIFY)", re.I),
+              max_severity=Severity.WARNING),
+    EnvSwitch((), _truthy,
+              "by its name switches off TLS certificate verification for the tool that reads it",
+              "kubectl/helm --insecure-skip-tls-verify naming convention", pattern=re.compile(r"(?:[A-Za-z0-9_]*_)?INSECURE_SKIP_VERIFY", re.I),
+              max_severity=Severity.WARNING),
+    EnvSwitch((), _falsy,
+              "by its name switches off TLS certificate verification for the tool that reads it",
+              "kubectl/helm --insecure-skip-tls-verify naming convention", pattern=re.compile(r"[A-Za-z0-9_]*_(?:TLS|SSL)_VERIFY", re.I),
+              max_severity=Severity.WARNING),
 )
 
 

@@ -806,6 +806,33 @@ _CONFIG_TOOLS = {"git", "npm", "yarn", "pnpm", "pip", "pip3", "poetry", "compose
                  "micromamba", "gcloud", "kubectl", "helm", "go", "zypper"}
 
 
+@builds("IL110", "IL111", "IL112", "IL113", "IL114", "IL115", "IL116", "IL117", "IL130", "IL140")
+def config_line_fix(model: DockerfileModel, stage: Stage, op: FileOp, setting: str, lines: list[str],
+                    context_file: str | None = None, path: str | None = None) -> Fix | None:
+    """A verification switch in a config file. A RUN command that writes only that setting
+    (`echo 'strict-ssl=false' >> ~/.npmrc`) is removed; otherwise the line to delete is named
+    (display-only): in the RUN's text, or in the build-context file the COPY takes."""
+    path = path or op.path
+    if context_file is not None:
+        return guidance(f"Delete `{setting}` from {context_file} (copied to {path})")
+    cmd = op.command
+    run = next((r for r in stage.runs if r.inst is op.inst), None)
+    content = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
+    if run is not None and cmd is not None and len(content) == 1 and op.kind in ("write", "append") \
+            and not run.exec_form and cmd.parent is None and cmd.piped_from is None and cmd.stdin is None \
+            and cmd.name in ("echo", "printf") and any(c is cmd for c in run.commands):
+        src = source(model)
+        end = max(w.end for w in cmd.argv)
+        for r in sorted(cmd.redirects, key=lambda r: r.start):
+            # the command's own redirects follow it directly; a group's (`{ a; b; } > f`) do not
+            if r.target is not None and r.start >= end and src.text[end:r.start].strip(" \t\\\r\n") == "":
+                end = max(end, r.target.end)
+        edits = _delete_command_span(src, run, cmd.start, end)
+        if edits:
+            return _fix(f"Remove the command that writes `{content[0].strip()}` to {path}", UNSAFE, edits)
+    return guidance(f"Delete `{setting}` from the text this {op.inst.keyword} writes to {path}")
+
+
 @never_raises
 def switch_fix(model: DockerfileModel, switch) -> Fix | None:
     """A fix for an insecure switch found in a RUN command (`Switch` of the insecure_* checks):
@@ -831,11 +858,18 @@ def switch_fix(model: DockerfileModel, switch) -> Fix | None:
         return None
     value = word.value
     title = f"Remove `{value}`"
+    args = cmd.args
+    i = args.index(word) if word in args else -1
+    if cmd.name == "git" and i > 0 and args[i - 1].value == "-c" and not run.exec_form:
+        # `git -c http.sslVerify=false clone ...`: drop the pair (git reads the system store, where a
+        # CA the Dockerfile registers already is).
+        if word_edits(model, run, args[i - 1], None) is None or word_edits(model, run, word, None) is None:
+            return None
+        return _fix(f"Remove `-c {value}` so git verifies the server", UNSAFE,
+                    delete_span(source(model), args[i - 1].start, word.end))
     if value.startswith("-"):
         if value == "--trusted-host" and cmd.name.startswith("pip"):
             bundle = _registered_bundle(switch.stage, cmd.start)
-            args = cmd.args
-            i = args.index(word) if word in args else -1
             if bundle and 0 <= i < len(args) - 1 and not run.exec_form:
                 edits = word_edits(model, run, word, ["--cert", bundle])
                 value_edits = word_edits(model, run, args[i + 1], None)

@@ -37,12 +37,14 @@ class KeepPolicy:
     markers: (marker, predicate(path, size, mode)): note whether such files contain the marker,
         while the bytes stream past (Go build info in executables), without keeping them.
     sniff(head): keep a file of at most SNIFF_MAX_SIZE bytes whose first SNIFF_BYTES this accepts.
+    cache_key: names this policy's behaviour for the layer cache; None: records are not cached.
     """
 
     keep: Callable[[str, int], bool] = lambda path, size: False
     embedded: Callable[[str, int, int], bool] = lambda path, size, mode: False
     markers: tuple[tuple[bytes, Callable[[str, int, int], bool]], ...] = ()
     sniff: Callable[[bytes], bool] | None = None
+    cache_key: str | None = None
 
 
 NOTHING = KeepPolicy()
@@ -241,6 +243,17 @@ class _Shared:
             over = self.entries > self.limits.max_entries
         if over:
             raise ImagelintError(f"{layer_name}: more than {self.limits.max_entries} files in the image")
+
+    def count_cached(self, record: "LayerRecord") -> None:
+        """A record from the cache counts against the image's budgets as if it had been read."""
+        with self.lock:
+            self.entries += len(record.added)
+            self.kept_bytes += sum(len(d) for d in record.kept.values())
+            entries, kept = self.entries, self.kept_bytes
+        if entries > self.limits.max_entries:
+            raise ImagelintError(f"{record.name}: more than {self.limits.max_entries} files in the image")
+        if kept > self.limits.max_kept_total_bytes:
+            raise ImagelintError(f"{record.name}: more than {self.limits.max_kept_total_bytes} bytes of kept files")
 
     def may_keep(self, size: int) -> bool:
         with self.lock:

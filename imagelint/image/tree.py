@@ -14,7 +14,7 @@ import posixpath
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..certs.embedded import pem_blocks_in_stream
 from ..findings import ImagelintError
@@ -22,6 +22,9 @@ from ..fs import FileInfo, norm
 from .layers import NOTHING, KeepPolicy, LayerRecord, ProgressCallback, _Shared, read_layer
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Image
+
+if TYPE_CHECKING:
+    from .cache import LayerCache
 
 MAX_SYMLINK_HOPS = 40
 
@@ -310,8 +313,10 @@ def _created_by(config: dict) -> list[str]:
 
 
 def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limits = DEFAULT_LIMITS,
-                    workers: int | None = None, progress: ProgressCallback | None = None) -> ImageTree:
-    """Read every layer once (several at a time) and merge them base first into an ImageTree."""
+                    workers: int | None = None, progress: ProgressCallback | None = None,
+                    cache: "LayerCache | None" = None) -> ImageTree:
+    """Read every layer once (several at a time) and merge them base first into an ImageTree.
+    With a cache, a layer already read under this policy is taken from it and not read at all."""
 
     def reread(index: int, again: KeepPolicy) -> LayerRecord:
         return read_layer(image.layers[index], again, limits)
@@ -324,8 +329,23 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
     if not image.layers:
         return tree.finish()
     pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
+    def read(layer) -> LayerRecord:
+        key = cache.key(layer, policy) if cache is not None else None
+        if not key:
+            return read_layer(layer, policy, limits, shared, progress)
+        record = cache.load(key, layer, count=False)
+        if record is None:
+            with cache.claim(key):  # another process may be reading this very layer: wait for it
+                record = cache.load(key, layer)
+                if record is None:
+                    record = read_layer(layer, policy, limits, shared, progress)
+                    cache.store(key, record)  # only a layer read to its end, digests verified, is stored
+                    return record
+        shared.count_cached(record)
+        return record
+
     try:
-        futures = [pool.submit(read_layer, layer, policy, limits, shared, progress) for layer in image.layers]
+        futures = [pool.submit(read, layer) for layer in image.layers]
         for layer, future in zip(image.layers, futures):
             record = future.result()
             record.created_by = created_by[layer.index] if layer.index < len(created_by) else ""

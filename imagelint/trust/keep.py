@@ -4,7 +4,9 @@ The image reader keeps only these contents in memory; every other file is metada
 """
 from __future__ import annotations
 
+import hashlib
 import posixpath
+from pathlib import Path
 
 from ..certs.load import looks_like_private_key
 from ..facts.runtimes import GO_BUILDINFO, runtime_facts
@@ -65,5 +67,19 @@ def may_be_go_program(path: str, size: int, mode: int) -> bool:
             and posixpath.dirname(path) in facts.go_app_dirs)
 
 
+def _behaviour_key(name: str) -> str:
+    """Changes whenever the code or data deciding what is kept changes: cached layer records of an
+    older policy are never read."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for part in ("trust/keep.py", "facts/trust-facts.toml", "facts/runtimes.py", "certs/load.py",
+                 "certs/embedded.py", "image/layers.py",
+                 # the server configuration trees kept by path (servers.CONFIG_PREFIXES)
+                 "servers/__init__.py", "servers/nginx.py", "servers/apache.py", "servers/haproxy.py",
+                 "servers/caddy.py", "servers/tomcat.py"):
+        digest.update((package / part).read_bytes())
+    return f"{name}:{digest.hexdigest()[:20]}"
+
+
 TRUST_FILES = KeepPolicy(keep=keeps, embedded=has_embedded_roots, markers=((GO_BUILDINFO, may_be_go_program),),
-                         sniff=looks_like_private_key)
+                         sniff=looks_like_private_key, cache_key=_behaviour_key("trust-files"))

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from ..fs.host import HostView
+from ..image.cache import LayerCache
 from ..image.layers import ProgressCallback
 from ..image.sources import open_image
 from ..image.tree import read_image_tree
@@ -21,17 +22,20 @@ def host_model(root: str = "/") -> TrustModel:
 @contextmanager
 def image_model(reference: str, *, platform: str | None = None, ca_file: str | None = None,
                 insecure_registries: tuple[str, ...] = (), model: Callable[..., ImageTrustModel] = ImageTrustModel,
-                progress: Callable[[object], object] | None = None, **model_options) -> Iterator[ImageTrustModel]:
-    """Open the image, stream every layer once with the trust model's keep policy, and yield its
-    model (`model` builds it: the image checks pass their context class). The image is closed after."""
-    image = open_image(reference, platform=platform, ca_file=ca_file, insecure_registries=insecure_registries)
+                progress: Callable[[object], object] | None = None, cache: LayerCache | None = None,
+                clients: dict | None = None, **model_options) -> Iterator[ImageTrustModel]:
+    """Open the image, stream every layer once with the trust model's keep policy (layers the cache
+    holds are not read at all), and yield its model (`model` builds it: the image checks pass their
+    context class). The image is closed after."""
+    image = open_image(reference, platform=platform, ca_file=ca_file, insecure_registries=insecure_registries,
+                       clients=clients)
     try:
         on_bytes: ProgressCallback | None = None
         if progress is not None:
             with progress(image) as on_bytes:
-                tree = read_image_tree(image, TRUST_FILES, progress=on_bytes)
+                tree = read_image_tree(image, TRUST_FILES, progress=on_bytes, cache=cache)
         else:
-            tree = read_image_tree(image, TRUST_FILES)
+            tree = read_image_tree(image, TRUST_FILES, cache=cache)
         opened = model(tree, image.config, reference, **model_options)
         opened.image = image
         yield opened

@@ -419,6 +419,18 @@ def _similar(path: str, created: set[str]) -> str | None:
 
 @check("IL331")
 def env_path_missing(model, ctx):
+    for a in env_assignments(model):
+        if a.name == "SSL_CERT_FILE" and a.value is not None and a.value.strip() == "":
+            # OpenSSL loads the file the variable names, even "", instead of the default bundle
+            # (X509_STORE_set_default_paths); only a hashed certificate directory is left.
+            yield ctx.hit(
+                "IL331",
+                'SSL_CERT_FILE="" makes OpenSSL clients (Python ssl, Ruby, PHP, .NET, curl with OpenSSL) load no CA '
+                "file instead of the default bundle: only a hashed certificate directory is left, and where there is "
+                f"none (Alpine's base image, RHEL) every verification fails; {a.scope}",
+                a.inst, a.start, a.end, stage=a.stage, severity=Severity.INFO if a.inert else Severity.WARNING,
+                fix=fixes.guidance("Remove the empty SSL_CERT_FILE, or point it at the system bundle"),
+            )
     for setting in trust_settings(model, ctx):
         stage = setting.stage
         paths = setting.path.split(":") if setting.name == "SSL_CERT_DIR" else [setting.path]

@@ -51,13 +51,13 @@ def ca_not_registered(model, ctx):
             continue
         op, paths = found
         facts = stage_facts(stage)
-        update = facts.update_command or "the update command"
+        update = f"`{facts.update_command}`" if facts.update_command else "the trust-store update"
         bundle = facts.bundle or "the system bundle"
         severity = Severity.ERROR if model.is_shipped(stage) else Severity.WARNING
         family = stage_family(stage)
         yield ctx.hit(
             "IL201",
-            f"CA certificate {paths[0]} is added to the {family} trust anchors but `{update}` never runs after it "
+            f"CA certificate {paths[0]} is added to the {family} trust anchors but {update} never runs after it "
             f"in this stage, so {bundle} will not contain it",
             op.inst, op.start or None, op.end or None, stage=stage, severity=severity, whole_instruction=True,
             fix=fixes.register_ca(model, stage, op),
@@ -92,18 +92,41 @@ def ca_only_in_etc_ssl_certs(model, ctx):
                     continue  # a server's own certificate (Debian's ssl-cert layout), not a CA
                 if _rehashed_after(stage, op):
                     continue  # hashed for CApath readers; documented as the remaining gap
-                update = facts.update_command or "the update command"
+                update = facts.update_command
                 anchor = facts.anchor_dirs[0]
+                run_update = f" and run `{update}`" if update else ""
+                over = _copied_over_bundle(stage, op, target, all_bundles)
+                if over is not None:
+                    bundle_text = (f"a later {over.inst.keyword} copies it over the bundle {over_target(over, all_bundles)}, "
+                                   f"which replaces every public root with this one CA; no hash link is made")
+                else:
+                    bundle_text = (f"the bundle {facts.bundle or 'file'} that OpenSSL, curl, Python and git read never "
+                                   f"gets it and no hash link is made")
                 yield ctx.hit(
                     "IL202",
-                    f"CA {target} is put straight into {STORE_DIR}: Go reads it, but the bundle "
-                    f"{facts.bundle or 'file'} that OpenSSL, curl, Python and git read never gets it and no hash "
-                    f"link is made; put it in {anchor}/ and run `{update}`",
+                    f"CA {target} is put straight into {STORE_DIR}: Go reads it, but {bundle_text}; "
+                    f"put it in {anchor}/{run_update}",
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
-                    fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/ and run `{update}`"),
+                    fix=fixes.move_into_anchors(model, stage, op, f"Put it in {anchor}/{run_update}"),
                 )
                 break
+
+
+def _copied_over_bundle(stage, op, target: str, bundles: set[str]):
+    """A later step of the stage that copies `target` over a generated bundle (`cp x.pem ca-certificates.crt`)."""
+    at = step_key(stage, op)
+    for s, item in chain_steps(stage):
+        if isinstance(item, tuple) or step_key(s, item) <= at or item.kind not in ("copy", "move", "write"):
+            continue
+        if target in item.sources and over_target(item, bundles):
+            return item
+    return None
+
+
+def over_target(op, bundles: set[str]) -> str | None:
+    paths = op_paths(op) if op.kind in ("copy", "move") else [op.path]
+    return next((p for p in paths if p in bundles), None)
 
 
 KEY_NAME = re.compile(r"(\.key|[-_.]key\.pem|\.p12|\.pfx)$", re.I)

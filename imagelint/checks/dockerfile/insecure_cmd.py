@@ -11,10 +11,12 @@ from typing import Iterator
 
 from ...dockerfile.model import memoized
 from ...dockerfile.shell import Command, ShellWord
+from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
+from ...dockerfile.queries import runtime_steps
 from ...dockerfile.queries import anchor_target, is_cert_path, is_falsey, is_truthy, op_offset, option_values, short_flag_cluster_has
-from .insecure_config import Switch, config_switches, emit
+from .insecure_config import Switch, config_switches, emit, zypp_ssl_verify_off
 from ...facts.insecure_env import GO_FALSE, GO_TRUE, MAVEN_INSECURE
 
 # curl short options that take an argument: a cluster stops at them (`-ko file` is -k -o file).
@@ -107,12 +109,18 @@ def _positionals(args: list[ShellWord], with_arg: set[str] = frozenset()) -> lis
     return out
 
 
+def _commands_with_runtime(model) -> list[tuple[object, object, Command]]:
+    """Every RUN command, then the CMD/ENTRYPOINT/HEALTHCHECK commands (which run in every container)."""
+    out = [(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()]
+    out.extend((stage, run, cmd) for stage in model.stages for run in runtime_steps(stage) for cmd in run.commands)
+    return out
+
+
 def all_commands(model) -> Iterator[tuple[object, object, Command]]:
     if getattr(model, "memo", None) is None:
-        return iter([(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()])
+        return iter(_commands_with_runtime(model))
     # Eight checks walk every command; the model does not change once built.
-    return iter(memoized(model, "all_commands",
-                         lambda: [(stage, run, cmd) for stage in model.stages for run, cmd in stage.commands()]))
+    return iter(memoized(model, "all_commands", lambda: _commands_with_runtime(model)))
 
 
 # --- IL110 curl, IL111 wget ---------------------------------------------------------------------------
@@ -124,6 +132,10 @@ def loopback_only(cmd: Command) -> bool:
     """Every URL of the command is on this host: there is no network path for anyone to intercept."""
     urls = [w.value for w in cmd.args if "://" in w.value]
     return bool(urls) and all(_LOOPBACK.match(u) for u in urls)
+
+
+def _literal_urls(cmd: Command) -> list[str]:
+    return [w.value for w in cmd.args if w.known and "://" in w.value]
 
 
 def _plain_http_only(cmd: Command) -> bool:
@@ -144,6 +156,15 @@ def curl_switches(model) -> Iterator[Switch]:
             elif v in ("--proxy-insecure", "--doh-insecure"):
                 what = v
             else:
+                continue
+            if v not in ("--proxy-insecure", "--doh-insecure") and run.inst.keyword == "HEALTHCHECK" \
+                    and (loopback_only(cmd) or not _literal_urls(cmd)):
+                # A health probe runs inside the container and checks its own service: against its own
+                # address (or a URL only known at run time) nothing crosses a network.
+                yield _sw("IL110", f"curl {what} in a HEALTHCHECK that probes the container's own address"
+                          + ("" if loopback_only(cmd) else " (the URL is only known at run time)")
+                          + ": nothing crosses a network, so this is information only",
+                          stage, run, cmd, w, severity=Severity.INFO)
                 continue
             if v not in ("--proxy-insecure", "--doh-insecure") and (_plain_http_only(cmd) or loopback_only(cmd)):
                 continue  # no TLS to verify (http:// without redirects), or nothing between curl and the server
@@ -166,12 +187,12 @@ def wget_switches(model) -> Iterator[Switch]:
 
 @check("IL110")
 def curl_insecure(model, ctx):
-    yield from emit(model, ctx, "IL110", [*curl_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL110", [*curl_switches(model), *config_switches(model, ctx)])
 
 
 @check("IL111")
 def wget_no_check_certificate(model, ctx):
-    yield from emit(model, ctx, "IL111", [*wget_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL111", [*wget_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL112 git -------------------------------------------------------------------------------------
@@ -244,7 +265,7 @@ def git_switches(model) -> Iterator[Switch]:
 
 @check("IL112")
 def git_ssl_verify_off(model, ctx):
-    yield from emit(model, ctx, "IL112", [*git_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL112", [*git_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL113 pip, uv, poetry -----------------------------------------------------------------------------
@@ -301,7 +322,7 @@ def pip_switches(model) -> Iterator[Switch]:
 
 @check("IL113")
 def pip_trusted_host(model, ctx):
-    yield from emit(model, ctx, "IL113", [*pip_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL113", [*pip_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL114 npm, yarn, pnpm -------------------------------------------------------------------------
@@ -348,7 +369,7 @@ def npm_switches(model) -> Iterator[Switch]:
 
 @check("IL114")
 def npm_strict_ssl_off(model, ctx):
-    yield from emit(model, ctx, "IL114", [*npm_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL114", [*npm_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL115 OS package managers ---------------------------------------------------------------------
@@ -418,6 +439,15 @@ def os_package_switches(model) -> Iterator[Switch]:
                     where = "; saved in the repository configuration, it persists" if persists else " for this command"
                     yield _sw("IL115", f"{name} --setopt={key}={value} turns off certificate verification of the "
                               f"repositories{where}", stage, run, cmd, w, persistent=persists)
+        elif name == "zypper":
+            sub = next((w.value for w in cmd.args if not w.value.startswith("-")), "")
+            persists = sub in ("ar", "addrepo", "mr", "modifyrepo", "addservice", "as")
+            for w in cmd.args:
+                off = zypp_ssl_verify_off(w.value)
+                if off:
+                    where = "; saved in its repo file, it persists" if persists else " for this command"
+                    yield _sw("IL115", f"zypper {sub} with {off} in the repository URL turns off certificate "
+                              f"verification of that repository{where}", stage, run, cmd, w, persistent=persists)
         elif name == "apk":
             for w in cmd.args:
                 if w.value == "--no-check-certificate":
@@ -427,7 +457,7 @@ def os_package_switches(model) -> Iterator[Switch]:
 
 @check("IL115")
 def package_manager_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL115", [*os_package_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL115", [*os_package_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL116 build tools and language package managers ---------------------------------------------
@@ -522,7 +552,7 @@ def build_tool_switches(model) -> Iterator[Switch]:
 
 @check("IL116")
 def build_tool_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL116", [*build_tool_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL116", [*build_tool_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL117 cloud, cluster, registry and other CLIs -------------------------------------------------
@@ -607,7 +637,7 @@ def cli_switches(model) -> Iterator[Switch]:
 
 @check("IL117")
 def cli_tls_off(model, ctx):
-    yield from emit(model, ctx, "IL117", [*cli_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL117", [*cli_switches(model), *config_switches(model, ctx)])
 
 
 # --- IL119 openssl s_client: trust on first use ------------------------------------------------------

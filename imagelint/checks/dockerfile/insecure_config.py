@@ -21,7 +21,8 @@ from ...findings import Fix, Severity
 from ...fixes import builders as fixes
 from ...facts.insecure_env import env_switch
 from ..registry import check
-from ...dockerfile.queries import deleted_later, is_falsey, later_file_ops, op_offset, written_texts
+from ...dockerfile.context import context_sources, copied_files, normalise_source, read_context_file
+from ...dockerfile.queries import WrittenText, deleted_later, is_falsey, later_file_ops, op_offset, written_texts
 
 
 @dataclass
@@ -169,6 +170,35 @@ def _yum_detect(key: str) -> Callable[[str, str], str | None]:
     return detect
 
 
+_ZYPP_SSL_VERIFY = re.compile(r"[?&]ssl_verify=([^&#\s'\"]*)", re.I)
+
+
+def zypp_ssl_verify_off(url: str) -> str | None:
+    """`ssl_verify=...` in a libzypp https URL that turns a check off (libzypp MediaCurl: empty or
+    `yes` verifies both; `no` neither; a flag list verifies only the `host`/`peer` it names)."""
+    if not url.lower().startswith("https://"):
+        return None
+    m = _ZYPP_SSL_VERIFY.search(url)
+    if m is None:
+        return None
+    value = m.group(1)
+    if value in ("", "yes"):
+        return None
+    flags = set(value.split(","))
+    if value == "no" or not {"host", "peer"} <= flags:
+        return f"ssl_verify={value}"
+    return None
+
+
+def _zypp_url_detect(text: str, path: str) -> str | None:
+    for section, items in _repo_sections(text):
+        for key in ("baseurl", "url", "mirrorlist"):
+            off = zypp_ssl_verify_off(items.get(key, ""))
+            if off:
+                return f"{off} in [{section}]" if section else off
+    return None
+
+
 def _apt_sources_detect(text: str, path: str) -> str | None:
     for line in _lines(text):
         m = re.match(r"^\s*deb(?:-src)?\s+\[([^\]]*)\]\s+(\S+)", line)
@@ -229,6 +259,8 @@ CONFIG_FILES: tuple[ConfigFile, ...] = (
     ConfigFile("IL115", lambda p: p in ("/etc/yum.conf", "/etc/dnf/dnf.conf", "/etc/tdnf/tdnf.conf")
                or (p.endswith(".repo") and ("/yum.repos.d/" in p or "/zypp/repos.d/" in p or "/distro.repos.d/" in p)),
                _yum_detect("sslverify"), "makes yum/dnf skip certificate verification of the repositories"),
+    ConfigFile("IL115", lambda p: p.endswith((".repo", ".service")) and "/zypp/" in p,
+               _zypp_url_detect, "makes zypper skip certificate verification of that repository"),
     ConfigFile("IL115", lambda p: p == "/etc/apk/config",
                _regex_lines(r"^\s*(?:--)?no-check-certificate\s*$"),
                "makes every apk call skip certificate verification"),
@@ -318,17 +350,53 @@ def _rewritten_later(model: DockerfileModel, stage: Stage, op, cfg: ConfigFile) 
     return False
 
 
-def config_switches(model: DockerfileModel) -> list[Switch]:
-    """Every verification switch written into a config file (cached on the model)."""
+# Config files a tool reads from the project directory: a copied tree brings them into effect.
+PROJECT_CONFIGS = (".npmrc", ".yarnrc", ".yarnrc.yml", "composer.json", "maven.config", "jvm.config")
+MAX_CONTEXT_CONFIG_BYTES = 256 * 1024
+
+
+def _context_texts(stage: Stage, ctx) -> Iterator[WrittenText]:
+    """Config files a COPY/ADD takes from the build context, read like the ones RUN writes. A file
+    the COPY names (or matches by glob) counts wherever it lands; one swept in with a directory
+    counts only where the tool reads it from the project (`COPY . /app` bringing `.npmrc`)."""
+    context_dir = getattr(ctx, "context_dir", None)
+    if not context_dir:
+        return
+    for op in stage.file_ops:
+        if not context_sources(op):
+            continue
+        named = {normalise_source(x) for x in op.sources}
+        globbed = any(c in x for x in op.sources for c in "*?[")
+        for image_path, rel in copied_files(context_dir, op) or []:
+            if not (any(cfg.matches_path(image_path) for cfg in CONFIG_FILES) or _is_rc_file(image_path)):
+                continue
+            if rel not in named and not globbed:
+                # swept in with a directory: only a project config at the top of the copied tree
+                # (or in its .mvn/) is where the tool looks; deeper ones are fixtures or examples
+                top = op.path.rstrip("/") or "/"
+                parent = posixpath.dirname(image_path)
+                if _base(image_path) not in PROJECT_CONFIGS or parent not in (top, posixpath.join(top, ".mvn")):
+                    continue
+            data = read_context_file(context_dir, rel, MAX_CONTEXT_CONFIG_BYTES)
+            if data:
+                yield WrittenText(stage, op, data.decode("utf-8", "replace"), "copy", context_file=rel, target=image_path)
+
+
+def config_switches(model: DockerfileModel, ctx=None) -> list[Switch]:
+    """Every verification switch written into a config file, by RUN or copied from the build
+    context (cached on the model per build context)."""
+    key = getattr(ctx, "context_dir", None)
     cached = model.__dict__.get("_il1xx_config_switches")
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] == key:
+        return cached[1]
     out: list[Switch] = []
     for stage in model.stages:
-        for wt in written_texts(stage):
+        for wt in [*written_texts(stage), *_context_texts(stage, ctx)]:
             path = wt.path
             op = wt.op
-            start, end = (op.start, op.end) if op.end > op.start else (None, None)
+            # The whole instruction: a config text is often built over several lines (printf
+            # arguments, heredocs, continuation lines), not only on the line of its redirect.
+            start, end = None, None
             for cfg in CONFIG_FILES:
                 if not cfg.matches_path(path):
                     continue
@@ -337,10 +405,15 @@ def config_switches(model: DockerfileModel) -> list[Switch]:
                     continue
                 undone = _rewritten_later(model, stage, op, cfg)
                 verb = {"edit": "edited into", "append": "appended to"}.get(wt.how, "written to")
-                text = f"`{found}` {verb} {path} {cfg.effect}"
+                if wt.context_file is not None:
+                    text = f"`{found}` in {wt.context_file}, copied to {path}, {cfg.effect}"
+                else:
+                    text = f"`{found}` {verb} {path} {cfg.effect}"
                 if undone:
                     text += " (removed again later in the build, so it affects the build only)"
-                out.append(Switch(cfg.rule, text, stage, op.inst, start, end, op_offset(op), persistent=not undone))
+                out.append(Switch(cfg.rule, text, stage, op.inst, start, end, op_offset(op), persistent=not undone,
+                                  fix=fixes.config_line_fix(model, stage, op, found, _lines(wt.text),
+                                                            context_file=wt.context_file, path=path)))
             if _is_rc_file(path):
                 for line in _lines(wt.text):
                     m = re.match(r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(["']?)(.*?)\2\s*;?\s*$""", line)
@@ -353,7 +426,7 @@ def config_switches(model: DockerfileModel) -> list[Switch]:
                     # Shell start-up files act only in shells that read them, not in the image's main process.
                     out.append(Switch(rule, f"`{line.strip()}` written to {path} {effect} in every shell that reads "
                                       f"that file", stage, op.inst, start, end, op_offset(op), severity=Severity.WARNING))
-    model.__dict__["_il1xx_config_switches"] = out
+    model.__dict__["_il1xx_config_switches"] = (key, out)
     return out
 
 

@@ -21,9 +21,15 @@ def _shown(name: str, value: str | None) -> str:
     return f'{name}=""' if value == "" else f"{name}={value}"
 
 
+def _severity(model, a) -> Severity:
+    if a.inert:
+        return Severity.INFO  # nothing runs with it
+    return scope_severity(model, a.stage, a.persistent)
+
+
 def _written_to_startup_files(model, ctx, rule):
     """`export X=0` written into ~/.bashrc, /etc/profile.d/*.sh... (found with the config files)."""
-    yield from emit(model, ctx, rule, config_switches(model))
+    yield from emit(model, ctx, rule, config_switches(model, ctx))
 
 
 @check("IL101")
@@ -31,8 +37,10 @@ def node_tls_reject_unauthorized(model, ctx):
     for a in env_assignments(model):
         if a.name != "NODE_TLS_REJECT_UNAUTHORIZED" or env_rule(a.name, a.value) is None:
             continue
-        severity = scope_severity(model, a.stage, a.persistent)
-        if a.persistent:
+        severity = _severity(model, a)
+        if a.persistent and a.kind != "ENV":
+            text = f"NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification in Node; {a.scope}"
+        elif a.persistent:
             where = "every Node process of the shipped image" if severity == Severity.ERROR else f"every Node process of stage {a.stage.label}"
             text = f"NODE_TLS_REJECT_UNAUTHORIZED=0 disables TLS certificate verification for {where}"
         else:
@@ -47,7 +55,7 @@ def git_ssl_no_verify(model, ctx):
     for a in env_assignments(model):
         if a.name != "GIT_SSL_NO_VERIFY":
             continue
-        severity = scope_severity(model, a.stage, a.persistent)
+        severity = _severity(model, a)
         written = model.parsed.text[a.start:a.end]
         # An unknown value ($VAR with no default) is shown as written: set to anything, it still disables.
         label = written if a.value is None and written.startswith("GIT_SSL_NO_VERIFY") else f"GIT_SSL_NO_VERIFY={a.value or ''}"
@@ -63,7 +71,7 @@ def insecure_environment(model, ctx):
         spec = env_switch(a.name, a.value)
         if spec is None:
             continue
-        severity = scope_severity(model, a.stage, a.persistent)
+        severity = _severity(model, a)
         if spec.max_severity is not None and severity > spec.max_severity and stage_family(a.stage) not in spec.effective_families:
             severity = spec.max_severity
         yield ctx.hit("IL103", f"{_shown(a.name, a.value)} {spec.effect}; {a.scope}",

@@ -51,7 +51,14 @@ def key_name_kind(path: str) -> str | None:
         stem = name[:-4]
         if stem in ("key", "privkey", "private", "private-key", "private_key") or stem.endswith(("-key", "_key", ".key")):
             return "private key"
+        if in_private_dir(path):
+            return "private key"  # /etc/ssl/private, /etc/pki/tls/private: OpenSSL's layout for keys
     return None
+
+
+def in_private_dir(path: str) -> bool:
+    """A path with a `private` directory component (`/etc/ssl/private/site.pem`, `tls/private/x.pem`)."""
+    return "private" in [p.lower() for p in posixpath.dirname(path.rstrip("/")).split("/")]
 
 
 def content_key_kinds(data: bytes) -> list[str]:
@@ -82,6 +89,15 @@ def _public_destination(op) -> bool:
     return not (op.is_dir or op.path.endswith("/")) and path.lower().endswith((".pub", ".gpg", ".asc"))
 
 
+def _into_private_dir(op, source: str) -> bool:
+    """A PEM copied into a `private` directory (`COPY site.pem /etc/ssl/private/`): key material by
+    where it lands, unless its content shows a certificate."""
+    if not source.lower().endswith(".pem"):
+        return False
+    dest = op.path if (op.is_dir or op.path.endswith("/")) else posixpath.dirname(op.path)
+    return in_private_dir(dest.rstrip("/") + "/x")
+
+
 def _context_key_files(ctx, op) -> list[tuple[str, str]]:
     """(context file, kind) for key material a COPY/ADD takes from the build context."""
     found = []
@@ -95,12 +111,24 @@ def _context_key_files(ctx, op) -> list[tuple[str, str]]:
             if public_dest:
                 continue
             kind = key_name_kind(source) or (key_name_kind(dest_name) if dest_name else None)
+            if kind is None and _into_private_dir(op, source):
+                kind = "private key"
             if kind is None and posixpath.basename(source.rstrip("/")) == ".ssh":
                 kind = "SSH private key"  # a user's .ssh directory: where ssh keeps its private keys
             if kind:
                 found.append((source, kind))
             continue
-        for rel, kind in _key_files(ctx.context_dir, tuple(files)):
+        classified = _key_files(ctx.context_dir, tuple(files))
+        if _into_private_dir(op, source):
+            named = {rel for rel, _k in classified}
+            for rel in files:
+                if rel in named or not rel.lower().endswith(".pem"):
+                    continue
+                data = read_context_file(ctx.context_dir, rel)
+                if data is not None and _public_content(data) and not content_key_kinds(data):
+                    continue  # a certificate, whatever directory it lands in
+                found.append((rel, "private key"))
+        for rel, kind in classified:
             # Into a keyring only content that shows a private key counts; a name alone does not.
             if not public_dest or kind.startswith("private key ("):
                 found.append((rel, kind))
@@ -258,11 +286,12 @@ def _copied_from_stage(model, ctx, stage, op):
         for s in source_stage.chain():
             generated.extend(generated_keys(s))
     for source in op.sources:
-        src = posixpath.normpath(source) if source.startswith("/") else None
-        if src is None:
+        if "$" in source:
             continue
+        # COPY --from resolves a relative source against the source stage's root, not its WORKDIR.
+        src = posixpath.normpath("/" + source.lstrip("/")) if not source.startswith("/") else posixpath.normpath(source)
         gen = [g for g in generated if g == src or g.startswith(src.rstrip("/") + "/")]
-        kind = key_name_kind(src)
+        kind = key_name_kind(src) or ("private key" if _into_private_dir(op, src) else None)
         if gen:
             where = f"stage {source_stage.label}"
             yield ctx.hit("IL501", f"COPY --from={source_stage.label} copies a private key generated in {where} "

@@ -364,7 +364,7 @@ def _conf_touched(stage, conf: str) -> bool:
 # --- IL230/IL231 bundle-overwrite --------------------------------------------------------------------
 
 JVM_STORE = re.compile(r"(^|/)(cacerts|java-cacerts)$")
-FULL_BUNDLE_NAMES = re.compile(r"(^|/)(ca-certificates\.crt|ca-bundle(\.trust)?\.crt|tls-ca-bundle\.pem|cacert\.pem|cert\.pem|ca-bundle\.pem|cacerts|java-cacerts|[^/]*\.jks|[^/]*\.p12|[^/]*\.pfx|[^/]*bundle[^/]*)$", re.I)
+FULL_BUNDLE_NAMES = re.compile(r"(^|/)(ca-certificates\.crt|ca-bundle(\.trust)?\.crt|tls-ca-bundle\.pem|cacert\.pem|ca-bundle\.pem|cacerts|java-cacerts|[^/]*\.jks|[^/]*\.p12|[^/]*\.pfx|[^/]*bundle[^/]*)$", re.I)
 STORE_GLOB_DIRS = ("/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/pki/ca-trust/extracted", "/etc/pki/tls/certs",
                    "/var/lib/ca-certificates")
 
@@ -385,13 +385,20 @@ def is_bundle_path(path: str) -> bool:
         or path.endswith("/lib/security/jssecacerts")
 
 
-def _complete_source(source: str, written: set[str]) -> bool:
-    """A source that holds a whole root set: a store path, a glob over a store directory, a file
-    named like a full bundle or keystore, or a file built earlier from such sources."""
-    if is_bundle_path(source) or source in written:
+def _complete_source(source: str, written: set[str], placed: frozenset[str] = frozenset()) -> bool:
+    """A source that holds a whole root set: a store path, a glob over a store directory (a rebuild
+    from the system's own certificates), a file named like a full bundle or keystore, or a file built
+    earlier from such sources. One file the Dockerfile itself put into a store directory is not;
+    `cert.pem`, the commonest name for a single certificate, is not assumed to be a bundle."""
+    if source in written:
+        return True
+    if source in placed:
+        return False
+    if is_bundle_path(source):
         return True
     if any(under(source, d) for d in STORE_GLOB_DIRS):
-        return True
+        return source.rstrip("/") in STORE_GLOB_DIRS or any(c in source for c in "*?[") \
+            or bool(FULL_BUNDLE_NAMES.search(source))
     return bool(FULL_BUNDLE_NAMES.search(source.split("?")[0]))
 
 
@@ -409,17 +416,25 @@ def bundle_overwrite(model, ctx):
     for stage in model.stages:
         facts = stage_facts(stage)
         written: set[str] = set()  # files built from complete sources, e.g. `cat bundle corp.crt > /tmp/all.pem`
+        placed: set[str] = set()  # files the Dockerfile itself put somewhere (`COPY one-ca.pem /etc/ssl/certs/`)
         for s, item in chain_steps(stage):
-            if s is not stage:
-                if not isinstance(item, tuple) and item.kind == "write" and item.sources and all(_complete_source(x, written) for x in item.sources[:1]):
-                    written.add(item.path)
-                continue
             if isinstance(item, tuple):
                 continue
+            if s is not stage:
+                if item.kind == "write" and item.sources and all(_complete_source(x, written, frozenset(placed)) for x in item.sources[:1]):
+                    written.add(item.path)
+                elif item.from_stage is None and not item.from_image \
+                        and not (item.sources and all(_complete_source(x, written, frozenset(placed)) for x in item.sources)):
+                    placed.update(_placed_paths(item))
+                continue
             op = item
-            if op.kind == "write" and op.sources and _complete_source(op.sources[0], written):
+            if op.kind == "write" and op.sources and _complete_source(op.sources[0], written, frozenset(placed)):
                 written.add(op.path)
             targets = op_paths(op) if op.kind in ("copy", "move", "link") else [op.path]
+            before = frozenset(placed)
+            if op.path not in written and op.from_stage is None and not op.from_image \
+                    and not (op.sources and all(_complete_source(x, written, before) for x in op.sources)):
+                placed.update(_placed_paths(op))
             for target in targets:
                 if not is_bundle_path(target):
                     continue
@@ -431,10 +446,10 @@ def bundle_overwrite(model, ctx):
                 if op.from_stage is not None or op.from_image:
                     continue  # a full store from another stage or image
                 if op.kind == "write":
-                    if op.sources and _complete_source(op.sources[0], written):
+                    if op.sources and _complete_source(op.sources[0], written, before):
                         continue
                 elif op.kind == "download":
-                    if any(_complete_source(u, written) for u in op.sources):
+                    if any(_complete_source(u, written, before) for u in op.sources):
                         continue
                 elif op.content is not None and any(x.startswith("<<") for x in op.sources):
                     if op.content.count("-----BEGIN CERTIFICATE-----") >= 10:
@@ -445,20 +460,32 @@ def bundle_overwrite(model, ctx):
                         counts = [_context_cert_count(ctx, rel) for _path, rel in seen]
                         if all(c is not None and c >= 10 for c in counts):
                             continue
-                        if any(c is None for c in counts) and all(_complete_source(x, written) for x in op.sources):
+                        if any(c is None for c in counts) and all(_complete_source(x, written, before) for x in op.sources):
                             continue
-                    elif all(_complete_source(x, written) for x in op.sources):
+                    elif all(_complete_source(x, written, before) for x in op.sources):
                         continue
                 what = "the JVM trust store" if "cacerts" in target else "the generated CA bundle"
+                shown = ", ".join(op.sources) or "this content"
+                if "cacerts" in target:
+                    text = (f"{target} is {what}; replacing it with {shown} drops every root the JDK ships; "
+                            f"import the CA with `keytool -importcert -noprompt -cacerts` instead")
+                elif facts.update_command and _regenerated_after(model, stage, op, facts):
+                    text = (f"{target} is {what}; replacing it with {shown} is undone: the later "
+                            f"`{facts.update_command}` regenerates the bundle from the anchors and drops this CA; "
+                            f"add the CA to {facts.anchor_dirs[0] if facts.anchor_dirs else 'the anchor directory'} instead")
+                elif facts.update_command and facts.anchor_dirs:
+                    text = (f"{target} is {what}; replacing it with {shown} drops every public root (and the next "
+                            f"`{facts.update_command}` overwrites it anyway); add the CA to {facts.anchor_dirs[0]} "
+                            f"and run `{facts.update_command}`")
+                elif stage_family(stage) is None:
+                    text = (f"{target} is {what}; replacing it with {shown} drops every public root; add the CA to "
+                            f"the distribution's anchor directory and run its trust-store update instead (the base "
+                            f"image's family is not known, so neither can be named)")
+                else:
+                    text = (f"{target} is {what}; replacing it with {shown} drops every public root; build the "
+                            f"bundle in a stage that has the distribution's CA tooling and copy it over whole")
                 yield ctx.hit(
-                    "IL230",
-                    f"{target} is {what}; replacing it with {', '.join(op.sources) or 'this content'} drops every public "
-                    f"root (and the next trust-store update overwrites it anyway); add the CA to "
-                    f"{(facts.anchor_dirs or ['the anchor directory'])[0]} and run "
-                    f"`{facts.update_command or 'the update command'}`"
-                    if "cacerts" not in target else
-                    f"{target} is {what}; replacing it with {', '.join(op.sources) or 'this content'} drops every root "
-                    f"the JDK ships; import the CA with `keytool -importcert -noprompt -cacerts` instead",
+                    "IL230", text,
                     op.inst, op.start or None, op.end or None, stage=stage,
                     severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
                     fix=None if "cacerts" in target else fixes.move_into_anchors(
@@ -466,6 +493,23 @@ def bundle_overwrite(model, ctx):
                         name=basename(op.sources[0]) if len(op.sources) == 1 else None),
                 )
                 break
+
+
+def _placed_paths(op) -> list[str]:
+    if op.kind in ("copy", "move", "link", "write", "download"):
+        return op_paths(op) if op.kind in ("copy", "move", "link") else [op.path]
+    return []
+
+
+def _regenerated_after(model, stage, op, facts) -> bool:
+    """Does the family's update command run after `op`, in this stage or a stage built on it?"""
+    at = step_key(stage, op)
+    if any(isinstance(item, tuple) and step_key(s, item) > at and registers_trust(s, item[1], facts)
+           for s, item in chain_steps(stage)):
+        return True
+    return any(other is not stage and stage in other.chain()
+               and any(registers_trust(other, cmd, stage_facts(other)) for _r, cmd in other.commands())
+               for other in model.stages)
 
 
 def _append_hit(model, ctx, stage, op, target, facts):

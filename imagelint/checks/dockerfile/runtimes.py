@@ -232,6 +232,8 @@ def keytool_calls(stage: Stage, chain: bool = False):
             v = args[i].value
             low = v.lower()
             if low.startswith("-"):
+                # keytool matches option names loosely: `--noprompt` and `-NoPrompt` are `-noprompt`.
+                low = "-" + low.lstrip("-")
                 if low in _KEYTOOL_VALUE_OPTS and i + 1 < len(args):
                     kt.options[low] = args[i + 1]
                     i += 2
@@ -764,9 +766,12 @@ def python_ca_missing(model, ctx):
             continue
         evidence = uncovered[0]
         reported.add(id(op))
-        bundle = stage_facts(stage).bundle or "the system bundle"
+        bundle = stage_facts(stage).bundle
         wanted = sorted({next(iter(sorted(_client_vars(p) - {"CURL_CA_BUNDLE", "SSL_CERT_DIR"}))) for p in evidence})
-        settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
+        if bundle:
+            settings = " and ".join(f"`ENV {name}={bundle}`" for name in wanted)
+        else:  # unknown family: no path to name, and no placeholder in backticks
+            settings = " and ".join(wanted) + " to the system's regenerated bundle"
         yield ctx.hit(
             "IL320",
             f"CA {paths[0]} goes only to the OS trust store, but {', '.join(evidence)} (pip-installed) verify with "

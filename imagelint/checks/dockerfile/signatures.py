@@ -23,6 +23,11 @@ _APT_FLAGS = {
     "--allow-insecure-repositories": "accepts repositories without a valid signature",
     "--force-yes": "(deprecated) also installs unauthenticated packages without asking",
 }
+# apt subcommands that download and install packages (where the unauthenticated-package switches act).
+_APT_INSTALLING = {"install", "upgrade", "dist-upgrade", "full-upgrade", "reinstall", "build-dep", "source", "download",
+                   "satisfy", "safe-upgrade", "markauto"}
+_APT_OPTS_WITH_ARG = {"-o", "--option", "-t", "--target-release", "--default-release", "-c", "--config-file",
+                      "-a", "--host-architecture"}
 _RPM_INSTALL = re.compile(r"^-[a-zA-Z]*[iUF][a-zA-Z]*$")
 _RPM_FLAGS = {"--nosignature": "skips the package signature check", "--nodigest": "skips the package digest check",
               "--nofiledigest": "skips the per-file digest check"}
@@ -71,7 +76,12 @@ def signature_switches(model) -> Iterator[Switch]:
         name = cmd.name
         vals = [w.value for w in cmd.args]
         if name in APT:
+            positionals = _positionals(cmd.args, _APT_OPTS_WITH_ARG)
+            sub = positionals[0].value if positionals else ""
+            installs = sub in _APT_INSTALLING or not positionals[:1] or not positionals[0].known
             for w in cmd.args:
+                if w.value in ("--allow-unauthenticated", "--force-yes") and not installs:
+                    continue  # `apt-get update --force-yes`: nothing is installed; repositories are checked as usual
                 if w.value in _APT_FLAGS:
                     yield _sw("IL130", f"{name} {w.value} {_APT_FLAGS[w.value]}", stage, run, cmd, w)
             for w, key, value in apt_options(cmd):
@@ -141,4 +151,4 @@ def signature_switches(model) -> Iterator[Switch]:
 
 @check("IL130")
 def package_signature_bypass(model, ctx):
-    yield from emit(model, ctx, "IL130", [*signature_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL130", [*signature_switches(model), *config_switches(model, ctx)])

@@ -62,4 +62,4 @@ def weak_tls_switches(model) -> Iterator[Switch]:
 
 @check("IL140")
 def weak_tls(model, ctx):
-    yield from emit(model, ctx, "IL140", [*weak_tls_switches(model), *config_switches(model)])
+    yield from emit(model, ctx, "IL140", [*weak_tls_switches(model), *config_switches(model, ctx)])

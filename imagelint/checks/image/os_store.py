@@ -42,6 +42,11 @@ def anchor_name_ignored(ctx: ImageContext):
                       anchor.path, fingerprints=[c.fingerprint_sha256 for c in missing], bundle=ctx.bundle_path)
 
 
+# Go programs that import golang.org/x/crypto/x509roots/fallback embed Mozilla's roots and use them
+# when the system has none (x509.SetFallbackRoots, Go 1.20); the module path is in the build info.
+GO_FALLBACK_ROOTS = b"golang.org/x/crypto/x509roots/fallback"
+
+
 @check("IL704", kind="image")
 def no_ca_bundle(ctx: ImageContext):
     if ctx.family == "windows":
@@ -55,6 +60,10 @@ def no_ca_bundle(ctx: ImageContext):
     clients = ctx.tls_clients or ctx.go_binaries
     if not clients:
         return
+    embedding = [] if ctx.tls_clients else sorted(ctx.view.files_containing(clients, GO_FALLBACK_ROOTS))
+    if embedding and len(embedding) == len(clients):
+        return  # every Go program carries its own roots (golang.org/x/crypto/x509roots/fallback)
+    clients = [c for c in clients if c not in embedding]
     shown = ", ".join(clients[:4]) + (f" and {len(clients) - 4} more" if len(clients) > 4 else "")
     if ctx.bundle is None:
         expected = ctx.facts.bundle or "/etc/ssl/certs/ca-certificates.crt"

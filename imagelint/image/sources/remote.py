@@ -503,6 +503,53 @@ class RegistryClient:
             raise
         return _ResponseStream(response, f"{self.host}/{repository}: blob {digest}")
 
+    # ---- listing (fleet scans)
+
+    def _list(self, path: str, scope_repository: str | None, key: str, what: str, max_items: int) -> list[str]:
+        """Every name of a paginated list (`_catalog`, `tags/list`), following `Link: <...>; rel="next"`
+        as the distribution spec says, up to `max_items`."""
+        self._ping()
+        url = f"{self.scheme}://{self.host}/v2/{path}"
+        names: list[str] = []
+        seen_urls: set[str] = set()
+        while url and url not in seen_urls:
+            seen_urls.add(url)
+            auth = self._authorization(scope_repository) if scope_repository else self._catalog_authorization()
+            with self._send("GET", url, {"Accept": "application/json", **auth}, stream=False) as response:
+                if response.status_code == 401:
+                    raise ImagelintError(f"registry {self.host} refused to list {what} (HTTP 401): check "
+                                         f"`docker login {self.host}`")
+                self._check_status(response, f"{self.host}: {what}", what)
+                document = load_json(response.content[:DEFAULT_LIMITS.max_metadata_bytes], f"{what} of {self.host}")
+                link = response.headers.get("Link", "")
+            values = document.get(key) if isinstance(document, dict) else None
+            if values is None:
+                values = []
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ImagelintError(f"registry {self.host}: {what} is not a list of names")
+            names.extend(values)
+            if len(names) > max_items:
+                raise ImagelintError(f"registry {self.host}: more than {max_items} {what}; narrow it with a glob")
+            url = _next_link(link, f"{self.scheme}://{self.host}")
+        return names
+
+    def _catalog_authorization(self) -> dict[str, str]:
+        if self.challenge is None:
+            return {}
+        if self.challenge[0] != "bearer":
+            return self._authorization("")  # basic: the same credentials for every path
+        scope = "registry:catalog:*"
+        with self.lock:
+            if scope not in self.tokens:
+                self.tokens[scope] = self._fetch_token(self.challenge[1], scope, self.credentials())
+            return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+    def catalog(self, max_items: int = 100_000) -> list[str]:
+        return self._list("_catalog?n=1000", None, "repositories", "repositories", max_items)
+
+    def tags(self, repository: str, max_items: int = 100_000) -> list[str]:
+        return self._list(f"{repository}/tags/list?n=1000", repository, "tags", f"tags of {repository}", max_items)
+
     def _check_status(self, response, what: str, kind: str) -> None:
         status = response.status_code
         if status == 200:
@@ -515,6 +562,19 @@ class RegistryClient:
             raise ImagelintError(f"{what}: registry {self.host} kept failing (HTTP {status}) after "
                                  f"{self.options.retries + 1} attempts")
         raise ImagelintError(f"{what}: registry {self.host} answered HTTP {status} for the {kind}")
+
+
+def _next_link(header: str, base: str) -> str | None:
+    """The rel="next" target of a Link header (RFC 8288), made absolute against the registry."""
+    for part in header.split(","):
+        if 'rel="next"' in part or "rel=next" in part:
+            target = part.split(";")[0].strip().strip("<>")
+            if target.startswith("/"):
+                return base + target
+            if target.startswith(base + "/"):
+                return target
+            return None  # a next page on another host: not followed
+    return None
 
 
 def _reason(exc: BaseException | None) -> str:
@@ -531,12 +591,18 @@ def _reason(exc: BaseException | None) -> str:
 def open_registry_image(name: RegistryName, reference: str, *, platform: str | None = None,
                         ca_file: str | None = None, insecure_registries: tuple[str, ...] = (),
                         limits: Limits = DEFAULT_LIMITS, options: RegistryOptions | None = None,
-                        credentials: tuple[str, str] | None | bool = True) -> OpenedImage:
-    """An image from a registry: manifest (and index, by platform) and config now, layers streamed later."""
+                        credentials: tuple[str, str] | None | bool = True, clients: dict | None = None) -> OpenedImage:
+    """An image from a registry: manifest (and index, by platform) and config now, layers streamed later.
+    `clients` (registry, options) -> client, kept by the caller across images; else a client per image."""
     options = options or RegistryOptions(ca_file=ca_file, insecure_registries=tuple(insecure_registries))
     if platform:
         parse_platform(platform)
-    client = RegistryClient(name.registry, options, credentials)
+    shared = clients is not None and credentials is True
+    client = clients.get((name.registry, options)) if shared else None
+    if client is None:
+        client = RegistryClient(name.registry, options, credentials)
+        if shared:
+            clients[(name.registry, options)] = client
     body, media_type, digest = client.manifest(name.repository, name.reference, limits)
     cache = {digest: body}
     where = str(name)
@@ -564,5 +630,6 @@ def open_registry_image(name: RegistryName, reference: str, *, platform: str | N
     opened = resolve_descriptor(top, reference, platform, read_json, layer_opener, where)
     opened.source = "docker"
     opened.concurrency = 3
-    opened._closers.append(client.session.close)
+    if not shared:
+        opened._closers.append(client.session.close)
     return opened
