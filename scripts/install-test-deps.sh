@@ -29,6 +29,8 @@ declare -A present_if=(
   [nginx]=nginx
   [apache2]=apache2
   [haproxy]=haproxy
+  [caddy]=caddy
+  [tomcat10]=  # catalina.sh is not on PATH: the dpkg status decides
 )
 
 dpkg_installed() {

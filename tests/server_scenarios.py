@@ -25,6 +25,7 @@ class Scenario:
     refusal: str = ""
     verify_code: int | None = 0  # None: not asserted (which certificate SNI picks is the server's choice)
     sni: str = "localhost"
+    handshake_fails: bool = False  # Tomcat starts with a key that is not the certificate's; handshakes fail
     links: dict[str, str] = field(default_factory=dict)  # path -> link target
 
     def rendered(self, root: str, port: int) -> dict[str, bytes]:
@@ -230,6 +231,120 @@ def haproxy_scenarios(pki: PKI) -> list[Scenario]:
                                   "{root}/etc/haproxy/crt-list.txt": f"{certs}/site.pem [alpn h2] other.test\n"},
                  {("IL806", "no-san-match")}, bind="crt-list {root}/etc/haproxy/crt-list.txt", verify_code=62,
                  sni="other.test"),
+    ]
+
+
+# --------------------------------------------------------------------------- Caddy
+
+def caddyfile(site: str) -> str:
+    # The global options keep the real run self-contained: no admin endpoint, storage in the root.
+    return "{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system {root}/var/lib/caddy\n}\n" + site
+
+
+def caddy_site(cert: str, key: str, address: str = "localhost:{port}") -> str:
+    return f"{address} {{\n\ttls {cert} {key}\n\trespond \"ok\"\n}}\n"
+
+
+def caddy_scenarios(pki: PKI) -> list[Scenario]:
+    tls = "{root}/etc/caddy/tls"
+    main = "{root}/etc/caddy/Caddyfile"
+    full = pki.leaf.pem + pki.intermediate.pem
+
+    def scenario(name, files, expect, site=None, **kw):
+        site = site or caddy_site(f"{tls}/server.pem", f"{tls}/server.key")
+        return Scenario(name, "caddy", {main: caddyfile(site), "{root}/var/lib/caddy/.keep": b"", **files}, expect, **kw)
+
+    return [
+        scenario("clean-full-chain", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.leaf.key_pem}, set()),
+        scenario("expired", {f"{tls}/server.pem": pki.expired_leaf.pem + pki.intermediate.pem,
+                             f"{tls}/server.key": pki.expired_leaf.key_pem},
+                 {("IL802", "expired"), ("IL803", "short-lived")}, verify_code=10),
+        scenario("leaf-only", {f"{tls}/server.pem": pki.leaf.pem, f"{tls}/server.key": pki.leaf.key_pem},
+                 {("IL805", "leaf-only")}, verify_code=20),
+        scenario("key-mismatch", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.other_leaf.key_pem},
+                 {("IL804", "key-mismatch")}, starts=False, refusal="tls: private key does not match public key"),
+        scenario("leaf-not-first", {f"{tls}/server.pem": pki.intermediate.pem + pki.leaf.pem,
+                                    f"{tls}/server.key": pki.leaf.key_pem},
+                 {("IL804", "leaf-not-first")}, starts=False, refusal="tls: private key does not match public key"),
+        scenario("certificate-missing", {f"{tls}/server.key": pki.leaf.key_pem}, {("IL801", "missing-file")},
+                 starts=False, refusal="no such file or directory"),
+        # A snippet imported into the site; the name in the address is not in the SANs.
+        scenario("snippet-and-san-mismatch", {f"{tls}/server.pem": pki.wrong_host_leaf.pem + pki.intermediate.pem,
+                                              f"{tls}/server.key": pki.wrong_host_leaf.key_pem},
+                 {("IL806", "no-san-match")}, verify_code=62,
+                 site=f"(tls_files) {{\n\ttls {tls}/server.pem {tls}/server.key\n}}\n"
+                      "localhost:{port} {\n\timport tls_files\n\trespond \"ok\"\n}\n"),
+    ]
+
+
+# --------------------------------------------------------------------------- Tomcat
+
+def tomcat_server_xml(certificate: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="{{port}}" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol"
+               SSLEnabled="true" scheme="https" secure="true">
+      <SSLHostConfig>
+        {certificate}
+      </SSLHostConfig>
+    </Connector>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+"""
+
+
+def tomcat_scenarios(pki: PKI) -> list[Scenario]:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    tls = "{root}/etc/tomcat10/tls"
+    full = pki.leaf.pem + pki.intermediate.pem
+    keystore = pkcs12.serialize_key_and_certificates(b"tomcat", pki.leaf.key, pki.leaf.cert, [pki.intermediate.cert],
+                                                     BestAvailableEncryption(b"s3cret"))
+    expired_store = pkcs12.serialize_key_and_certificates(b"tomcat", pki.expired_leaf.key, pki.expired_leaf.cert,
+                                                          [pki.intermediate.cert], BestAvailableEncryption(b"changeit"))
+
+    def pem(cert, key=None, chain=None):
+        attrs = f'certificateFile="{cert}"' + (f' certificateKeyFile="{key}"' if key else "") + \
+            (f' certificateChainFile="{chain}"' if chain else "")
+        return f"<Certificate {attrs} type=\"EC\"/>"
+
+    def scenario(name, files, expect, certificate, **kw):
+        base = {"{root}/etc/tomcat10/server.xml": tomcat_server_xml(certificate),
+                "{root}/etc/tomcat10/web.xml": '<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="5.0"/>\n',
+                "{root}/var/lib/tomcat10/webapps/ROOT/.keep": b"", "{root}/var/lib/tomcat10/logs/.keep": b"",
+                "{root}/var/lib/tomcat10/temp/.keep": b"", "{root}/var/lib/tomcat10/work/.keep": b""}
+        return Scenario(name, "tomcat", {**base, **files}, expect,
+                        links={"{root}/var/lib/tomcat10/conf": "../../../etc/tomcat10"}, **kw)
+
+    return [
+        scenario("clean-pem", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.leaf.key_pem}, set(),
+                 pem(f"{tls}/server.pem", f"{tls}/server.key")),
+        # Relative to CATALINA_BASE (conf is Debian's link to /etc/tomcat10), key in the certificate file.
+        scenario("clean-relative-key-in-file", {f"{tls}/server.pem": full + pki.leaf.key_pem}, set(),
+                 pem("conf/tls/server.pem")),
+        scenario("clean-pkcs12", {f"{tls}/server.p12": keystore}, set(),
+                 f'<Certificate certificateKeystoreFile="{tls}/server.p12" certificateKeystorePassword="s3cret" '
+                 'certificateKeystoreType="PKCS12" type="EC"/>'),
+        scenario("expired-pkcs12-default-password", {f"{tls}/server.p12": expired_store},
+                 {("IL802", "expired"), ("IL803", "short-lived")},
+                 f'<Certificate certificateKeystoreFile="{tls}/server.p12" certificateKeystoreType="PKCS12" type="EC"/>',
+                 verify_code=10),
+        scenario("leaf-only-with-chain-file-missing-intermediate", {f"{tls}/server.pem": pki.leaf.pem,
+                                                                    f"{tls}/server.key": pki.leaf.key_pem},
+                 {("IL805", "leaf-only")}, pem(f"{tls}/server.pem", f"{tls}/server.key"), verify_code=20),
+        scenario("clean-chain-file", {f"{tls}/server.pem": pki.leaf.pem, f"{tls}/server.key": pki.leaf.key_pem,
+                                      f"{tls}/chain.pem": pki.intermediate.pem}, set(),
+                 pem(f"{tls}/server.pem", f"{tls}/server.key", f"{tls}/chain.pem")),
+        scenario("key-mismatch", {f"{tls}/server.pem": full, f"{tls}/server.key": pki.other_leaf.key_pem},
+                 {("IL804", "key-mismatch")}, pem(f"{tls}/server.pem", f"{tls}/server.key"), handshake_fails=True,
+                 refusal="bad signature"),
+        scenario("certificate-missing", {f"{tls}/server.key": pki.leaf.key_pem}, {("IL801", "missing-file")},
+                 pem(f"{tls}/server.pem", f"{tls}/server.key"), handshake_fails=True,
+                 refusal="java.io.FileNotFoundException"),
     ]
 
 

@@ -106,3 +106,23 @@ def test_categories_come_in_fix_order(pki):
     assert order == sorted(order)
     assert [p.category for p in problems] == ["cert-expired", "cert-short-lived", "cert-key-mismatch",
                                               "cert-chain-incomplete", "cert-san-mismatch"]
+
+
+def test_keystore_entries_of_java_servers(pki):
+    """Tomcat's keystores: the key entry's chain and key, PKCS#12 and JKS; a wrong password opens nothing."""
+    import jks
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    from imagelint.certs.served import keystore_entry
+
+    p12 = pkcs12.serialize_key_and_certificates(b"tomcat", pki.leaf.key, pki.leaf.cert, [pki.intermediate.cert],
+                                                BestAvailableEncryption(b"pw"))
+    der_key = pki.leaf.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+    entry = jks.PrivateKeyEntry.new("tomcat", [pki.leaf.der, pki.intermediate.der], der_key, "pkcs8")
+    jks_store = jks.KeyStore.new("jks", [entry]).saves("pw")
+    for data in (p12, jks_store):
+        chain, key = keystore_entry(data, "pw")
+        assert served_problems(chain, key, at=NOW) == []
+        assert keystore_entry(data, "wrong") is None

@@ -9,11 +9,13 @@ from cryptography.hazmat.primitives import hashes
 
 from imagekit import Image, Layer, write_oci
 from pki import make_pki
-from server_scenarios import Scenario, apache_scenarios, haproxy_scenarios, nginx_scenarios
+from server_scenarios import (Scenario, apache_scenarios, caddy_scenarios, haproxy_scenarios, nginx_scenarios,
+                              tomcat_scenarios)
 from test_scan_support import PATH_ENV, debian_layer, scan
 
 PKI = make_pki()
-SCENARIOS = nginx_scenarios(PKI) + apache_scenarios(PKI) + haproxy_scenarios(PKI)
+SCENARIOS = (nginx_scenarios(PKI) + apache_scenarios(PKI) + haproxy_scenarios(PKI) + caddy_scenarios(PKI)
+             + tomcat_scenarios(PKI))
 SERVER_RULES = {"IL801", "IL802", "IL803", "IL804", "IL805", "IL806"}
 
 
@@ -153,3 +155,28 @@ def test_broken_configurations_are_one_line_findings(tmp_path, path, text):
     assert findings, "a broken configuration must be reported"
     for finding in findings:
         assert "\n" not in finding.message and "Traceback" not in finding.message
+
+
+def test_trust_with_the_server_image_names_the_file_or_says_it_differs(tmp_path):
+    """`trust --chain … --image SERVER`: the presented leaf found in the image's nginx configuration
+    (matched by certificate); a chain the image does not hold is matched by name, and said so."""
+    from imagelint.commands.trust import run_trust
+    from imagelint.trust.model import TrustModel
+    from test_trust_stores import build_root, debian_files
+    import json
+
+    scenario = next(s for s in SCENARIOS if (s.server, s.name) == ("nginx", "leaf-only"))
+    server_image = image_of(tmp_path / "image", scenario)
+    client = TrustModel(build_root(tmp_path / "client", debian_files(PKI, PKI.root.pem)), {})
+    leaf_only = tmp_path / "leaf.pem"
+    leaf_only.write_bytes(PKI.leaf.pem)
+    code, out = run_trust("host", chain_path=str(leaf_only), host="localhost", fmt="json", model=client,
+                          server_image=server_image)
+    doc = json.loads(out)
+    assert code == 1 and doc["server"]["matched_by"] == "certificate"
+    assert "/etc/nginx/tls/server.pem (nginx, /etc/nginx/sites-enabled/orders:4) is the file to fix" in \
+        doc["verdicts"][0]["fix"]
+    other = tmp_path / "other.pem"
+    other.write_bytes(PKI.wrong_host_leaf.pem + PKI.intermediate.pem)
+    _, text = run_trust("host", chain_path=str(other), host="localhost", model=client, server_image=server_image)
+    assert "(matched by name: that file holds another certificate" in text

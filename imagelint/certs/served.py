@@ -12,9 +12,9 @@ Categories (one each; `properties["problem"]` says which variant), in the order 
                          1-day certificate); `expiring`: a served certificate ends within
                          `expiring_days` (both warnings: it works today, and stops).
   cert-key-mismatch      `key-mismatch`: the key's public key is not the leaf's; `leaf-not-first`:
-                         the key belongs to a later certificate of the file (nginx, Apache and HAProxy
-                         take the first one as the server's). nginx and HAProxy refuse to start,
-                         Apache fails at start (AH02565).
+                         the key belongs to a later certificate of the file (nginx, Apache, HAProxy
+                         and Caddy take the first one as the server's). nginx, HAProxy and Caddy
+                         refuse to start, Apache fails at start (AH02565).
   cert-chain-incomplete  `leaf-only`/`missing-intermediate`: the leaf's issuer is neither in the served
                          files nor in `trusted`, and the leaf is not self-signed. curl, OpenSSL,
                          Python, Go, Java and Node do not fetch intermediates.
@@ -165,7 +165,7 @@ def served_problems(cert_pem: bytes, key_pem: bytes | None, *, chain_pem: bytes 
 
     # Dates of everything sent: expired first (what clients print), then what is about to stop.
     for position, cert in enumerate(served + extra):
-        role = "server certificate" if position == 0 else "intermediate"
+        role = "server certificate" if position == 0 else "chain certificate"
         if at > cert.not_after:
             add("cert-expired", "error", f"the {role} {describe(cert)} expired on {_when(cert.not_after)} "
                                          f"(validity {_validity_text(cert)}, from {_when(cert.not_before)}): "
@@ -187,11 +187,10 @@ def served_problems(cert_pem: bytes, key_pem: bytes | None, *, chain_pem: bytes 
             continue
         left = cert.not_after - at
         if cert.not_before <= at <= cert.not_after and left <= timedelta(days=expiring_days):
-            role = "server certificate" if position == 0 else "intermediate"
+            role = "server certificate" if position == 0 else "chain certificate"
             add("cert-short-lived", "warning", f"the {role} {describe(cert)} expires in {max(0, left.days)} day(s), "
                                                f"on {_when(cert.not_after)}", cert, "expiring", position=position,
                 days_left=max(0, left.days))
-
 
     # The chain: the leaf's issuer must be sent (or be a CA the clients hold), unless self-signed.
     if not leaf.self_signed:
@@ -248,10 +247,52 @@ def _key_problems(key_pem: bytes, served: list[CertRecord], add, source: str, ke
         add("cert-key-mismatch", "error",
             f"{source or 'the certificate file'} starts with {describe(leaf)}, but the key belongs to certificate "
             f"{owner + 1} ({describe(served[owner])}): the server certificate must come first, then the "
-            "intermediates (nginx: \"key values mismatch\")", leaf, "leaf-not-first", key_matches_position=owner)
+            "intermediates (nginx: \"key values mismatch\"; Caddy: \"tls: private key does not match public key\")",
+            leaf, "leaf-not-first", key_matches_position=owner)
         return owner
     add("cert-key-mismatch", "error",
         f"the private key does not belong to {describe(leaf)}: nginx stops with \"key values mismatch\", "
-        "HAProxy with \"inconsistencies between private key and certificate\", Apache fails at start "
-        "(AH02565)", leaf, "key-mismatch")
+        "HAProxy with \"inconsistencies between private key and certificate\", Caddy with \"tls: private key "
+        "does not match public key\", Apache fails at start (AH02565), Tomcat starts and every handshake fails (the client "
+        "reports a bad signature)",
+        leaf, "key-mismatch")
     return None
+
+
+def keystore_entry(data: bytes, password: str, alias: str | None = None) -> tuple[bytes, bytes] | None:
+    """(certificate chain PEM, private key PEM) of the key entry a Java server (Tomcat) serves
+    from a PKCS#12 or JKS keystore: the first key entry, or `alias`. The key stays in memory and is
+    only compared by public key. None when the password does not open it or it holds no key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from .load import JCEKS_MAGIC, JKS_MAGIC
+
+    none = serialization.NoEncryption()
+    if data.startswith((JKS_MAGIC, JCEKS_MAGIC)):
+        import base64
+
+        import jks
+
+        try:
+            store = jks.KeyStore.loads(data, password)
+        except Exception:
+            return None
+        entries = store.private_keys
+        entry = entries.get(alias) if alias else next(iter(entries.values()), None)
+        if entry is None:
+            return None
+        chain = b"".join(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+                         for _type, der in entry.cert_chain)
+        key = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+        return chain, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none)
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    try:
+        store = pkcs12.load_pkcs12(data, password.encode())
+    except (ValueError, TypeError):
+        return None
+    if store.key is None or store.cert is None:
+        return None
+    certs = [store.cert.certificate] + [c.certificate for c in store.additional_certs]
+    chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+    return chain, store.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none)

@@ -57,6 +57,9 @@ def render_text(verdicts: list[Verdict], image: str, host: str | None, chain=Non
         lines.append(f"  served by {server['image']}: " + (", ".join(
             f"{e['server']} {e['cert_file']} ({e['config']}:{e['line']})" for e in server["endpoints"])
             or "no configuration of that image serves this certificate"))
+        if server["matched_by"] in ("name", "port"):
+            lines.append(f"    (matched by {server['matched_by']}: that file holds another certificate than the one "
+                         "the server presented; the running server is not this image's build)")
         lines.extend(f"    {p['category']}: {p['message']}" for p in server["problems"])
     if not verdicts:
         lines.append("  no TLS runtime found (use --runtime to ask for one)")
@@ -144,10 +147,10 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
     if server_image is not None:
         port = parse_host_port(connect)[1] if connect else None
         if server_model is not None:
-            server = served_by(server_model, server_image, chain, port, when)
+            server = served_by(server_model, server_image, chain, port, host, when)
         else:
             with image_model(server_image, cache=cache) as opened:
-                server = served_by(opened, server_image, chain, port, when)
+                server = served_by(opened, server_image, chain, port, host, when)
     if model is not None:
         verdicts = evaluate(model, chain, host, when, runtimes)
     elif subject == "host":
@@ -164,17 +167,20 @@ def run_trust(subject: str, chain_path: str | None = None, connect: str | None =
     return code, render_text(verdicts, subject, host, chain, when, server)
 
 
-def served_by(model: TrustModel, reference: str, chain, port: int | None, at: datetime | None) -> dict:
+def served_by(model: TrustModel, reference: str, chain, port: int | None, host: str | None,
+              at: datetime | None) -> dict:
     """Which configuration of the server's image serves the presented leaf, and what is wrong
-    with it (the static checks of `scan`, IL801-IL806, for that endpoint only)."""
+    with it (the static checks of `scan`, IL801-IL806, for that endpoint only). `matched_by`:
+    "certificate" (the image's file holds that leaf), "name" or "port" (the image configures
+    another certificate there than the server presented), "none"."""
     from ..servers import find_servers
     from ..servers.analysis import endpoint_problems, endpoints_serving
 
     cwd = str((getattr(model, "config", None) or {}).get("WorkingDir") or "/")
     endpoints = [e for config in find_servers(model.view, cwd=cwd, env=model.env) for e in config.endpoints]
-    serving = endpoints_serving(model.view, endpoints, chain[0], port)
+    serving, matched = endpoints_serving(model.view, endpoints, chain[0], port, host)
     problems = endpoint_problems(model.view, serving[0], at=at) if serving else []
-    return {"image": reference,
+    return {"image": reference, "matched_by": matched,
             "endpoints": [{"server": e.server, "config": e.config, "line": e.line, "cert_file": e.cert_file,
                            "key_file": e.key_file, "chain_file": e.chain_file, "names": list(e.names),
                            "listen": list(e.listen)} for e in serving],

@@ -34,6 +34,8 @@ class TLSEndpoint:
     key_config_line: int | None = None
     directive: str = ""  # the directive that names cert_file, for messages
     key_candidates: tuple[str, ...] = ()  # HAProxy: files tried for the key when the PEM has none
+    keystore_password: str | None = None  # Tomcat: cert_file is a PKCS#12/JKS keystore opened with this
+    keystore_alias: str | None = None
 
     @property
     def where(self) -> str:

@@ -73,7 +73,10 @@ def _behaviour_key(name: str) -> str:
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for part in ("trust/keep.py", "facts/trust-facts.toml", "facts/runtimes.py", "certs/load.py",
-                 "certs/embedded.py", "image/layers.py"):
+                 "certs/embedded.py", "image/layers.py",
+                 # the server configuration trees kept by path (servers.CONFIG_PREFIXES)
+                 "servers/__init__.py", "servers/nginx.py", "servers/apache.py", "servers/haproxy.py",
+                 "servers/caddy.py", "servers/tomcat.py"):
         digest.update((package / part).read_bytes())
     return f"{name}:{digest.hexdigest()[:20]}"
 

@@ -22,7 +22,7 @@ RULE_OF = {
     "cert-san-mismatch": "IL525",
 }
 SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
-CONFIG_HINTS = ("nginx", "apache2", "httpd", "haproxy")
+CONFIG_HINTS = ("nginx", "apache2", "httpd", "haproxy", "caddy", "tomcat")
 # Docker and Compose mount secrets here (docs.docker.com, "Manage sensitive data with Docker secrets").
 SECRET_DIRS = ("/run/secrets", "/var/run/secrets")
 
