@@ -28,8 +28,7 @@ class _TrustCommand(_Command):
     """`trust` needs one source of the server's certificates: the usage line says so."""
 
     def collect_usage_pieces(self, ctx) -> list[str]:
-        return super().collect_usage_pieces(ctx) + [
-            "(--chain FILE | --connect HOST:PORT | --manifests PATH --workload KIND/NAME --host NAME)"]
+        return super().collect_usage_pieces(ctx) + ["(--chain FILE | --connect HOST:PORT | --manifests PATH --workload NAME)"]
 
 
 class _Group(TyperGroup):
@@ -355,9 +354,9 @@ def trust(
     timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Seconds for --connect."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
-    manifests: Optional[str] = typer.Option(None, "--manifests", help="Kubernetes manifests (file, directory or -): check a workload of them."),
-    workload: Optional[str] = typer.Option(None, "--workload", help="[NAMESPACE/]KIND/NAME of the client, e.g. payments/deployment/billing."),
-    image_option: Optional[str] = typer.Option(None, "--image", "--server-image",
+    manifests: Optional[str] = typer.Option(None, "--manifests", metavar="PATH", help="Kubernetes manifests (file, directory or -): check a workload of them."),
+    workload: Optional[str] = typer.Option(None, "--workload", metavar="[NS/]KIND/NAME", help="The client workload, e.g. payments/deployment/billing."),
+    image_option: Optional[str] = typer.Option(None, "--image", "--server-image", metavar="IMAGE",
                                                help="The server's image: name the file it serves the chain from. "
                                                     "With --workload: the client's image, read instead of the container's "
                                                     "(e.g. docker-archive:billing.tar)."),
@@ -574,7 +573,6 @@ def merge(
     epilog=_examples(
         "imagelint scan docker-archive:app.tar",
         "imagelint scan oci:build/app --dockerfile Dockerfile -f sarif -o scan.sarif",
-        "imagelint scan --inventory docker://registry.example.com/app:1.4",
         "imagelint scan docker://registry.example.com/ --all --shard 1/3 -f json -o shard-1.json",
     ),
 )

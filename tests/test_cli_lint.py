@@ -393,7 +393,8 @@ def test_help_has_examples_choices_and_reads_well(command: str, tmp_path: Path):
     if command == "expiry":
         assert "--format [text|json|prometheus]" in text
     if command == "trust":
-        assert text.startswith("Usage: imagelint trust [OPTIONS] IMAGE (--chain FILE | --connect HOST:PORT)\n")
+        assert " ".join(text.split()).startswith("Usage: imagelint trust [OPTIONS] [IMAGE] (--chain FILE | --connect "
+                                                 "HOST:PORT | --manifests PATH --workload NAME) ")
         assert "--runtime [openssl|go|java|python-requests|node]" in text
         assert "One of --chain/--connect is needed" in " ".join(text.split())
 
@@ -422,11 +423,12 @@ def test_a_directory_without_dockerfiles_is_not_green(tmp_path: Path):
     proc = run_cli("lint", "docs", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "imagelint: error: docs: no Dockerfile found (looked for Dockerfile, Containerfile, *.Dockerfile, "
-        "Dockerfile.*, outside excluded paths); name the file, or pass --allow-empty"]
+        "imagelint: error: docs: no Dockerfile or Kubernetes manifest found (looked for Dockerfile, Containerfile, "
+        "*.Dockerfile, Dockerfile.*, and *.yaml/*.yml/*.json with apiVersion and kind, outside excluded paths); "
+        "name the file, or pass --allow-empty"]
     assert proc.stdout == "No problems found in 0 files; 1 input could not be checked.\n"
     allowed = run_cli("lint", "docs", "--allow-empty", cwd=tmp_path)
-    assert allowed.returncode == 0 and allowed.stderr.startswith("imagelint: warning: docs: no Dockerfile found")
+    assert allowed.returncode == 0 and allowed.stderr.startswith("imagelint: warning: docs: no Dockerfile or Kubernetes manifest found")
     # A directory with a Dockerfile next to an empty one still fails: the empty one was named on purpose.
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "Dockerfile").write_text(CLEAN)

@@ -253,9 +253,9 @@ def test_an_unreadable_input_is_never_nothing_to_fix(repo):
 def test_an_empty_directory_is_an_error_unless_allowed(repo):
     (repo / "empty").mkdir()
     r = imagelint("fix", "empty", cwd=repo)
-    assert r.returncode == 2 and "empty: no Dockerfile found" in r.stderr and "--allow-empty" in r.stderr
+    assert r.returncode == 2 and "empty: no Dockerfile or Kubernetes manifest found" in r.stderr and "--allow-empty" in r.stderr
     allowed = imagelint("fix", "empty", "--allow-empty", cwd=repo)
-    assert allowed.returncode == 0 and "imagelint: warning: empty: no Dockerfile found" in allowed.stderr
+    assert allowed.returncode == 0 and "imagelint: warning: empty: no Dockerfile or Kubernetes manifest found" in allowed.stderr
 
 
 def test_an_unknown_rule_selector_is_refused(repo):
