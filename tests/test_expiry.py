@@ -177,6 +177,15 @@ data:
   ca-bundle.crt: |
 {chr(10).join('    ' + line for line in pki.other_root.pem.decode().splitlines())}
   note: "just text"
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: orders-api, namespace: payments}}
+spec:
+  secretName: orders-api-tls
+  duration: 24h
+  dnsNames: [orders-api]
+  issuerRef: {{name: payments-ca, kind: Issuer}}
 """)
     report = json.loads(expiry(str(tmp_path / "set.yaml"), "-f", "json").stdout)
     rows = {(r["path"], r["role"], r["status"]) for r in report["certificates"]}
@@ -188,6 +197,10 @@ data:
     assert 'secret_namespace="payments",secret_name="orders-api-tls",secret_key="tls.crt"' in metrics
     assert 'configmap_name="billing-ca",configmap_key="ca-bundle.crt"' in metrics
     assert "not shown" not in metrics
+    assert report["cert_manager"][0] | {"path": None} == {"certificate": "payments/orders-api", "secret": "orders-api-tls",
+                                                          "duration_hours": 24.0, "renew_before_hours": 8.0, "path": None}
+    text = expiry(str(tmp_path / "set.yaml")).stdout
+    assert "cert-manager Certificate payments/orders-api issues certificates valid 24h, renewed 8h before" in text
 
 
 def test_image_server_configuration_certificates(tmp_path, pki):

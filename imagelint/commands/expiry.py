@@ -31,6 +31,7 @@ class Collected:
     sightings: list = field(default_factory=list)
     summaries: list = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    durations: list[dict] = field(default_factory=list)  # cert-manager Certificates: what they will issue
 
 
 def classify(target: str) -> str:
@@ -140,10 +141,14 @@ def _is_manifest(path: str) -> bool:
 def _collect_manifest(path: str, found: Collected) -> None:
     from ..certs.expiry import Sighting, role_of
     from ..certs.load import load_certificates
-    from ..kube.certificates import manifest_certificates
+    from ..kube.certificates import certificate_durations, manifest_certificates
     from .inputs import read_source
 
-    for place, labels, data in manifest_certificates(read_source(path), path):
+    text = read_source(path)
+    for name, secret, duration, renew in certificate_durations(text, path):
+        found.durations.append({"certificate": name, "secret": secret, "duration_hours": duration.total_seconds() / 3600,
+                                "renew_before_hours": renew.total_seconds() / 3600, "path": path})
+    for place, labels, data in manifest_certificates(text, path):
         loaded = load_certificates(data, place)
         served = _served_order(loaded.certificates) and labels.get("secret_key") == "tls.crt"
         for index, cert in enumerate(loaded.certificates):
@@ -201,11 +206,11 @@ def run_expiry(targets: list[str], warn_days: int = 30, fmt: str = "text", inclu
     sightings = unique(found.sightings)
     summaries = list({(m.source, m.path, tuple(sorted(m.labels.items()))): m for m in found.summaries}.values())
     if fmt == "json":
-        text = render_json(sightings, summaries, at, warn_days, found.errors)
+        text = render_json(sightings, summaries, at, warn_days, found.errors, found.durations)
     elif fmt == "prometheus":
         text = render_prometheus(sightings, at)
     else:
-        text = render_text(sightings, summaries, at, warn_days)
+        text = render_text(sightings, summaries, at, warn_days, found.durations)
     if found.errors:
         return 2, text, found.errors
     bad = any(status_of(s.record, at, warn_days) != "ok" for s in sightings)

@@ -28,7 +28,7 @@ def _row(s: Sighting, at: datetime, warn_days: int) -> dict:
 
 
 def render_json(sightings: list[Sighting], summaries: list[Summary], at: datetime, warn_days: int,
-                errors: list[str]) -> str:
+                errors: list[str], durations: list[dict] | None = None) -> str:
     return json.dumps({
         "version": 1,
         "generated_at": at.isoformat(),
@@ -37,13 +37,22 @@ def render_json(sightings: list[Sighting], summaries: list[Summary], at: datetim
         "summarised": [{"source": m.source, "path": m.path, "count": m.count, "role": "anchor",
                         "soonest_not_after": m.soonest.isoformat() if m.soonest else None,
                         **({"origin": m.labels["image"]} if "image" in m.labels else {})} for m in summaries],
+        "cert_manager": durations or [],
         "errors": errors,
     }, indent=2) + "\n"
 
 
-def render_text(sightings: list[Sighting], summaries: list[Summary], at: datetime, warn_days: int) -> str:
+def _hours(value: float) -> str:
+    return f"{value:g}h" if value < 48 else f"{value / 24:g} days"
+
+
+def render_text(sightings: list[Sighting], summaries: list[Summary], at: datetime, warn_days: int,
+                durations: list[dict] | None = None) -> str:
+    planned = [f"~ cert-manager Certificate {d['certificate']} issues certificates valid {_hours(d['duration_hours'])}, "
+               f"renewed {_hours(d['renew_before_hours'])} before they expire"
+               + (f" (Secret {d['secret']})" if d["secret"] else "") for d in durations or []]
     if not sightings and not summaries:
-        return "No certificates found.\n"
+        return "\n".join([*planned, "No certificates found."]) + "\n"
     header = ("STATUS", "DAYS", "NOT AFTER", "ROLE", "SUBJECT", "WHERE")
     rows = []
     for s in sightings:
@@ -56,6 +65,7 @@ def render_text(sightings: list[Sighting], summaries: list[Summary], at: datetim
         where = m.path if "image" not in m.labels else f"{m.labels['image']}:{m.path}"
         soonest = f", soonest {m.soonest:%Y-%m-%d}" if m.soonest else ""
         lines.append(f"+ {m.count} public roots in {where}{soonest} (summarised; --all lists them)")
+    lines.extend(planned)
     counts = {k: sum(1 for s in sightings if status_of(s.record, at, warn_days) == k) for k in ("expired", "expiring")}
     lines.append(f"{len(sightings)} certificate(s): {counts['expired']} expired, {counts['expiring']} expiring "
                  f"within {warn_days} days.")

@@ -8,12 +8,12 @@ incident's 1-day certificate before it is issued.
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from ...certs.load import load_certificates
 from ...certs.served import SHORT_LIVED_HOURS, served_problems
 from ...findings import Severity
+from ...kube.certificates import parse_duration
 from ...kube.model import KubeSet, Map, Resource
 from ..registry import check
 from .clients import service_names
@@ -71,19 +71,6 @@ def tls_secret_problems(kset: KubeSet, ctx: ManifestContext):
     yield from _certificate_durations(kset, ctx)
 
 
-_GO_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|m|s|ms))+$")
-
-
-def parse_duration(text) -> timedelta | None:
-    """A Go duration (`2160h`, `1h30m`, `90m0s`) as cert-manager takes it; None if unreadable."""
-    if not isinstance(text, str) or not _GO_DURATION.match(text.strip()):
-        return None
-    total = timedelta()
-    for amount, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text.strip()):
-        value = float(amount)
-        total += {"h": timedelta(hours=value), "m": timedelta(minutes=value), "s": timedelta(seconds=value),
-                  "ms": timedelta(milliseconds=value)}[unit]
-    return total
 
 
 def _hours(delta: timedelta) -> str:
