@@ -22,6 +22,7 @@ from imagelint.findings import ImagelintError
 from imagelint.fs.host import HostView
 from imagelint.fs.overlay import MountedFile, MountSpec, OverlayView
 from imagelint.kube.load import load_documents
+from kubekit import incident_manifests
 from pki import DAY, NOW, TLSServer, make_cert
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,89 +185,7 @@ def _pem(issued) -> str:
 
 def incident_set(client_ca: bytes, leaf, root) -> str:
     """billing (bundle `client_ca` mounted, SSL_CERT_FILE) -> Service orders-api -> Secret with leaf+root."""
-    ca = textwrap.indent(client_ca.decode().strip(), "    ")
-    b64 = lambda b: base64.b64encode(b).decode()
-    return f"""apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: billing-ca
-  namespace: payments
-data:
-  ca.crt: |
-{ca}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: billing
-  namespace: payments
-spec:
-  selector:
-    matchLabels: {{app: billing}}
-  template:
-    metadata:
-      labels: {{app: billing}}
-    spec:
-      containers:
-      - name: billing
-        image: billing:incident-not-built
-        env:
-        - name: ORDERS_URL
-          value: https://orders-api:8443
-        - name: SSL_CERT_FILE
-          value: /etc/billing-ca/ca.crt
-        volumeMounts:
-        - name: ca
-          mountPath: /etc/billing-ca
-      volumes:
-      - name: ca
-        configMap:
-          name: billing-ca
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: orders-api
-  namespace: payments
-spec:
-  selector: {{app: orders-api}}
-  ports:
-  - port: 8443
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: orders-api-tls
-  namespace: payments
-type: kubernetes.io/tls
-data:
-  tls.crt: {b64(leaf.pem + root.pem)}
-  tls.key: {b64(leaf.key_pem)}
-  ca.crt: {b64(root.pem)}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: orders-api
-  namespace: payments
-spec:
-  selector:
-    matchLabels: {{app: orders-api}}
-  template:
-    metadata:
-      labels: {{app: orders-api}}
-    spec:
-      containers:
-      - name: orders-api
-        image: orders-api:1.0
-        volumeMounts:
-        - name: tls
-          mountPath: /etc/orders-api/tls
-      volumes:
-      - name: tls
-        secret:
-          secretName: orders-api-tls
-"""
+    return incident_manifests(client_ca, leaf, leaf.pem + root.pem, root.pem)
 
 
 @pytest.fixture(scope="module")

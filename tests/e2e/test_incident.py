@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kubekit import incident_manifests
 from pki import make_cert, make_pki, NOW, DAY, TLSServer
 from services import clean_env, require
 
@@ -313,89 +314,6 @@ def test_expired_certificate_half(world: World, tmp_path):
     assert run.returncode == 0, run.stderr
 
 
-CLUSTER_MANIFESTS = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: billing-ca
-  namespace: payments
-data:
-  ca.crt: |
-{client_ca}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: billing
-  namespace: payments
-spec:
-  selector:
-    matchLabels: {{app: billing}}
-  template:
-    metadata:
-      labels: {{app: billing}}
-    spec:
-      containers:
-      - name: billing
-        image: billing-k8s:latest
-        env:
-        - name: ORDERS_URL
-          value: https://orders-api:8443
-        - name: SSL_CERT_FILE
-          value: /etc/billing-ca/ca.crt
-        volumeMounts:
-        - name: ca
-          mountPath: /etc/billing-ca
-      volumes:
-      - name: ca
-        configMap:
-          name: billing-ca
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: orders-api
-  namespace: payments
-spec:
-  selector: {{app: orders-api}}
-  ports:
-  - port: 8443
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: orders-api-tls
-  namespace: payments
-type: kubernetes.io/tls
-data:
-  tls.crt: {tls_crt}
-  tls.key: {tls_key}
-  ca.crt: {ca_crt}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: orders-api
-  namespace: payments
-spec:
-  selector:
-    matchLabels: {{app: orders-api}}
-  template:
-    metadata:
-      labels: {{app: orders-api}}
-    spec:
-      containers:
-      - name: orders-api
-        image: orders-api:1.0
-        volumeMounts:
-        - name: tls
-          mountPath: /etc/orders-api/tls
-      volumes:
-      - name: tls
-        secret:
-          secretName: orders-api-tls
-"""
-
-
 def test_cluster_half(dockerd, clients_rootfs, tmp_path):
     """The incident as it happened in the cluster: billing's CA bundle is a mounted ConfigMap that lacks
     orders-api's CA, and orders-api's Secret holds a 1-day certificate that expired. lint reports both in
@@ -411,12 +329,10 @@ def test_cluster_half(dockerd, clients_rootfs, tmp_path):
     names = ("orders-api", "orders-api.payments", "orders-api.payments.svc", "orders-api.payments.svc.cluster.local")
     expired = make_cert("orders-api", pki.intermediate, dns=names, ips=("127.0.0.1",),
                         not_before=NOW - 2 * DAY, not_after=NOW - DAY)
-    b64 = lambda data: base64.b64encode(data).decode()
 
     def manifests(leaf) -> str:
-        return CLUSTER_MANIFESTS.format(client_ca=textwrap.indent(old_ca.pem.decode().strip(), "    "),
-                                        tls_crt=b64(leaf.pem + pki.intermediate.pem), tls_key=b64(leaf.key_pem),
-                                        ca_crt=b64(pki.root.pem))
+        return incident_manifests(old_ca.pem, leaf, leaf.pem + pki.intermediate.pem, pki.root.pem,
+                                  client_image="billing-k8s:latest")
 
     k8s = tmp_path / "k8s.yaml"
     k8s.write_text(manifests(expired))
