@@ -15,6 +15,7 @@ from ..config import Config, find_config
 from ..dockerfile.model import DockerfileModel, build_model
 from ..dockerfile.parse import decode_dockerfile, parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError, Suppression
+from ..fs.regular import read_regular_file, read_stream
 from ..pragmas import Suppressor
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
@@ -86,18 +87,20 @@ def _excluded(path: str, cfg: Config) -> bool:
 
 
 def read_source(path: str, stdin_text: str | None = None) -> str:
+    """A Dockerfile's text: a regular file of at most MAX_BYTES (a FIFO or device is an error, not a hang)."""
     if path == "-" or stdin_text is not None:
-        return stdin_text or ""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except IsADirectoryError:
-        raise ImagelintError("is a directory", path=path) from None
-    except OSError as exc:
-        raise ImagelintError(exc.strerror or str(exc), path=path) from None
-    if len(data) > MAX_BYTES:
-        raise ImagelintError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB", path=path)
-    return decode_dockerfile(data, path)
+        return stdin_text if stdin_text is not None else read_stdin()
+    return decode_dockerfile(read_regular_file(path, MAX_BYTES), path)
+
+
+def read_stdin(shown: str = "-") -> str:
+    """Standard input as bytes, decoded like a file (invalid UTF-8 is a one-line error), at most MAX_BYTES."""
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream swapped in (tests): no size trouble there
+        return sys.stdin.read()
+    return decode_dockerfile(read_stream(stream, MAX_BYTES, shown), shown)
 
 
 def lint_text(text: str, path: str, options: LintOptions, config: Config | None = None) -> tuple[list[Finding], DockerfileModel]:
@@ -136,9 +139,7 @@ def _lint_one(path: str, options: LintOptions, stdin_text: str | None, stdin_nam
     text = None
     try:
         if path == "-":
-            import sys
-
-            text = stdin_text if stdin_text is not None else sys.stdin.read()
+            text = stdin_text if stdin_text is not None else read_stdin(shown)
         else:
             text = read_source(path)
         cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
