@@ -285,6 +285,7 @@ def scan(
     config: Optional[str] = typer.Option(None, "--config", help="Configuration file (default: discovered)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars (they only show on a terminal anyway)."),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds for everything read from a registry for one image (manifests, config, layers); a stalled or trickling registry is given up on after it."),
 ) -> None:
     """Scan built images: what they really trust, and what is wrong with it."""
     from .findings import Severity
@@ -299,7 +300,8 @@ def scan(
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(_split_ids(select), _split_ids(ignore), platform, ca_file, list(insecure_registry or []),
-                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory)
+                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
+                          timeout if timeout > 0 else None)
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)

@@ -37,6 +37,7 @@ class ScanOptions:
     progress: bool = False
     config: Config | None = None
     inventory: bool = False
+    timeout: float | None = None  # seconds for all registry reads of one image
 
 
 @dataclass
@@ -83,7 +84,7 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     progress = _Progress if options.progress else None
     with image_model(ref, platform=options.platform, ca_file=options.ca_file,
                      insecure_registries=tuple(options.insecure_registries), model=ImageContext,
-                     progress=progress, expiring_days=options.expiring_days) as ctx:
+                     progress=progress, timeout=options.timeout, expiring_days=options.expiring_days) as ctx:
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)
         run = run_checks("image", (ctx,), lambda rule: config.enabled(rule, None, options.select, options.ignore))
