@@ -303,6 +303,8 @@ def _build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None, ta
             value = expand(inst.args, env_now, escape).value.strip() or "/"
             workdir = posixpath.normpath(posixpath.join(workdir, value))
             stage.workdir = workdir
+        elif kw == "LABEL":
+            _check_name_values(inst, escape, parsed.path)
         elif kw == "SHELL" and inst.json_args:
             stage.shell = list(inst.json_args)
         elif kw == "ENTRYPOINT":
@@ -402,6 +404,21 @@ def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
         start, end = inst.args_source_offset(s), inst.args_source_offset(e - 1) + 1
         out.append(EnvSetting(name, exp.value if exp.known else None, raw, inst, "ENV", start, end, stage))
     return out
+
+
+def _check_name_values(inst: Instruction, escape: str, path: str) -> None:
+    """LABEL as BuildKit's parseNameVal takes it (found by fuzzing against it): `LABEL x` is an error."""
+    words = split_words(inst.args, escape)
+    if not words:
+        raise ImagelintError("LABEL requires at least one argument", path=path, line=inst.line)
+    if "=" not in words[0][0]:
+        if len(words) < 2:
+            raise ImagelintError("LABEL must have two arguments", path=path, line=inst.line)
+        return
+    for raw, _, _ in words:
+        if "=" not in raw:
+            raise ImagelintError(f"can't find = in {raw!r}; LABEL must be of the form name=value",
+                                 path=path, line=inst.line)
 
 
 def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escape: str) -> RunStep:
