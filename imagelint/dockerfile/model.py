@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 import posixpath
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ..facts import Family, base_image_facts, family
 from ..findings import ImagelintError
 from ..image.reference import parse_base_name
 from .budget import DEFAULT_LIMITS, Budget, DockerfileLimits, spending
 from .budget import current as current_budget
+from .envmap import VersionedEnv
 from .expand import expand
 from .parse import Instruction, ParsedDockerfile, split_words
 from .shell import Command, Script, linear, parse_script
@@ -233,7 +234,8 @@ def _build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None, ta
         return env
 
     stage_env_owner: Stage | None = None
-    env_now: dict[str, str | None] = {}
+    stage_vars = VersionedEnv()
+    env_now: Mapping[str, str | None] = stage_vars.snapshot()
     heredocs = 0
     for count, inst in enumerate(parsed.instructions):
         kw = inst.keyword
@@ -269,19 +271,24 @@ def _build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None, ta
         stage.instructions.append(inst)
         # One snapshot per stage, rebuilt only when ARG/ENV change it: RUN steps share it (never mutated).
         if stage_env_owner is not stage:
-            stage_env_owner, env_now = stage, scope_env(stage)
+            # One versioned store per stage: every instruction's view of it is an O(1) snapshot.
+            stage_env_owner, stage_vars = stage, VersionedEnv(scope_env(stage))
+            env_now = stage_vars.snapshot()
         if kw == "ARG":
             for setting in _arg_settings(inst, stage, env_now, build_args, escape, global_args):
                 stage.args[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
-            stage_env_owner = None
+                if setting.name not in stage.env:  # an ENV of the same name wins over the ARG
+                    stage_vars.set(setting.name, setting.value)
+            env_now = stage_vars.snapshot()
         elif kw == "ENV":
             for setting in _env_settings(inst, stage, env_now, escape, parsed.path):
                 stage.env[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
-            stage_env_owner = None
+                stage_vars.set(setting.name, setting.value)
+            env_now = stage_vars.snapshot()
         elif kw == "RUN":
             run = _run_step(inst, stage, env_now, escape)
             run.workdir = workdir

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
 from . import budget as _budget
+from .envmap import Overlay
 from .expand import expand
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox-sh"}
@@ -330,7 +331,7 @@ class _Builder:
         else:
             start, end = self.span(node)
             word = ShellWord("", "", start, end)
-        self.env = {**self.env, name: word.value if word.known else None}  # copy on write: commands share snapshots
+        self.env = Overlay(self.env, {name: word.value if word.known else None})  # commands share snapshots
         if export:
             self.exports[name] = word
 
@@ -401,7 +402,7 @@ class _Builder:
         start, end = self.span(node)
         env = self.env  # a shared snapshot; assignments make a new one (copy on write)
         if assignments:
-            env = {**env, **{k: (w.value if w.known else None) for k, w in assignments.items()}}
+            env = Overlay(env, {k: (w.value if w.known else None) for k, w in assignments.items()})
         cmd = Command(argv, assignments, list(redirects), start, end, stdin, None, guarded, conditional, self.parent, env)
         _unwrap(cmd)
         self.commands.append(cmd)
@@ -485,7 +486,7 @@ def _unwrap(cmd: Command) -> None:
                 if "=" in w.value and not w.value.startswith("-"):
                     key, _, val = w.value.partition("=")
                     cmd.assignments[key] = ShellWord(w.raw, val, w.start, w.end, w.known, w.quoted)
-                    cmd.env = {**cmd.env, key: val if w.known else None}  # snapshots are shared
+                    cmd.env = Overlay(cmd.env, {key: val if w.known else None})  # snapshots are shared
             cmd.argv = rest
         elif name in _WRAPPERS:
             rest = cmd.argv[1:]
