@@ -103,7 +103,7 @@ def measure(text: str) -> dict:
             if line.startswith("RUSAGE "):
                 _, cpu_s, rss = line.split()
                 cpu, mb = float(cpu_s), int(rss) // 1024
-        notes = [line for line in r.stderr.splitlines() if "error:" in line]
+        notes = [line for line in (r.stdout + r.stderr).splitlines() if "error:" in line]
         traceback = "Traceback" in r.stderr
         return {"exit": r.returncode, "wall": wall, "cpu": cpu, "mb": mb,
                 "note": "traceback" if traceback else (notes[0].split("error: ", 1)[-1][:90] if notes else "")}
