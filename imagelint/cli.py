@@ -601,6 +601,7 @@ def scan(
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="DIR", help="Layer cache directory (default: $XDG_CACHE_HOME/imagelint/layers)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every layer, and do not keep what was read."),
+    timeout: float = typer.Option(600.0, "--timeout", metavar="SECONDS", help="Seconds for everything read from a registry for one image (manifests, config, layers); a stalled or trickling registry is given up on after it."),
 ) -> None:
     """Scan built images: what they really trust (OS bundle, Java, Python, Node stores), and what is
     wrong with it. Reads the layers; never runs the image."""
@@ -622,7 +623,8 @@ def scan(
     options = ScanOptions(selected, ignored, platform, ca_file, list(insecure_registry or []),
                           dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
                           layer_cache(cache_dir, not no_cache), all_images, repo_glob, tag_glob,
-                          _shard(shard, shards), progress and not _in_ci())
+                          _shard(shard, shards), progress and not _in_ci(),
+                          timeout=timeout if timeout > 0 else None)
     result = scan_images(list(images), options)
     for error in result.errors:
         typer.echo(f"imagelint: error: {error}", err=True)

@@ -12,12 +12,14 @@ Keys (all optional):
   [base-images]                    FROM patterns -> OS family, for private base images the trust
                                    facts cannot know, e.g. "registry.corp/*" = "debian"
                                    (a glob over the repository, with or without the tag)
+  [limits]                         work budgets per Dockerfile, e.g. max-word-chars = 1048576
+                                   (see DockerfileLimits; README "Limits")
 """
 from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -28,7 +30,52 @@ else:  # pragma: no cover
 from .findings import ImagelintError, Severity
 
 _KEYS = {"select", "ignore", "fail-level", "cert-expiry-days", "exclude", "severity", "per-path-ignores", "build-args",
-         "extend-ignore", "base-images"}
+         "extend-ignore", "base-images", "limits"}
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class DockerfileLimits:
+    """Work budgets for one Dockerfile (`[tool.imagelint.limits]`); hitting one is one line, never a hang."""
+
+    # Characters one expanded word (an ARG/ENV value, a shell word) may reach.
+    max_word_chars: int = 1 * MIB
+    # Characters all variable expansions of one file may produce together.
+    max_expansion_chars: int = 16 * MIB
+    # Stages (FROM instructions) modelled per file; later stages are not checked.
+    max_stages: int = 1_000
+    # Instructions modelled per file; later ones are not checked.
+    max_instructions: int = 200_000
+    # Heredocs per file, and per instruction (tree-sitter-bash parses many heredocs of one command
+    # in quadratic time: 2,000 take 0.5 s, 10,000 over 10 s).
+    max_heredocs: int = 10_000
+    max_heredocs_per_instruction: int = 500
+    # Shell syntax nodes built per RUN instruction (commands, words, redirects).
+    max_shell_nodes: int = 200_000
+    # Findings reported per file (more are counted, not listed).
+    max_findings: int = 10_000
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_table(cls, table: dict) -> "DockerfileLimits":
+        """From a TOML table with dashed keys (`max-word-chars = 1048576`)."""
+        known = {name.replace("_", "-"): name for name in cls.names()}
+        values = {}
+        for key, value in table.items():
+            if key not in known:
+                raise ValueError(f"unknown limit {key!r} (known: {', '.join(sorted(known))})")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"limit {key} must be a positive integer")
+            values[known[key]] = value
+        return cls(**values)
+
+
+DEFAULT_LIMITS = DockerfileLimits()
 
 
 @dataclass
@@ -42,6 +89,7 @@ class Config:
     per_path_ignores: dict[str, list[str]] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
     base_images: dict[str, str] = field(default_factory=dict)  # FROM glob -> family name (checked by the linter)
+    limits: DockerfileLimits = DEFAULT_LIMITS
     source: Path | None = None
 
     def enabled(self, rule: str, path: str | None = None, select: list[str] | None = None, ignore: list[str] | None = None) -> bool:
@@ -81,6 +129,7 @@ def _from_table(table: dict, source: Path) -> Config:
             per_path_ignores={k: list(v) for k, v in table.get("per-path-ignores", {}).items()},
             build_args={k: str(v) for k, v in table.get("build-args", {}).items()},
             base_images=_base_images(table.get("base-images", {})),
+            limits=DockerfileLimits.from_table(table.get("limits", {})),
             source=source,
         )
     except (ValueError, TypeError) as exc:

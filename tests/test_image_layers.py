@@ -344,6 +344,17 @@ def test_truncated_gzip_layer_is_an_error(tmp_path):
         read_image_tree(image, TRUST_FILES)
 
 
+@pytest.mark.parametrize("cut", [700, 6000, 10_000, 10_600, 11_000])
+def test_truncated_layers_are_errors(tmp_path, cut):
+    """Cut anywhere, in members nothing keeps or searches too, with a diff ID that matches the cut
+    bytes (as a registry serving the short blob with its own digest would): always an error."""
+    layer = kit.Layer("none").file("data/big", os.urandom(10_000)).file("data/b", "b")
+    blob = layer.tar()[:cut]
+    layout = _layout_with_blob(tmp_path, blob, diff_id=kit.sha256(blob))
+    with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="layer 0 .*(truncated|corrupt)"):
+        read_image_tree(image, TRUST_FILES)
+
+
 def test_diff_id_mismatch_is_an_error(tmp_path):
     layer = kit.Layer("gzip").file("etc/a", "a")
     layout = _layout_with_blob(tmp_path, layer.blob(), diff_id="sha256:" + "1" * 64)

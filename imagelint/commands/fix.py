@@ -6,12 +6,10 @@ applied (--write) or available; 2 an input that could not be read, parsed or wri
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import copy
-import sys
 
 from .. import __version__
 from ..catalogue import load_catalogue
@@ -21,6 +19,7 @@ from ..findings import Finding, ImagelintError, InputError
 from ..fixes.apply import FileFixResult, fix_text, parses, threshold
 from ..fixes.writers import read_bytes, unified_diff, write_atomically
 from ..report import Report, render
+from .inputs import MAX_BYTES, read_stdin
 from .lint import InternalCheckError, LintOptions, discover, lint_text
 
 MODES = ("show", "diff", "write")
@@ -67,10 +66,10 @@ def fix_paths(paths: list[str], options: LintOptions, mode: str = "show", unsafe
             if path == "-":
                 if mode == "write":
                     raise ImagelintError("--write needs files, not standard input", path=shown)
-                text = stdin_text if stdin_text is not None else sys.stdin.read()
+                text = stdin_text if stdin_text is not None else read_stdin(shown)
                 original = text.encode("utf-8", "surrogateescape")
             else:
-                original = read_bytes(path)
+                original = read_bytes(path, MAX_BYTES)  # the limit lint has; a FIFO is an error
                 text = decode_dockerfile(original, path)
             cfg = options.config or find_config(Path(stdin_name or ".") if path == "-" else Path(path))
             result = fix_dockerfile(text, shown, options, cfg, unsafe)

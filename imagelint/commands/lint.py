@@ -16,7 +16,7 @@ from ..dockerfile.model import DockerfileModel, build_model
 from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError, Suppression
 from ..pragmas import Suppressor
-from .inputs import read_source
+from .inputs import read_source, read_stdin
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache", ".pytest_cache"}
 
@@ -151,7 +151,7 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
     build_args = dict(cfg.build_args)
     build_args.update(options.build_args)
     checked_selectors(cfg)
-    model = build_model(parsed, build_args, options.target, checked_base_images(cfg))
+    model = build_model(parsed, build_args, options.target, checked_base_images(cfg), cfg.limits)
     if model.unknown_instructions:
         inst = model.unknown_instructions[0]
         raise ImagelintError(f"unknown instruction: {inst.original_keyword}", path=path, line=inst.line)
@@ -166,6 +166,10 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
         if pragma is not None:
             finding.suppression = Suppression("inSource", pragma.reason)
     findings.sort(key=Finding.sort_key)
+    limit = cfg.limits.max_findings
+    if len(findings) > limit:
+        model.budget_notes.append((findings[limit].line, f"more than {limit:,} findings; {len(findings) - limit:,} not listed"))
+        del findings[limit:]
     if internal:
         raise InternalCheckError(findings, model, internal)
     return findings, model
@@ -233,20 +237,23 @@ def _lint_one(path: str, options: LintOptions, stdin_text: str | None, stdin_nam
     text = None
     try:
         if path == "-":
-            import sys
-
-            text = stdin_text if stdin_text is not None else sys.stdin.read()
+            text = stdin_text if stdin_text is not None else read_stdin(shown)
         else:
             text = read_source(path)
         cfg = options.config or (find_config(Path(stdin_name or ".")) if path == "-" else find_config(Path(path)))
         findings, model = lint_text(text, shown, options, cfg)
-        return shown, text, findings, [], 1, unknown_family_notes(model, shown)
+        return shown, text, findings, _budget_errors(shown, model), 1, unknown_family_notes(model, shown)
     except InternalCheckError as exc:
-        return shown, text, exc.findings, exc.errors, 1, []
+        return shown, text, exc.findings, _budget_errors(shown, exc.model) + exc.errors, 1, []
     except ImagelintError as exc:
         return shown, text, [], [exc.as_input_error(shown)], 0, []
     except RecursionError:
         return shown, text, [], [InputError(shown, "input too deeply nested to analyse")], 0, []
+
+
+def _budget_errors(shown: str, model: DockerfileModel) -> list[InputError]:
+    """One line per work budget the file hit (its other findings still stand)."""
+    return [InputError(shown, message, line or None) for line, message in model.budget_notes]
 
 
 _worker_options: LintOptions | None = None

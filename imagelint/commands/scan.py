@@ -46,6 +46,7 @@ class ScanOptions:
     shard: tuple[int, int] | None = None  # (I, N), 1-based
     fleet_progress: bool = False
     clients: dict = field(default_factory=dict)  # registry clients kept across the images of one run
+    timeout: float | None = None  # seconds for all registry reads of one image
 
 
 @dataclass
@@ -135,7 +136,7 @@ def scan_image(ref: str, options: ScanOptions, config: Config | None = None, map
     platform = None if options.platform == "all" else options.platform
     with image_model(ref, platform=platform, ca_file=options.ca_file,
                      insecure_registries=tuple(options.insecure_registries), model=ImageContext,
-                     progress=progress, cache=options.cache, clients=options.clients,
+                     progress=progress, cache=options.cache, clients=options.clients, timeout=options.timeout,
                      expiring_days=options.expiring_days) as ctx:
         if options.inventory:
             return [], inventory_of(ctx, ctx.image)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from ..certs.connect import fetch_chain
 from ..findings import ImagelintError
 from ..image.cache import LayerCache
+from ..fs.regular import read_regular_file
 from ..trust.model import TrustModel
 from ..trust.subjects import host_model, image_model
 from ..trust.verdicts import Verdict, evaluate, parse_chain
@@ -113,14 +114,17 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     return host, port
 
 
+MAX_CHAIN_BYTES = 16 * 1024 * 1024
+
+
 def read_chain(chain_path: str | None, connect: str | None, host: str | None, timeout: float):
     """(chain, host) from --chain FILE or --connect HOST:PORT (one handshake, never verified)."""
     if chain_path is not None:
+        # A regular file only (a FIFO would hang), and all of it or an error: never a silent head.
         try:
-            with open(chain_path, "rb") as fh:
-                data = fh.read(16 * 1024 * 1024)
-        except OSError as exc:
-            raise ImagelintError(f"cannot read chain: {exc.strerror}", path=chain_path) from None
+            data = read_regular_file(chain_path, MAX_CHAIN_BYTES)
+        except ImagelintError as exc:
+            raise ImagelintError(f"cannot read chain: {exc}", path=chain_path) from None
         return parse_chain(data, chain_path), host
     connect_host, port = parse_host_port(connect or "")
     ders = fetch_chain(connect_host, port, server_name=host or connect_host, timeout=timeout)

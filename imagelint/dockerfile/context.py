@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from functools import lru_cache
 
 from .model import FileOp, Stage
@@ -81,9 +82,12 @@ def _pattern_regex(pattern: str) -> re.Pattern:
 def _ignore_rules(root: str) -> tuple[tuple[bool, re.Pattern], ...]:
     path = os.path.join(root, ".dockerignore")
     try:
-        stamp = os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError:
         return ()
+    if not stat.S_ISREG(st.st_mode):
+        return ()  # a FIFO would block the read forever
+    stamp = st.st_mtime_ns
     return _parse_ignore(path, stamp)
 
 

@@ -4,13 +4,17 @@ Supports quotes, the escape token, $VAR, ${VAR}, ${VAR:-x}, ${VAR-x}, ${VAR:+x},
 ${VAR:?x}, ${VAR#p}, ${VAR%p}. A variable whose value is not knowable at lint time (an ARG with
 no default and no --build-arg, or a variable only the base image sets) is reported as unknown
 instead of being guessed.
+
+Expansion is bounded (see budget.py): a value that would pass the word or per-file limit is left
+unexpanded and reported unknown, so `ARG A=${A}${A}` repeated never grows past the limit.
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from . import budget as _budget
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -50,6 +54,11 @@ class _Lexer:
         self.escape = escape
         self.undeclared_unknown = undeclared_unknown
         self.unknown: set[str] = set()
+        self.budget = _budget.current()
+        limits = self.budget.limits if self.budget is not None else _budget.DEFAULT_LIMITS
+        self.max_word = limits.max_word_chars
+        self.max_total = limits.max_expansion_chars
+        self.produced = 0  # characters looked up for this word
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -66,11 +75,31 @@ class _Lexer:
             if value is None:
                 self.unknown.add(name)
                 return ""
-            return value
+            return self.spend(name, value)
         if self.undeclared_unknown:
             self.unknown.add(name)
             return ""
         return None
+
+    def spend(self, name: str, value: str) -> str:
+        """The value, unless it passes a budget: then the variable is unknown (not expanded)."""
+        size = len(value)
+        if not size:
+            return value
+        budget = self.budget
+        over_word = self.produced + size > self.max_word
+        over_total = budget is not None and budget.expansion_chars + size > self.max_total
+        if over_word or over_total:
+            if budget is not None:
+                if over_total:
+                    budget.expansion_chars = self.max_total
+                budget.expansion_over(name)
+            self.unknown.add(name)
+            return ""
+        self.produced += size
+        if budget is not None:
+            budget.expansion_chars += size
+        return value
 
     def word(self, stop: str = "") -> str:
         out = []
@@ -220,20 +249,40 @@ class _Lexer:
         return "".join(out)
 
 
+def _pattern_tokens(pattern: str) -> list[str]:
+    """A shell pattern as regex pieces: `*`, `?`, or one escaped literal character (BuildKit has no [...])."""
+    tokens = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            tokens.append(re.escape(pattern[i]))
+        elif ch in "*?":
+            tokens.append(ch)
+        else:
+            tokens.append(re.escape(ch))
+        i += 1
+    return tokens
+
+
+def _pattern_regex(tokens: list[str], greedy: bool) -> re.Pattern:
+    star = ".*" if greedy else ".*?"
+    return re.compile("".join(star if t == "*" else "." if t == "?" else t for t in tokens), re.DOTALL)
+
+
 def _strip_prefix(value: str, pattern: str, greedy: bool) -> str:
-    indexes = range(len(value), -1, -1) if greedy else range(len(value) + 1)
-    for i in indexes:
-        if fnmatch.fnmatchcase(value[:i], pattern):
-            return value[i:]
-    return value
+    # One anchored regex match (linear), not one fnmatch per prefix length (quadratic).
+    match = _pattern_regex(_pattern_tokens(pattern), greedy).match(value)
+    return value[match.end():] if match else value
 
 
 def _strip_suffix(value: str, pattern: str, greedy: bool) -> str:
-    indexes = range(len(value) + 1) if greedy else range(len(value), -1, -1)
-    for i in indexes:
-        if fnmatch.fnmatchcase(value[i:], pattern):
-            return value[:i]
-    return value
+    # The shortest/longest suffix is the shortest/longest prefix of the reversed value.
+    tokens = _pattern_tokens(pattern)
+    tokens.reverse()
+    match = _pattern_regex(tokens, greedy).match(value[::-1])
+    return value[: len(value) - match.end()] if match else value
 
 
 def expand(word: str, env: Mapping[str, str | None], escape: str = "\\", undeclared_unknown: bool = True) -> Expanded:
@@ -241,5 +290,13 @@ def expand(word: str, env: Mapping[str, str | None], escape: str = "\\", undecla
     if "$" not in word and "'" not in word and '"' not in word and escape not in word:
         return Expanded(word)
     lexer = _Lexer(word, env, escape, undeclared_unknown)
-    value = lexer.word()
+    try:
+        value = lexer.word()
+    except RecursionError:
+        # `${a:-${a:-${a:-...}}}` a thousand deep: not expanded, the word is unknown.
+        budget = lexer.budget
+        if budget is not None:
+            line, where = budget.where
+            budget.note("nesting", line, f"{where or 'a word'} nests variable expansions too deeply; not expanded")
+        return Expanded("", lexer.unknown | {"<nested>"})
     return Expanded(value, lexer.unknown)

@@ -8,11 +8,14 @@ import fnmatch
 import re
 import posixpath
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ..facts import Family, base_image_facts, family
 from ..findings import ImagelintError
 from ..image.reference import parse_base_name
+from .budget import DEFAULT_LIMITS, Budget, DockerfileLimits, spending
+from .budget import current as current_budget
+from .envmap import VersionedEnv
 from .expand import expand
 from .parse import Instruction, ParsedDockerfile, split_words
 from .shell import Command, Script, linear, parse_script
@@ -129,18 +132,24 @@ class Stage:
 
     @property
     def user(self) -> str | None:
-        if self.users:
-            return self.users[-1][1]
-        return self.base_stage.user if self.base_stage else None
+        for stage in self.chain():  # a loop, not recursion: chains can be 1,000 stages long
+            if stage.users:
+                return stage.users[-1][1]
+        return None
 
     def chain(self) -> list["Stage"]:
         """This stage and the stages it is built FROM, nearest first."""
-        out = [self]
-        stage = self.base_stage
-        while stage is not None and stage not in out:
-            out.append(stage)
-            stage = stage.base_stage
-        return out
+        cached = self.memo.get("chain")
+        if cached is None:
+            out = [self]
+            seen = {id(self)}  # a set: `stage not in out` made a 1,000-stage chain quadratic
+            stage = self.base_stage
+            while stage is not None and id(stage) not in seen:
+                out.append(stage)
+                seen.add(id(stage))
+                stage = stage.base_stage
+            cached = self.memo["chain"] = out
+        return list(cached)
 
     def commands(self) -> Iterator[tuple[RunStep, Command]]:
         # Checks walk every command many times; flatten once (again if a RUN was added since).
@@ -169,6 +178,7 @@ class DockerfileModel:
     build_args: dict[str, str]
     unknown_instructions: list[Instruction] = field(default_factory=list)
     memo: dict = field(default_factory=dict, repr=False)
+    budget_notes: list[tuple[int, str]] = field(default_factory=list)  # (line, message) per limit hit
 
     @property
     def path(self) -> str:
@@ -201,7 +211,18 @@ def memoized(owner, key, compute):
 # --- building ---------------------------------------------------------------------------------------
 
 def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = None, target: str | None = None,
-                base_images: dict[str, str] | None = None) -> DockerfileModel:
+                base_images: dict[str, str] | None = None, limits: DockerfileLimits | None = None) -> DockerfileModel:
+    """The model of one file, built within the work budget of `limits` (hitting one is a note)."""
+    budget = Budget(limits or DEFAULT_LIMITS)
+    with spending(budget):
+        model = _build_model(parsed, build_args, target, budget, base_images)
+    model.budget_notes = sorted(budget.notes.values())
+    return model
+
+
+def _build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None, target: str | None,
+                 budget: Budget, base_images: dict[str, str] | None = None) -> DockerfileModel:
+    limits = budget.limits
     build_args = dict(build_args or {})
     escape = parsed.escape
     global_args: dict[str, EnvSetting] = {}
@@ -221,13 +242,29 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
         return env
 
     stage_env_owner: Stage | None = None
-    env_now: dict[str, str | None] = {}
-    for inst in parsed.instructions:
+    stage_vars = VersionedEnv()
+    env_now: Mapping[str, str | None] = stage_vars.snapshot()
+    heredocs = 0
+    for count, inst in enumerate(parsed.instructions):
         kw = inst.keyword
+        if count >= limits.max_instructions:
+            budget.note("max_instructions", inst.line, f"more than {limits.max_instructions:,} instructions; "
+                        f"line {inst.line} and after are not checked")
+            break
+        heredocs += len(inst.heredocs)
+        if heredocs > limits.max_heredocs:
+            budget.note("max_heredocs", inst.line, f"more than {limits.max_heredocs:,} heredocs; "
+                        f"line {inst.line} and after are not checked")
+            break
+        budget.where = (inst.line, kw)
         if kw not in _KNOWN:
             unknown.append(inst)
             continue
         if kw == "FROM":
+            if len(stages) >= limits.max_stages:
+                budget.note("max_stages", inst.line, f"more than {limits.max_stages:,} stages; "
+                            f"the stage at line {inst.line} and later ones are not checked")
+                break
             stage = _new_stage(inst, len(stages), stages, global_args, escape, base_images)
             stages.append(stage)
             workdir = stage.base_stage.workdir if stage.base_stage else "/"  # FROM <stage> keeps its WORKDIR
@@ -242,19 +279,24 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
         stage.instructions.append(inst)
         # One snapshot per stage, rebuilt only when ARG/ENV change it: RUN steps share it (never mutated).
         if stage_env_owner is not stage:
-            stage_env_owner, env_now = stage, scope_env(stage)
+            # One versioned store per stage: every instruction's view of it is an O(1) snapshot.
+            stage_env_owner, stage_vars = stage, VersionedEnv(scope_env(stage))
+            env_now = stage_vars.snapshot()
         if kw == "ARG":
             for setting in _arg_settings(inst, stage, env_now, build_args, escape, global_args):
                 stage.args[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
-            stage_env_owner = None
+                if setting.name not in stage.env:  # an ENV of the same name wins over the ARG
+                    stage_vars.set(setting.name, setting.value)
+            env_now = stage_vars.snapshot()
         elif kw == "ENV":
             for setting in _env_settings(inst, stage, env_now, escape, parsed.path):
                 stage.env[setting.name] = setting
                 stage.env_settings.append(setting)
                 stage.steps.append(setting)
-            stage_env_owner = None
+                stage_vars.set(setting.name, setting.value)
+            env_now = stage_vars.snapshot()
         elif kw == "RUN":
             run = _run_step(inst, stage, env_now, escape)
             run.workdir = workdir
@@ -276,6 +318,8 @@ def build_model(parsed: ParsedDockerfile, build_args: dict[str, str] | None = No
             value = expand(inst.args, env_now, escape).value.strip() or "/"
             workdir = posixpath.normpath(posixpath.join(workdir, value))
             stage.workdir = workdir
+        elif kw == "LABEL":
+            _check_name_values(inst, escape, parsed.path)
         elif kw == "SHELL" and inst.json_args:
             stage.shell = list(inst.json_args)
         elif kw == "ENTRYPOINT":
@@ -323,6 +367,13 @@ def _new_stage(inst: Instruction, index: int, stages: list[Stage], global_args: 
     return stage
 
 
+def _expanding(inst: Instruction, what: str) -> None:
+    """Name what is being expanded, for the one line a budget note gives."""
+    budget = current_budget()
+    if budget is not None:
+        budget.where = (inst.line, what)
+
+
 def _arg_settings(inst, stage, env_now, build_args, escape, global_args) -> list[EnvSetting]:
     out = []
     for raw, s, e in split_words(inst.args, escape):
@@ -331,6 +382,7 @@ def _arg_settings(inst, stage, env_now, build_args, escape, global_args) -> list
         if name in build_args:
             value = build_args[name]
         elif eq:
+            _expanding(inst, f"ARG {name}")
             exp = expand(default, env_now, escape)
             value = exp.value if exp.known else None
         elif stage is not None and name in global_args:
@@ -353,6 +405,7 @@ def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
         rest = inst.args[e:].strip()
         if not rest:
             raise ImagelintError("ENV must have two arguments", path=path, line=inst.line)
+        _expanding(inst, f"ENV {name}")
         exp = expand(rest, env_now, escape)  # the legacy form keeps the rest of the line, spaces included
         start = inst.args_source_offset(s)
         end = inst.args_source_offset(len(inst.args) - 1) + 1
@@ -362,10 +415,26 @@ def _env_settings(inst, stage, env_now, escape, path) -> list[EnvSetting]:
         if "=" not in raw:
             raise ImagelintError(f"can't find = in {raw!r}; ENV must be of the form name=value", path=path, line=inst.line)
         name, _, value_raw = raw.partition("=")
+        _expanding(inst, f"ENV {name}")
         exp = expand(value_raw, env_now, escape)
         start, end = inst.args_source_offset(s), inst.args_source_offset(e - 1) + 1
         out.append(EnvSetting(name, exp.value if exp.known else None, raw, inst, "ENV", start, end, stage))
     return out
+
+
+def _check_name_values(inst: Instruction, escape: str, path: str) -> None:
+    """LABEL as BuildKit's parseNameVal takes it (found by fuzzing against it): `LABEL x` is an error."""
+    words = split_words(inst.args, escape)
+    if not words:
+        raise ImagelintError("LABEL requires at least one argument", path=path, line=inst.line)
+    if "=" not in words[0][0]:
+        if len(words) < 2:
+            raise ImagelintError("LABEL must have two arguments", path=path, line=inst.line)
+        return
+    for raw, _, _ in words:
+        if "=" not in raw:
+            raise ImagelintError(f"can't find = in {raw!r}; LABEL must be of the form name=value",
+                                 path=path, line=inst.line)
 
 
 def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escape: str) -> RunStep:
@@ -386,6 +455,11 @@ def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escap
     body = inst.args
     pieces = [(body, inst.args_mapper())]
     heredocs = inst.heredocs
+    budget = current_budget()
+    if budget is not None and len(heredocs) > budget.limits.max_heredocs_per_instruction:
+        budget.note("max_heredocs_per_instruction", inst.line,
+                    f"RUN has more than {budget.limits.max_heredocs_per_instruction:,} heredocs; its commands are not checked")
+        return RunStep(inst, Script([], {}, parse_error=True), shell, env, stage.user)
     if heredocs and len(heredocs) >= 1 and _is_bare_heredoc(body):
         # `RUN <<EOF`: the heredoc is the script itself (BuildKit runs it with the shell or its shebang).
         doc = heredocs[0]

@@ -25,6 +25,8 @@ KNOWN_INSTRUCTIONS = {
     "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 }
 _SPACE = " \t\n\r\v\f"
+# Go's unicode.IsSpace: ASCII blanks, NEL, NBSP, the Zs spaces, line and paragraph separators.
+_GO_SPACE = _SPACE + "\u0085\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 
 
 @dataclass
@@ -213,7 +215,10 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
         if is_comment:
             comment = raw.strip(_SPACE)[1:].strip()
             all_comments.append((lineno, comment))
-            comments_above = [] if comment == "" else comments_above + [comment]
+            if comment == "":
+                comments_above = []
+            else:
+                comments_above.append(comment)  # in place: 100k comment lines stay linear
         if not directives_done:
             directive(token, lineno)
         if is_comment:
@@ -291,8 +296,10 @@ def _make_instruction(logical: str, segments, start_line: int, escape: str, path
     flags_raw, args_rel = _extract_builder_flags(rest, path, start_line)
     args_start = rest_offset + args_rel
     args_text = logical[args_start:]
-    args = args_text.strip(_SPACE)
-    args_start += len(args_text) - len(args_text.lstrip(_SPACE))
+    # BuildKit trims the arguments with Go's strings.TrimSpace (unicode.IsSpace: NBSP too; found by
+    # fuzzing against it), while words split on ASCII blanks only.
+    args = args_text.strip(_GO_SPACE)
+    args_start += len(args_text) - len(args_text.lstrip(_GO_SPACE))
     inst = Instruction(
         keyword=keyword.upper(),
         original_keyword=keyword,
@@ -513,7 +520,106 @@ def _unquote(word: str) -> str:
     return "".join(out)
 
 
+class _LexError(Exception):
+    pass
+
+
+def _lexes(line: str) -> bool:
+    """Whether BuildKit's shell lexer (ProcessWords, escape `\\`) accepts the line. When it does not
+    (an open quote, `${` without its `}`, a bad substitution), BuildKit's heredocsFromLine finds no
+    heredoc at all: `RUN <<EOF ${` is a plain RUN (found by fuzzing against BuildKit)."""
+    try:
+        _lex_until(line, 0, "")
+    except _LexError:
+        return False
+    except RecursionError:
+        return True
+    return True
+
+
+def _lex_until(text: str, i: int, stop: str) -> int:
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if stop and ch == stop:
+            return i + 1
+        if ch == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                raise _LexError("unterminated single quote")
+            i = end + 1
+        elif ch == '"':
+            i += 1
+            while True:
+                if i >= n:
+                    raise _LexError("unterminated double quote")
+                c = text[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "$":
+                    i = _lex_dollar(text, i)
+                elif c == "\\":
+                    i += 2 if i + 1 < n and text[i + 1] in '"$\\' else 1
+                else:
+                    i += 1
+        elif ch == "$":
+            i = _lex_dollar(text, i)
+        elif ch == "\\":
+            i += 2
+        else:
+            i += 1
+    if stop:
+        raise _LexError(f"missing {stop}")
+    return i
+
+
+def _lex_dollar(text: str, i: int) -> int:
+    """At a `$`: the index after the expansion (BuildKit processDollar's syntax errors raise)."""
+    n = len(text)
+    i += 1
+    if i >= n or text[i] != "{":
+        while i < n and (text[i].isalnum() or text[i] == "_"):
+            i += 1
+        return i
+    i += 1
+    if i >= n:
+        raise _LexError("missing }")
+    if text[i] in "{}:":
+        raise _LexError("bad substitution")
+    if text[i].isdigit():
+        while i < n and text[i].isdigit():
+            i += 1
+    elif text[i] in "@*#?-$!0":
+        i += 1
+    else:
+        while i < n and (text[i].isalnum() or text[i] == "_"):
+            i += 1
+    if i >= n:
+        raise _LexError("missing }")
+    ch = text[i]
+    i += 1
+    if ch == "}":
+        return i
+    if ch == ":":
+        if i >= n:
+            raise _LexError("missing }")
+        return _lex_until(text, i + 1, "}")  # any modifier after `:` lexes (observed with dockerfile 3.4)
+    if ch in "+-?#%":
+        return _lex_until(text, i, "}")
+    if ch == "/":
+        # Current BuildKit (lex.go) has ${x/pattern/replacement}; the older one in PyPI dockerfile
+        # 3.4 rejects it. We follow the BuildKit docker build runs today.
+        if i < n and text[i] == "/":
+            i += 1
+        return _lex_until(text, _lex_until(text, i, "/"), "}")
+    raise _LexError("unsupported modifier")
+
+
 def _heredocs_from_line(line: str) -> list[tuple[str, bool, bool, int]]:
+    if "$" in line or "'" in line or '"' in line:
+        if not _lexes(line):
+            return []
     docs = []
     for word in _shell_words_raw(line):
         m = _HEREDOC_WORD.match(word)

@@ -6,11 +6,14 @@ the Dockerfile, so findings land on exact columns and fixes can delete exactly o
 """
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
+from . import budget as _budget
+from .envmap import Overlay
 from .expand import expand
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox-sh"}
@@ -103,6 +106,7 @@ class SourceMap:
         for piece, mapper in pieces:
             self._bounds.append((pos, pos + len(piece), mapper))
             pos += len(piece)
+        self._starts = [lo for lo, _, _ in self._bounds]
         self._byte_to_char: list[int] | None = None
         if not self.text.isascii():
             index = []
@@ -125,19 +129,28 @@ class SourceMap:
         if len(self._bounds) == 1:
             lo, hi, mapper = self._bounds[0]
             return mapper(min(char_offset, hi))
-        for lo, hi, mapper in self._bounds:
-            if lo <= char_offset < hi or (char_offset == hi and hi == len(self.text)):
-                return mapper(char_offset - lo)
-        lo, hi, mapper = self._bounds[-1]
-        return mapper(hi - lo)
+        # Binary search over the pieces: a RUN with 10,000 heredocs has 30,000 of them.
+        if char_offset >= len(self.text):
+            lo, hi, mapper = self._bounds[-1]
+            return mapper(min(char_offset, hi) - lo)
+        # The last piece starting at or before the offset holds it (pieces are contiguous).
+        i = bisect.bisect_right(self._starts, char_offset) - 1
+        lo, hi, mapper = self._bounds[max(i, 0)]
+        return mapper(char_offset - lo)
 
 
 def linear(base: int) -> Callable[[int], int]:
     return lambda i: base + i
 
 
+class _OverBudget(Exception):
+    """The RUN has more shell nodes than the budget allows: keep what was built so far."""
+
+
 class _Builder:
-    def __init__(self, smap: SourceMap, env: dict[str, str | None], depth: int, parent: Command | None):
+    def __init__(self, smap: SourceMap, env: dict[str, str | None], depth: int, parent: Command | None,
+                 nodes_left: list[int]):
+        self.nodes_left = nodes_left  # shared with nested scripts of the same RUN
         self.smap = smap
         self.env = env
         self.depth = depth
@@ -168,7 +181,13 @@ class _Builder:
         e = smap.source(smap.char(end_byte) - 1) + 1 if end_byte > start_byte else s
         return s, e
 
+    def spend_node(self) -> None:
+        self.nodes_left[0] -= 1
+        if self.nodes_left[0] < 0:
+            raise _OverBudget
+
     def word(self, node, node_type: str | None = None) -> ShellWord:
+        self.spend_node()
         t = node.type if node_type is None else node_type
         start_byte = node.start_byte
         end_byte = node.end_byte
@@ -256,19 +275,30 @@ class _Builder:
             return out
         if t == "list":
             out = []
-            children = node.children
-            # `a || b`: b runs only when a fails; a's failure is ignored when b is `true`/`:`.
-            op_after = {}
-            for i, child in enumerate(children):
-                if child.type in ("&&", "||") and i > 0:
-                    op_after[children[i - 1].id] = child.type
+            # tree-sitter-bash nests `a && b && c` to the left, one level per operator: flatten it
+            # without recursion, so a 10,000-command chain is no deeper than a short one.
+            children = _flat_list(node)
+            # `a || b`: b runs only when a fails. The operators group to the left, so `a && b || true`
+            # ignores the failure of a and b: every operand before a `|| true` is guarded.
+            operands = [c for c in children if c.is_named]
+            ops = []  # the operator after each operand ("" for `;`, `&` or none)
+            for child in children:
+                if child.is_named:
+                    ops.append("")
+                elif child.type in ("&&", "||") and ops:
+                    ops[-1] = child.type
+            guards = [False] * len(operands)
+            later_guard = False
+            for i in range(len(operands) - 1, -1, -1):
+                if ops[i] == "||" and i + 1 < len(operands):
+                    text = operands[i + 1].text.decode("utf-8", "replace").strip()
+                    later_guard = later_guard or text in ("true", ":", "exit 0", "/bin/true")
+                guards[i] = later_guard
             next_conditional = conditional
-            for child in node.named_children:
-                op = op_after.get(child.id)
-                g = guarded or (op == "||" and _is_noop_guard(children, child))
-                cmds = self.walk(child, next_conditional, g)
+            for i, child in enumerate(operands):
+                cmds = self.walk(child, next_conditional, guarded or guards[i])
                 out.extend(cmds)
-                if op == "||":
+                if ops[i] == "||":
                     next_conditional = True
             return out
         if t == "variable_assignment":
@@ -304,7 +334,7 @@ class _Builder:
         else:
             start, end = self.span(node)
             word = ShellWord("", "", start, end)
-        self.env = {**self.env, name: word.value if word.known else None}  # copy on write: commands share snapshots
+        self.env = Overlay(self.env, {name: word.value if word.known else None})  # commands share snapshots
         if export:
             self.exports[name] = word
 
@@ -349,6 +379,7 @@ class _Builder:
         return out
 
     def command(self, node, conditional: bool, guarded: bool, redirects: list[Redirect], stdin: str | None) -> Command:
+        self.spend_node()
         assignments: dict[str, ShellWord] = {}
         argv: list[ShellWord] = []
         for child in node.named_children:
@@ -374,7 +405,7 @@ class _Builder:
         start, end = self.span(node)
         env = self.env  # a shared snapshot; assignments make a new one (copy on write)
         if assignments:
-            env = {**env, **{k: (w.value if w.known else None) for k, w in assignments.items()}}
+            env = Overlay(env, {k: (w.value if w.known else None) for k, w in assignments.items()})
         cmd = Command(argv, assignments, list(redirects), start, end, stdin, None, guarded, conditional, self.parent, env)
         _unwrap(cmd)
         self.commands.append(cmd)
@@ -427,7 +458,7 @@ class _Builder:
             self.inline_code.append(("python", cmd.stdin, cmd.start))
 
     def nested(self, text: str, mapper: Callable[[int], int], parent: Command) -> None:
-        sub = parse_script([(text, mapper)], self.env, self.depth + 1, parent)
+        sub = parse_script([(text, mapper)], self.env, self.depth + 1, parent, self.nodes_left)
         self.commands.extend(sub.commands)
         self.inline_code.extend(sub.inline_code)
         for k, w in sub.exports.items():
@@ -458,7 +489,7 @@ def _unwrap(cmd: Command) -> None:
                 if "=" in w.value and not w.value.startswith("-"):
                     key, _, val = w.value.partition("=")
                     cmd.assignments[key] = ShellWord(w.raw, val, w.start, w.end, w.known, w.quoted)
-                    cmd.env = {**cmd.env, key: val if w.known else None}  # snapshots are shared
+                    cmd.env = Overlay(cmd.env, {key: val if w.known else None})  # snapshots are shared
             cmd.argv = rest
         elif name in _WRAPPERS:
             rest = cmd.argv[1:]
@@ -523,15 +554,17 @@ def command_output(cmd: Command) -> str | None:
     return _output_text(cmd)
 
 
-def _is_noop_guard(children, left) -> bool:
-    seen = False
-    for child in children:
-        if seen and child.is_named:
-            text = child.text.decode("utf-8", "replace").strip()
-            return text in ("true", ":", "exit 0", "/bin/true")
-        if child.id == left.id:
-            seen = True
-    return False
+def _flat_list(node) -> list:
+    """The operands and operators of nested `list` nodes, in source order (iteratively)."""
+    out = []
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if current.type == "list":
+            todo.extend(reversed(current.children))
+        else:
+            out.append(current)
+    return out
 
 
 def _contains(node, types: set[str]) -> bool:
@@ -549,12 +582,36 @@ def _descendants(node, types: set[str]) -> Iterator:
 
 
 def parse_script(pieces: list[tuple[str, Callable[[int], int]]], env: Mapping[str, str | None],
-                 depth: int = 0, parent: Command | None = None) -> Script:
-    """Parse shell text given as (text, offset mapper) pieces into commands."""
+                 depth: int = 0, parent: Command | None = None, nodes_left: list[int] | None = None) -> Script:
+    """Parse shell text given as (text, offset mapper) pieces into commands.
+
+    Bounded: past the shell-node budget, or nesting deeper than Python's stack, the commands built
+    so far are kept, the script is marked as a parse error and the budget notes it once.
+    """
     smap = SourceMap(pieces)
     if not smap.text.strip():
         return Script([], {})
     tree = _ts_parser().parse(smap.text.encode("utf-8"))
-    builder = _Builder(smap, env, depth, parent)  # copy on write: never mutated in place
-    builder.walk(tree.root_node)
+    budget = _budget.current()
+    if nodes_left is None:
+        limits = budget.limits if budget is not None else _budget.DEFAULT_LIMITS
+        nodes_left = [limits.max_shell_nodes]
+    builder = _Builder(smap, env, depth, parent, nodes_left)  # copy on write: never mutated in place
+    try:
+        builder.walk(tree.root_node)
+    except _OverBudget:
+        if depth:
+            raise
+        if budget is not None:
+            line, where = budget.where
+            budget.note("max_shell_nodes", line, f"{where or 'a RUN'} has more than "
+                        f"{budget.limits.max_shell_nodes:,} shell commands and words; the rest is not checked")
+        return Script(builder.commands, builder.exports, True, builder.inline_code)
+    except RecursionError:
+        if depth:
+            raise
+        if budget is not None:
+            line, where = budget.where
+            budget.note("nesting", line, f"{where or 'a RUN'} is nested too deeply to analyse; the rest is not checked")
+        return Script(builder.commands, builder.exports, True, builder.inline_code)
     return Script(builder.commands, builder.exports, tree.root_node.has_error, builder.inline_code)

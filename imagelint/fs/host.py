@@ -6,6 +6,7 @@ import stat
 from typing import Iterable, Iterator
 
 from ..certs.embedded import pem_blocks_in_stream
+from .regular import is_regular_file
 from .view import FileInfo, norm
 
 
@@ -99,7 +100,7 @@ class HostView:
 
     def embedded_certificates(self, path: str) -> bytes | None:
         host = self._host_resolved(path)
-        if host is None:
+        if host is None or not is_regular_file(host):  # a FIFO would block the open forever
             return None
         try:
             with open(host, "rb") as fh:
@@ -114,7 +115,7 @@ class HostView:
         found = set()
         for path in paths:
             host = self._host_resolved(path)
-            if host is None:
+            if host is None or not is_regular_file(host):
                 continue
             try:
                 with open(host, "rb") as fh:

@@ -191,9 +191,24 @@ def _next_member(tar: tarfile.TarFile, reader: ForwardReader) -> "tarfile.TarInf
             data = -(-header.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE if header.isreg() else 0
             tar.offset = header.offset_data + data
             return header
-        reader.seek(offset)
+    pending_first = tar.firstmember is not None  # tarfile hands it out without reading
+    offset = tar.offset
+    if offset > 0 and not pending_first:
+        # tarfile checks that the member data it skipped was there only when its file position
+        # lags behind; ours often does not. A layer cut inside a member nothing reads (not kept,
+        # not searched) is as truncated as one cut inside a kept member.
+        reader.seek(offset - 1)
+        if not reader.read(1):
+            raise tarfile.ReadError("unexpected end of data")
     member = tar.next()
     tar.members.clear()  # tarfile would otherwise keep every TarInfo of the layer
+    if member is None and not pending_first:
+        # tarfile takes a header cut short for the end of the archive; Go's archive/tar (the
+        # engine's) says unexpected EOF. So do we.
+        reader.seek(offset)
+        block = reader.read(tarfile.BLOCKSIZE)
+        if 0 < len(block) < tarfile.BLOCKSIZE:
+            raise tarfile.ReadError("unexpected end of data in a tar header")
     return member
 
 

@@ -106,6 +106,8 @@ def load_json(data: bytes, what: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImagelintError(f"{what} is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    except RecursionError:
+        raise ImagelintError(f"{what}: JSON nested too deeply") from None
 
 
 def summarize_config(raw: dict[str, Any], what: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
-from ..certs.load import CertRecord, load_certificates
+from ..certs.load import CertRecord, load_certificates, pem_blocks
 from ..facts import Family, family as family_named, family_of_filesystem, runtime_facts
 from ..fs import FileView, norm
 from .stores import discover, go_binaries, java_homes
@@ -72,9 +72,9 @@ def pem_fingerprints(data: bytes) -> set[str]:
     """SHA-256 fingerprints of the PEM certificates in `data`, without parsing them (the DER's hash):
     cheap enough for a whole public root set."""
     found = set()
-    for match in _PEM_CERT.finditer(data):
+    for match in pem_blocks(data, b"CERTIFICATE"):  # linear: the regex was quadratic on unterminated blocks
         try:
-            der = base64.b64decode(b"".join(match.group(1).split()))
+            der = base64.b64decode(b"".join(match.group(2).split()))
         except (binascii.Error, ValueError):
             continue
         found.add(hashlib.sha256(der).hexdigest())

@@ -23,12 +23,13 @@ def host_model(root: str = "/") -> TrustModel:
 def image_model(reference: str, *, platform: str | None = None, ca_file: str | None = None,
                 insecure_registries: tuple[str, ...] = (), model: Callable[..., ImageTrustModel] = ImageTrustModel,
                 progress: Callable[[object], object] | None = None, cache: LayerCache | None = None,
-                clients: dict | None = None, **model_options) -> Iterator[ImageTrustModel]:
+                clients: dict | None = None, timeout: float | None = None,
+                **model_options) -> Iterator[ImageTrustModel]:
     """Open the image, stream every layer once with the trust model's keep policy (layers the cache
     holds are not read at all), and yield its model (`model` builds it: the image checks pass their
     context class). The image is closed after."""
     image = open_image(reference, platform=platform, ca_file=ca_file, insecure_registries=insecure_registries,
-                       clients=clients)
+                       clients=clients, timeout=timeout)
     try:
         on_bytes: ProgressCallback | None = None
         if progress is not None:

@@ -23,11 +23,12 @@ __all__ = ["open_image", "engine_reachable"]
 
 def open_image(ref: str | ImageReference, *, platform: str | None = None, ca_file: str | None = None,
                insecure_registries: Iterable[str] = (), limits: Limits = DEFAULT_LIMITS,
-               clients: dict | None = None) -> OpenedImage:
+               clients: dict | None = None, timeout: float | None = None) -> OpenedImage:
     """Open an image by containers-image reference; metadata is read now, layer blobs later.
 
     Close it (or use `with`) to release archive handles and the daemon's temp file. `clients`
-    keeps registry clients between calls (a fleet scan reuses connections, auth and tokens).
+    keeps registry clients between calls (a fleet scan reuses connections, auth and tokens);
+    `timeout`: seconds for everything read from a registry for this image (default RegistryOptions.deadline).
     """
     reference = ref if isinstance(ref, ImageReference) else parse_reference(ref)
     if platform:
@@ -63,14 +64,27 @@ def open_image(ref: str | ImageReference, *, platform: str | None = None, ca_fil
     assert reference.name is not None
     if reference.transport == "docker":
         return open_registry_image(reference.name, text, platform=platform, ca_file=ca_file,
-                                   insecure_registries=tuple(insecure_registries), limits=limits, clients=clients)
+                                   insecure_registries=tuple(insecure_registries), limits=limits,
+                                   options=_registry_options(ca_file, insecure_registries, timeout), clients=clients)
     # A bare name: the local engine if it has the image, else the registry (as Trivy does).
     if engine_reachable():
         local = open_daemon_image(_daemon_name(reference.name, text), text, platform, limits, missing_ok=True)
         if local is not None:
             return local
     return open_registry_image(reference.name, text, platform=platform, ca_file=ca_file,
-                               insecure_registries=tuple(insecure_registries), limits=limits)
+                               insecure_registries=tuple(insecure_registries), limits=limits,
+                                   options=_registry_options(ca_file, insecure_registries, timeout))
+
+
+def _registry_options(ca_file: str | None, insecure_registries: Iterable[str], timeout: float | None):
+    from .remote import RegistryOptions
+
+    options = RegistryOptions(ca_file=ca_file, insecure_registries=tuple(insecure_registries))
+    if timeout is not None:
+        from dataclasses import replace
+
+        options = replace(options, deadline=timeout)
+    return options
 
 
 def _daemon_name(name: RegistryName, text: str) -> str:

@@ -47,6 +47,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 CERTS_D = ("/etc/docker/certs.d", "/etc/containers/certs.d")
 USER_AGENT = "imagelint"
+MAX_TOKEN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class RegistryOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     retries: int = 4  # extra attempts after the first, for 429/5xx and connection errors
+    # Seconds for everything read from this registry for one image (manifests, config, layers):
+    # a server trickling a byte every few seconds never trips the per-read timeout, this ends it.
+    deadline: float = 600.0
+    max_redirects: int = 10
     backoff: float = 0.5  # seconds, doubled each attempt, capped at max_backoff
     max_backoff: float = 8.0
     docker_config: str | None = None  # directory holding config.json; default $DOCKER_CONFIG or ~/.docker
@@ -250,17 +255,26 @@ def _tls_message(host: str, failure: ssl.SSLError, sources: list[str]) -> str:
 class _ResponseStream(RawStream):
     """A blob body: network errors while streaming become one-line ImagelintErrors."""
 
-    def __init__(self, response, what: str):
-        self.response, self.what = response, what
+    def __init__(self, response, what: str, client: "RegistryClient | None" = None, declared: int | None = None):
+        self.response, self.what, self.client = response, what, client
+        self.declared = declared  # the descriptor's size: more bytes than that is an error
+        self.received = 0
 
     def _read(self, size: int) -> bytes:
         import requests
         import urllib3
 
+        if self.client is not None:
+            self.client.check_deadline(self.what)
         try:
-            return self.response.raw.read(size, decode_content=False)
+            # read1: at most one receive, so a trickling server is seen by the deadline check above.
+            data = self.response.raw.read1(size, decode_content=False)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             raise ImagelintError(f"{self.what}: download failed ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+        self.received += len(data)
+        if self.declared is not None and self.received > self.declared:
+            raise ImagelintError(f"{self.what}: the registry sent more than the {self.declared} bytes the manifest declares")
+        return data
 
     def close(self) -> None:
         self.response.close()
@@ -278,6 +292,8 @@ class RegistryClient:
         self.insecure = host in options.insecure_registries or _hostname(host) in options.insecure_registries
         self._credentials = credentials
         self.session = requests.Session()
+        self.session.max_redirects = options.max_redirects
+        self.deadline_at = time.monotonic() + options.deadline
         self.session.trust_env = False  # CA variables of this process must not replace our trust setup
         self.session.headers["User-Agent"] = USER_AGENT
         context, self.ca_sources = _ssl_context(host, options)
@@ -308,7 +324,13 @@ class RegistryClient:
 
     @property
     def timeout(self) -> tuple[float, float]:
-        return self.options.connect_timeout, self.options.read_timeout
+        left = max(self.deadline_at - time.monotonic(), 0.001)
+        return min(self.options.connect_timeout, left), min(self.options.read_timeout, left)
+
+    def check_deadline(self, what: str) -> None:
+        if time.monotonic() > self.deadline_at:
+            raise ImagelintError(f"{what}: registry {self.host} did not finish within the "
+                                 f"{self.options.deadline:g} s deadline (see scan --timeout)")
 
     def credentials(self) -> tuple[str, str] | None:
         if self._credentials is True:
@@ -326,9 +348,17 @@ class RegistryClient:
 
         attempt = 0
         while True:
+            self.check_deadline(f"{method} {_shown_url(url)}")
             try:
                 response = self.session.request(method, url, headers=headers, stream=stream, timeout=self.timeout,
                                                  proxies=self._proxies(url), verify=not self.insecure, **kwargs)
+            except requests.TooManyRedirects:
+                raise ImagelintError(f"registry {self.host}: more than {self.options.max_redirects} redirects "
+                                     f"for {_shown_url(url)} (a redirect loop)") from None
+            except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
+                    requests.exceptions.MissingSchema) as exc:
+                raise ImagelintError(f"registry {self.host}: redirected to an unusable URL for {_shown_url(url)} "
+                                     f"({exc.__class__.__name__})") from None
             except requests.exceptions.SSLError as exc:
                 failure = _tls_failure(exc)
                 raise ImagelintError(_tls_message(self.host, failure, self.ca_sources) if failure
@@ -341,6 +371,9 @@ class RegistryClient:
                 self._sleep(attempt, None)
                 attempt += 1
                 continue
+            except requests.RequestException as exc:  # bad chunked encoding, a cut body, ...
+                raise ImagelintError(f"registry {self.host}: {exc.__class__.__name__} for {_shown_url(url)} "
+                                     f"({_reason(exc)})") from None
             if response.status_code in RETRY_STATUSES and attempt < self.options.retries:
                 retry_after = response.headers.get("Retry-After")
                 response.close()
@@ -353,7 +386,8 @@ class RegistryClient:
         delay = min(self.options.backoff * (2 ** attempt), self.options.max_backoff)
         if retry_after and retry_after.isdigit():
             delay = min(float(retry_after), self.options.max_backoff)
-        time.sleep(delay * (0.75 + random.random() / 2))
+        left = self.deadline_at - time.monotonic()
+        time.sleep(max(min(delay * (0.75 + random.random() / 2), left), 0))
 
     def _ping(self) -> None:
         """Pick https or (loopback / --insecure-registry only) http, and learn the auth challenge."""
@@ -426,14 +460,14 @@ class RegistryClient:
             query["service"] = params["service"]
         headers: dict[str, str] = {}
         if credentials and credentials[0] == "<token>":
-            response = self._send("POST", realm, headers, data={
+            response = self._send("POST", realm, headers, stream=True, data={
                 **query, "grant_type": "refresh_token", "refresh_token": credentials[1], "client_id": USER_AGENT})
         else:
             if credentials:
                 raw = f"{credentials[0]}:{credentials[1]}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
             response = self._send("GET", realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query),
-                                  headers)
+                                  headers, stream=True)
         with response:
             if response.status_code in (401, 403):
                 who = "with the credentials from docker config" if credentials else "anonymously"
@@ -441,7 +475,11 @@ class RegistryClient:
                                      f"(HTTP {response.status_code}): check `docker login {self.host}`")
             if response.status_code != 200:
                 raise ImagelintError(f"token server for {self.host} answered HTTP {response.status_code}")
-            answer = load_json(response.content[:1 << 20], f"token answer from {parsed.netloc}")
+            # Read at most 1 MiB: a 300 MB answer must not be held in memory.
+            body = self._read_body(response, MAX_TOKEN_BYTES + 1, f"token answer from {parsed.netloc}")
+            if len(body) > MAX_TOKEN_BYTES:
+                raise ImagelintError(f"token server for {self.host} answered more than {MAX_TOKEN_BYTES} bytes")
+            answer = load_json(body, f"token answer from {parsed.netloc}")
         token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise ImagelintError(f"token server for {self.host} answered without a token")
@@ -472,7 +510,7 @@ class RegistryClient:
         what = f"{self.host}/{repository}{separator}{reference}"
         with self._get(repository, f"manifests/{reference}", {"Accept": MANIFEST_ACCEPT}, stream=True) as response:
             self._check_status(response, what, "manifest")
-            body = response.raw.read(limits.max_metadata_bytes + 1, decode_content=True)
+            body = self._read_body(response, limits.max_metadata_bytes + 1, what)
             if len(body) > limits.max_metadata_bytes:
                 raise ImagelintError(f"{what}: manifest larger than {limits.max_metadata_bytes} bytes")
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -485,14 +523,37 @@ class RegistryClient:
             raise ImagelintError(f"{what}: manifest digest mismatch (registry says {header_digest}, got {digest})")
         return body, media_type, digest
 
+    def _read_body(self, response, limit: int, what: str) -> bytes:
+        """At most `limit` bytes of a body, one receive at a time, within the deadline; a body shorter
+        than its Content-Length or badly chunked is a one-line error."""
+        import requests
+        import urllib3
+
+        parts, size = [], 0
+        try:
+            while size < limit:
+                self.check_deadline(what)
+                chunk = response.raw.read1(min(limit - size, 1 << 16), decode_content=True)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            raise ImagelintError(f"{what}: download failed ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+        return b"".join(parts)
+
     def blob(self, repository: str, digest: str, limit: int) -> bytes:
         with self.open_blob(repository, digest) as stream:
-            data = stream.read(limit + 1)
+            parts, size = [], 0
+            while size <= limit and (chunk := stream.read(min(limit + 1 - size, 1 << 20))):
+                parts.append(chunk)  # reads are short (one receive each): loop to the limit
+                size += len(chunk)
+            data = b"".join(parts)
         if len(data) > limit:
             raise ImagelintError(f"{self.host}/{repository}: blob {digest} larger than {limit} bytes")
         return verify_bytes(data, digest, f"{self.host}/{repository}: blob {digest}")
 
-    def open_blob(self, repository: str, digest: str) -> BinaryIO:
+    def open_blob(self, repository: str, digest: str, size: int | None = None) -> BinaryIO:
         """The blob's bytes as stored (compressed layers stay compressed); not verified here."""
         parse_digest(digest, f"{self.host}/{repository}")
         response = self._get(repository, f"blobs/{digest}", {}, stream=True)
@@ -501,7 +562,7 @@ class RegistryClient:
         except BaseException:
             response.close()
             raise
-        return _ResponseStream(response, f"{self.host}/{repository}: blob {digest}")
+        return _ResponseStream(response, f"{self.host}/{repository}: blob {digest}", self, size)
 
     # ---- listing (fleet scans)
 
@@ -575,6 +636,10 @@ def _next_link(header: str, base: str) -> str | None:
                 return target
             return None  # a next page on another host: not followed
     return None
+def _shown_url(url: str) -> str:
+    """A URL without its query (token requests carry scopes and may carry secrets there)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _reason(exc: BaseException | None) -> str:
@@ -603,6 +668,8 @@ def open_registry_image(name: RegistryName, reference: str, *, platform: str | N
         client = RegistryClient(name.registry, options, credentials)
         if shared:
             clients[(name.registry, options)] = client
+    else:
+        client.deadline_at = time.monotonic() + options.deadline  # the deadline is per image, not per run
     body, media_type, digest = client.manifest(name.repository, name.reference, limits)
     cache = {digest: body}
     where = str(name)
@@ -624,7 +691,9 @@ def open_registry_image(name: RegistryName, reference: str, *, platform: str | N
 
     def layer_opener(descriptor: dict, index: int) -> tuple[Callable[[], BinaryIO], str]:
         blob = descriptor["digest"]
-        return (lambda: client.open_blob(name.repository, blob)), f"{where}@{blob}"
+        size = descriptor.get("size")
+        size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+        return (lambda: client.open_blob(name.repository, blob, size)), f"{where}@{blob}"
 
     top = {"digest": digest, "mediaType": media_type or None}
     opened = resolve_descriptor(top, reference, platform, read_json, layer_opener, where)
