@@ -302,11 +302,13 @@ def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = 
     manifest_files: list[str] = []
     files = discover(paths, result.errors, options.config, manifest_files, result.notes, result.empty_dirs)
     manifests = [(path, path) for path in manifest_files]
+    if "-" in files and stdin_text is None:
+        try:
+            stdin_text = read_stdin(stdin_name or "-")
+        except ImagelintError as exc:
+            result.errors.append(exc.as_input_error(stdin_name or "-"))
+            files = [f for f in files if f != "-"]
     if "-" in files:
-        import sys
-
-        if stdin_text is None:
-            stdin_text = sys.stdin.read()
         if is_manifest_name(stdin_name or "") or looks_like_manifest(stdin_text):
             files = [f for f in files if f != "-"]
             manifests.append((stdin_name or "-", "-"))

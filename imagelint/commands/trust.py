@@ -216,16 +216,15 @@ def name_the_served_file(verdicts: list[Verdict], server: dict) -> None:
 def load_manifest_set(path: str, stdin_text: str | None = None):
     """The joined `KubeSet` of a manifest file, a directory of them, or - (stdin)."""
     import os
-    import sys
 
     from ..findings import InputError
     from ..kube.load import expand_lists, load_documents
     from ..kube.model import KubeSet, resources_from
-    from .inputs import read_source
+    from .inputs import read_source, read_stdin
     from .lint import discover
 
     if path == "-":
-        texts = {"-": stdin_text if stdin_text is not None else sys.stdin.read()}
+        texts = {"-": stdin_text if stdin_text is not None else read_stdin("-")}
     else:
         if not os.path.exists(path):
             raise ImagelintError("no such file or directory", path=path)
