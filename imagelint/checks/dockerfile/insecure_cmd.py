@@ -43,18 +43,34 @@ def download_purpose(cmd: Command) -> str:
     return ""
 
 
+_readers: tuple[list, dict[int, list[Command]]] | None = None
+
+
+def pipe_readers(cmd: Command, commands: list[Command]) -> list[Command]:
+    """The commands reading `cmd`'s output through a pipe. Indexed once per command list: a RUN
+    with thousands of downloads must not scan every command for each (it would be quadratic)."""
+    global _readers
+    if _readers is None or _readers[0] is not commands:
+        index: dict[int, list[Command]] = {}
+        for c in commands:
+            if c.piped_from is not None:
+                index.setdefault(id(c.piped_from), []).append(c)
+        _readers = (commands, index)
+    return _readers[1].get(id(cmd), [])
+
+
 def piped_to_shell(cmd: Command, commands: list[Command]) -> bool:
-    return any(c.piped_from is cmd and c.name in ("sh", "bash", "dash", "ash", "zsh", "python", "python3", "perl") for c in commands)
+    return any(c.name in ("sh", "bash", "dash", "ash", "zsh", "python", "python3", "perl")
+               for c in pipe_readers(cmd, commands))
 
 
 def signing_key_download(cmd: Command, commands: list[Command]) -> bool:
     """Is the download a package signing key (piped into apt-key/gpg/rpm --import, or saved as a keyring)?"""
-    for c in commands:
-        if c.piped_from is cmd:
-            vals = [w.value for w in c.args]
-            if (c.name == "apt-key" and "add" in vals) or (c.name in ("gpg", "gpg2") and ("--import" in vals or "--dearmor" in vals)) \
-                    or (c.name in ("rpm", "rpmkeys") and "--import" in vals):
-                return True
+    for c in pipe_readers(cmd, commands):
+        vals = [w.value for w in c.args]
+        if (c.name == "apt-key" and "add" in vals) or (c.name in ("gpg", "gpg2") and ("--import" in vals or "--dearmor" in vals)) \
+                or (c.name in ("rpm", "rpmkeys") and "--import" in vals):
+            return True
     for _w, value in option_values(cmd, "-o", "--output", "-O", "--output-document"):
         if value and (value.endswith((".gpg", ".asc")) or "keyring" in value or "trusted.gpg.d" in value):
             return True
