@@ -96,6 +96,27 @@ def package_manager_families() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- base image names
 
+def glob_match(name: str, pattern: str) -> bool:
+    """fnmatch.fnmatchcase(name, pattern), without compiling a regex for the patterns made of
+    literal text and `*` (nearly all of the trust facts'): a lint run would otherwise compile
+    every [[image]] pattern for its first FROM line."""
+    if "?" in pattern or "[" in pattern:
+        return fnmatch.fnmatchcase(name, pattern)
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return name == pattern
+    head, tail = parts[0], parts[-1]
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    position, end = len(head), len(name) - len(tail)
+    for middle in parts[1:-1]:
+        found = name.find(middle, position, end)
+        if found < 0:
+            return False
+        position = found + len(middle)
+    return True
+
+
 @lru_cache(maxsize=512)
 def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
     """The first [[image]] entry matching a base image, or {} when unknown.
@@ -108,10 +129,10 @@ def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
         if repos is None and tags is None:
             continue
         if repos is not None and not any(
-            fnmatch.fnmatchcase(repository_path, pat) or fnmatch.fnmatchcase(repository, pat) for pat in repos
+            glob_match(repository_path, pat) or glob_match(repository, pat) for pat in repos
         ):
             continue
-        if tags is not None and not any(fnmatch.fnmatchcase(tag, pat) for pat in tags):
+        if tags is not None and not any(glob_match(tag, pat) for pat in tags):
             continue
         return dict(entry)
     return {}
