@@ -114,6 +114,7 @@ def lint(
     stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", metavar="NAME", help="Name to report for -."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=_ALLOW_EMPTY_HELP),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, metavar="N", help="Worker processes for 64 files or more (default: IMAGELINT_JOBS, else one per CPU; 1: one process)."),
 ) -> None:
     """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems: verification switched
     off, CAs added but never trusted, trust lost between stages or replaced by a mounted bundle,
@@ -121,7 +122,7 @@ def lint(
     from .lint import run_lint
 
     raise typer.Exit(run_lint(paths, format, output, fail_level, select, ignore, build_arg, target, config, context,
-                              stdin_filename, allow_empty, no_color))
+                              stdin_filename, allow_empty, no_color, jobs))
 
 
 @app.command(

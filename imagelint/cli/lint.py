@@ -16,6 +16,7 @@ _VALUE_OPTIONS = {"--format": "format", "-f": "format", "--output": "output", "-
                   "--fail-level": "fail_level", "--target": "target", "--config": "config",
                   "--context": "context", "--stdin-filename": "stdin_filename"}
 _LIST_OPTIONS = {"--select": "select", "--ignore": "ignore", "--build-arg": "build_arg"}
+_INT_OPTIONS = {"--jobs": "jobs", "-j": "jobs"}
 _FLAGS = {"--allow-empty": "allow_empty", "--no-color": "no_color"}
 
 
@@ -31,7 +32,7 @@ def plain_lint_arguments(args: list[str]) -> dict | None:
         if name in _FLAGS and not eq:
             options[_FLAGS[name]] = True
             continue
-        key = _VALUE_OPTIONS.get(name) or _LIST_OPTIONS.get(name)
+        key = _VALUE_OPTIONS.get(name) or _LIST_OPTIONS.get(name) or _INT_OPTIONS.get(name)
         if key is None or (eq and not name.startswith("--")):
             return None  # -h, --help, --, -fjson, unknown or abbreviated options: typer's business
         if not eq:
@@ -40,6 +41,10 @@ def plain_lint_arguments(args: list[str]) -> dict | None:
                 return None  # "requires an argument": typer says it
         if name in _LIST_OPTIONS:
             options.setdefault(key, []).append(value)
+        elif name in _INT_OPTIONS:
+            if not value.isdigit():
+                return None  # typer says what is wrong with it
+            options[key] = int(value)
         else:
             options[key] = value  # click keeps the last one too
     return options if options["paths"] else None
@@ -49,7 +54,7 @@ def run_lint(paths: List[str], format: str = "text", output: Optional[str] = Non
              select: Optional[List[str]] = None, ignore: Optional[List[str]] = None,
              build_arg: Optional[List[str]] = None, target: Optional[str] = None, config: Optional[str] = None,
              context: Optional[str] = None, stdin_filename: Optional[str] = None, allow_empty: bool = False,
-             no_color: bool = False) -> int:
+             no_color: bool = False, jobs: Optional[int] = None) -> int:
     """Lint, write the report, say the errors on stderr; the exit code (a usage error raises SystemExit(2))."""
     from .. import __version__
     from ..catalogue import load_catalogue
@@ -64,7 +69,7 @@ def run_lint(paths: List[str], format: str = "text", output: Optional[str] = Non
     cfg = _load_config(config)
     first_path = next((p for p in paths if p != "-"), ".")
     level = _fail_level(fail_level, cfg, Severity.INFO, discover_from=first_path)
-    options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
+    options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context, jobs)
     result = lint_paths(list(paths), options, stdin_name=stdin_filename)
     _empty_inputs(result.empty_dirs, allow_empty, result.errors)
     for note in result.notes:
