@@ -100,21 +100,31 @@ def glob_match(name: str, pattern: str) -> bool:
     """fnmatch.fnmatchcase(name, pattern), without compiling a regex for the patterns made of
     literal text and `*` (nearly all of the trust facts'): a lint run would otherwise compile
     every [[image]] pattern for its first FROM line."""
+    return _glob_matcher(pattern)(name)
+
+
+@lru_cache(maxsize=1024)
+def _glob_matcher(pattern: str):
     if "?" in pattern or "[" in pattern:
-        return fnmatch.fnmatchcase(name, pattern)
+        return lambda name: fnmatch.fnmatchcase(name, pattern)
     parts = pattern.split("*")
     if len(parts) == 1:
-        return name == pattern
-    head, tail = parts[0], parts[-1]
-    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
-        return False
-    position, end = len(head), len(name) - len(tail)
-    for middle in parts[1:-1]:
-        found = name.find(middle, position, end)
-        if found < 0:
+        return pattern.__eq__
+    head, tail, middles = parts[0], parts[-1], parts[1:-1]
+    shortest = len(head) + len(tail)
+
+    def match(name: str) -> bool:
+        if len(name) < shortest or not name.startswith(head) or not name.endswith(tail):
             return False
-        position = found + len(middle)
-    return True
+        position, end = len(head), len(name) - len(tail)
+        for middle in middles:
+            found = name.find(middle, position, end)
+            if found < 0:
+                return False
+            position = found + len(middle)
+        return True
+
+    return match
 
 
 @lru_cache(maxsize=512)
