@@ -41,7 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dockerfiles"
-COLD_START_FILE = "docker-library__python/3.12__slim-bookworm__Dockerfile"
+COLD_START_FILE = "docker-library__python/3.12__slim-bookworm__Dockerfile"  # long RUN scripts
+SMALL_COLD_START_FILE = "CentOS__CentOS-Dockerfiles/Django__centos6__Dockerfile"  # three short RUN lines
 
 
 # The parser and the model alone (what every lint pays before its checks), in one process.
@@ -101,7 +102,11 @@ def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | Non
 def copy_corpus(corpus: Path, tree: Path, count: int = 0) -> list[Path]:
     files = []
     sources = sorted(p for p in corpus.rglob("*") if p.is_file())
-    for source in sample(sources, count) if count else sources:
+    picked = sample(sources, count) if count else sources
+    for name in (COLD_START_FILE, SMALL_COLD_START_FILE):  # the cold-start files are always among them
+        if (corpus / name).is_file() and corpus / name not in picked:
+            picked[-1 if name == COLD_START_FILE else -2] = corpus / name
+    for source in sorted(picked):
         target_dir = tree / source.parent.name / source.name
         target_dir.mkdir(parents=True)
         target = target_dir / "Dockerfile"
@@ -186,8 +191,9 @@ def main() -> int:
         total_bytes = sum(p.stat().st_size for p in files)
         print(f"{len(files)} Dockerfiles, {total_bytes / 1e6:.1f} MB", file=sys.stderr)
 
-        # Throughput: imagelint, one process for the whole tree.
+        # Throughput: imagelint, one process for the whole tree (after one run that writes the bytecode).
         report_path = Path(tmp) / "imagelint.json"
+        timed([imagelint, "lint", str(files[0])], cwd=Path(tmp))
         # `imagelint lint` forks one worker per CPU for many files; --jobs 1 (IMAGELINT_JOBS=1 on
         # versions without --jobs) keeps one process: the like-for-like comparison with hadolint.
         il_time, proc = timed([imagelint, "lint", str(tree), "-f", "json", "-o", str(report_path)], cwd=Path(tmp),
@@ -229,8 +235,13 @@ def main() -> int:
         one = tree / COLD_START_FILE / "Dockerfile"
         if not one.exists():
             one = files[0]
+        small = tree / SMALL_COLD_START_FILE / "Dockerfile"
+        if not small.exists():
+            small = files[1]
         il_cold = median_ms([imagelint, "lint", str(one)], args.cold_runs, Path(tmp))
         hl_cold = median_ms([hadolint, "--no-fail", str(one)], args.cold_runs, Path(tmp))
+        il_cold_small = median_ms([imagelint, "lint", str(small)], args.cold_runs, Path(tmp))
+        hl_cold_small = median_ms([hadolint, "--no-fail", str(small)], args.cold_runs, Path(tmp))
         il_cold_nopyc = median_ms([imagelint, "lint", str(one)], args.cold_runs, Path(tmp), no_bytecode_env)
         il_help = median_ms([imagelint, "--version"], args.cold_runs, Path(tmp))
         py_site = median_ms([python, "-c", "pass"], args.cold_runs)
@@ -263,10 +274,14 @@ def main() -> int:
         "",
         "| goal | measured (wall) | measured (CPU) |",
         "|---|---:|---:|",
-        f"| cold one-file lint ≤ 3x hadolint (moonshot 2x) | **{il_cold[0] / hl_cold[0]:.2f}x** ({il_cold[0]:.0f} ms vs {hl_cold[0]:.0f} ms) "
+        f"| cold one-file lint ≤ 3x hadolint (moonshot 2x): `one/Dockerfile` | **{il_cold[0] / hl_cold[0]:.2f}x** ({il_cold[0]:.0f} ms vs {hl_cold[0]:.0f} ms) "
         f"| **{il_cold[2] / hl_cold[2]:.2f}x** ({il_cold[2]:.0f} ms vs {hl_cold[2]:.0f} ms) |",
         f"| … of which imagelint's own (minus `python -c pass`, {py_site[0]:.0f} ms here) | {own_cold[0] / hl_cold[0]:.2f}x ({own_cold[0]:.0f} ms) "
         f"| {own_cold[1] / hl_cold[2]:.2f}x ({own_cold[1]:.0f} ms) |",
+        f"| cold one-file lint: `small/Dockerfile` | **{il_cold_small[0] / hl_cold_small[0]:.2f}x** ({il_cold_small[0]:.0f} ms vs {hl_cold_small[0]:.0f} ms) "
+        f"| **{il_cold_small[2] / hl_cold_small[2]:.2f}x** ({il_cold_small[2]:.0f} ms vs {hl_cold_small[2]:.0f} ms) |",
+        f"| … of which imagelint's own | {(il_cold_small[0] - py_site[0]) / hl_cold_small[0]:.2f}x ({il_cold_small[0] - py_site[0]:.0f} ms) "
+        f"| {(il_cold_small[2] - py_site[2]) / hl_cold_small[2]:.2f}x ({il_cold_small[2] - py_site[2]:.0f} ms) |",
         f"| throughput ≥ 25x hadolint, one process | **{rate(il_time) / hl_wall:.1f}x** | **{rate(il_cpu) / hl_cpu:.1f}x** |",
         f"| throughput with {jobs} workers (`--jobs {jobs}`) | **{rate(il_par_time) / hl_wall:.1f}x** | {rate(il_par_cpu) / hl_cpu:.1f}x |",
         f"| parse floor (parser + model, no checks) share of a one-process lint | {floor_time / il_time:.0%} | {floor_cpu / il_cpu:.0%} |",
@@ -293,13 +308,16 @@ def main() -> int:
             ("`imagelint lint one/Dockerfile` (bytecode cached, as installed)", il_cold),
             ("`imagelint lint one/Dockerfile` (PYTHONDONTWRITEBYTECODE=1: no .pyc)", il_cold_nopyc),
             ("`hadolint one/Dockerfile`", hl_cold),
+            ("`imagelint lint small/Dockerfile`", il_cold_small),
+            ("`hadolint small/Dockerfile`", hl_cold_small),
             ("`imagelint --version` (the typer app)", il_help),
             ("`python -c pass` (interpreter + site)", py_site),
             ("`python -I -c pass` (isolated: no user site, no env)", py_isolated),
             ("`python -S -c pass` (no site: no .pth files)", py_nosite),
         )],
         "",
-        f"`one/Dockerfile` is `{COLD_START_FILE}`. The interpreter alone costs "
+        f"`one/Dockerfile` is `{COLD_START_FILE}` (long RUN scripts: hadolint runs ShellCheck on each), "
+        f"`small/Dockerfile` is `{SMALL_COLD_START_FILE}` (three short RUN lines). The interpreter alone costs "
         f"{py_site[0]:.0f} ms here, {py_site[0] - py_nosite[0]:.0f} ms of it in site (.pth files; on this machine one "
         "imports certifi, which no change to imagelint can remove). A plain `imagelint lint` imports neither "
         "typer/click nor rich, cryptography or yaml (`tests/test_cli_fast_path.py`).",
