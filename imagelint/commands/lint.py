@@ -273,8 +273,15 @@ def _parallel_results(files: list[str], options: LintOptions, workers: int):
     """Lint many files in forked workers (they share the loaded modules); order is kept."""
     import multiprocessing
 
+    from ..checks.registry import checks_for
+    from ..dockerfile.shell import _ts_parser
+
     global _worker_options
     _worker_options = options
+    # Load the check modules and tree-sitter before forking: the workers inherit them instead of
+    # each importing and setting them up again.
+    checks_for("dockerfile")
+    _ts_parser()
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
         yield from pool.imap(_worker, files, chunksize=16)
