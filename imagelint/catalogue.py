@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from .findings import CATEGORIES, Applicability, Severity
 
@@ -75,6 +71,11 @@ def parse_rule_doc(path: Path) -> RuleDoc:
     if not text.startswith("+++\n"):
         raise ValueError(f"{path}: missing +++ front matter")
     end = text.index("\n+++\n", 4)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     meta = tomllib.loads(text[4:end])
     body = text[end + 5 :]
     doc = RuleDoc(
@@ -100,10 +101,31 @@ def parse_rule_doc(path: Path) -> RuleDoc:
     return doc
 
 
+class Catalogue(Mapping):
+    """Rule id -> RuleDoc, in id order. The ids come from the file names; a rule's document is read
+    and parsed when it is first looked up, so a lint run reads only the rules it reports (a
+    Dockerfile lint pays for two or three documents, not for every one)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._paths = {path.name[:-3]: path for path in sorted(directory.glob("IL*.md"))}
+        self._docs: dict[str, RuleDoc] = {}
+
+    def __getitem__(self, rule_id: str) -> RuleDoc:
+        doc = self._docs.get(rule_id)
+        if doc is None:
+            doc = self._docs[rule_id] = parse_rule_doc(self._paths[rule_id])
+        return doc
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
 @lru_cache(maxsize=1)
-def load_catalogue() -> dict[str, RuleDoc]:
-    docs = {}
-    for path in sorted(catalogue_dir().glob("IL*.md")):
-        doc = parse_rule_doc(path)
-        docs[doc.id] = doc
-    return docs
+def load_catalogue() -> Catalogue:
+    return Catalogue(catalogue_dir())

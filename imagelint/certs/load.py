@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -145,6 +144,8 @@ _PARSED_MAX = 8192
 
 def _cached_record(der: bytes, source: str, index: int, container: str, alias: str | None = None) -> CertRecord:
     """record_from_cert(load_der_x509_certificate(der)) with where it was found; ValueError if unparsable."""
+    import hashlib  # loads OpenSSL's libcrypto: paid when a certificate is read, not by every lint
+
     key = hashlib.sha256(der).digest()
     template = _PARSED.get(key)
     if template is None:
@@ -204,6 +205,8 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
     if san is not None:
         dns_names = tuple(san.value.get_values_for_type(x509.DNSName))
         ips = tuple(str(ip) for ip in san.value.get_values_for_type(x509.IPAddress))
+    import hashlib
+
     der = cert.public_bytes(serialization.Encoding.DER)
     return CertRecord(
         subject=cert.subject.rfc4514_string(),
@@ -411,6 +414,8 @@ def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | No
     except struct.error as exc:
         raise ValueError(str(exc)) from None
     if password is not None:
+        import hashlib
+
         expected = hashlib.sha1(password.encode("utf-16be") + b"Mighty Aphrodite" + data[:pos]).digest()
         if data[pos:pos + 20] != expected:
             raise ValueError("keystore integrity check failed")

@@ -46,6 +46,7 @@ class LintOptions:
     target: str | None = None
     config: Config | None = None  # explicit --config; otherwise discovered per file
     context_dir: str | None = None
+    jobs: int | None = None  # worker processes for many files (--jobs); None: IMAGELINT_JOBS, else one per CPU
 
 
 @dataclass
@@ -267,13 +268,27 @@ def _worker(path: str):
 PARALLEL_MIN_FILES = 64
 
 
-def _parallel_results(files: list[str], options: LintOptions):
-    """Lint many files on every CPU (forked workers share the loaded modules); order is kept."""
+def worker_count(jobs: int | None) -> int:
+    """--jobs N, else IMAGELINT_JOBS=N, else one worker per CPU (at most 8); 0 means one per CPU."""
+    if jobs is None:
+        value = os.environ.get("IMAGELINT_JOBS", "").strip()
+        jobs = int(value) if value.isdigit() else 0
+    return jobs if jobs > 0 else min(os.cpu_count() or 1, 8)
+
+
+def _parallel_results(files: list[str], options: LintOptions, workers: int):
+    """Lint many files in forked workers (they share the loaded modules); order is kept."""
     import multiprocessing
+
+    from ..checks.registry import checks_for
+    from ..dockerfile.shell import _ts_parser
 
     global _worker_options
     _worker_options = options
-    workers = min(os.cpu_count() or 1, 8)
+    # Load the check modules and tree-sitter before forking: the workers inherit them instead of
+    # each importing and setting them up again.
+    checks_for("dockerfile")
+    _ts_parser()
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
         yield from pool.imap(_worker, files, chunksize=16)
@@ -314,9 +329,9 @@ def lint_paths(paths: list[str], options: LintOptions, stdin_text: str | None = 
             manifests.append((stdin_name or "-", "-"))
     if manifests:
         _lint_manifests(result, manifests, options, stdin_text)
-    parallel = (len(files) >= PARALLEL_MIN_FILES and "-" not in files and (os.cpu_count() or 1) > 1
-                and os.environ.get("IMAGELINT_JOBS") != "1")
-    outcomes = _parallel_results(files, options) if parallel else (
+    workers = worker_count(options.jobs)
+    parallel = len(files) >= PARALLEL_MIN_FILES and "-" not in files and workers > 1
+    outcomes = _parallel_results(files, options, workers) if parallel else (
         _lint_one(path, options, stdin_text, stdin_name) for path in files)
     for shown, text, findings, errors, checked, notes in outcomes:
         result.notes.extend(notes)

@@ -96,6 +96,37 @@ def package_manager_families() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- base image names
 
+def glob_match(name: str, pattern: str) -> bool:
+    """fnmatch.fnmatchcase(name, pattern), without compiling a regex for the patterns made of
+    literal text and `*` (nearly all of the trust facts'): a lint run would otherwise compile
+    every [[image]] pattern for its first FROM line."""
+    return _glob_matcher(pattern)(name)
+
+
+@lru_cache(maxsize=1024)
+def _glob_matcher(pattern: str):
+    if "?" in pattern or "[" in pattern:
+        return lambda name: fnmatch.fnmatchcase(name, pattern)
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return pattern.__eq__
+    head, tail, middles = parts[0], parts[-1], parts[1:-1]
+    shortest = len(head) + len(tail)
+
+    def match(name: str) -> bool:
+        if len(name) < shortest or not name.startswith(head) or not name.endswith(tail):
+            return False
+        position, end = len(head), len(name) - len(tail)
+        for middle in middles:
+            found = name.find(middle, position, end)
+            if found < 0:
+                return False
+            position = found + len(middle)
+        return True
+
+    return match
+
+
 @lru_cache(maxsize=512)
 def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
     """The first [[image]] entry matching a base image, or {} when unknown.
@@ -108,10 +139,10 @@ def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
         if repos is None and tags is None:
             continue
         if repos is not None and not any(
-            fnmatch.fnmatchcase(repository_path, pat) or fnmatch.fnmatchcase(repository, pat) for pat in repos
+            glob_match(repository_path, pat) or glob_match(repository, pat) for pat in repos
         ):
             continue
-        if tags is not None and not any(fnmatch.fnmatchcase(tag, pat) for pat in tags):
+        if tags is not None and not any(glob_match(tag, pat) for pat in tags):
             continue
         return dict(entry)
     return {}

@@ -1,7 +1,6 @@
 """Shared helpers for reporters: offsets to line/column, whole-line spans, paths and fingerprints."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from bisect import bisect_right
@@ -240,6 +239,8 @@ def fingerprints(report: Report, findings: Iterable[Finding]) -> dict[int, str]:
     The hash covers rule and normalised instruction text; the counter tells apart identical
     instructions in one file.
     """
+    import hashlib  # loads OpenSSL's libcrypto: only the formats with fingerprints pay for it
+
     indexes = SourceIndexes(report.sources)
     seen: dict[tuple[str, str], int] = {}
     result: dict[int, str] = {}

@@ -110,9 +110,8 @@ def _ini(text: str) -> Iterator[tuple[str, str, str | None]]:
 
 
 def _regex_lines(pattern: str, flags: int = re.I) -> Callable[[str, str], str | None]:
-    rx = re.compile(pattern, flags)
-
     def detect(text: str, path: str) -> str | None:
+        rx = re.compile(pattern, flags)  # at first use (then from re's cache): most files write no config file
         for line in _lines(text):
             if line.lstrip().startswith(("#", ";", "//")):
                 continue

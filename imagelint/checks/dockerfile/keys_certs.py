@@ -367,8 +367,6 @@ def stage_facts_anchor_dirs(op) -> list[str]:
 
 @check("IL510")
 def cert_problem(model, ctx):
-    from ...certs.inspect import file_problems
-
     days = getattr(ctx.config, "cert_expiry_days", 30)
     trust_paths_memo: list = []
 
@@ -401,6 +399,8 @@ def cert_problem(model, ctx):
                 concatenated = facts.update_command == "update-ca-certificates" and dest.endswith(".crt") and \
                     "/usr/local/share/ca-certificates" in facts.anchor_dirs and \
                     _under(dest, ("/usr/local/share/ca-certificates",))
+                from ...certs.inspect import file_problems  # only when a certificate is copied
+
                 problems = file_problems(rel, data, in_trust_dir=trust_dest, keytool_input=dest in keytool_files,
                                          java_reads=_java_in_stage(stage), concatenated=concatenated,
                                          expiring_days=days)

@@ -9,9 +9,13 @@ come from the base image or a run-time mount (reported at info level).
 """
 from __future__ import annotations
 
-from ...dockerfile.predicted import PredictedView
+from typing import TYPE_CHECKING
+
 from ...findings import Severity
 from ..registry import check
+
+if TYPE_CHECKING:
+    from ...dockerfile.predicted import PredictedView
 
 RULE_OF = {
     "server-cert-missing": "IL520",
@@ -55,6 +59,8 @@ def served_from_context(model, ctx):
     stage = model.shipped
     if stage is None or not _writes_server_paths(stage):
         return
+    from ...dockerfile.predicted import PredictedView  # only for a build that writes a server's files
+
     view = PredictedView(model, ctx.context_dir)
     if not view.origins or not _may_configure_a_server(view):
         return
@@ -111,6 +117,8 @@ def server_keys_copied_by(model, ctx, op) -> list[str]:
     def compute() -> dict[int, list[str]]:
         if model.shipped is None or not _writes_server_paths(model.shipped):
             return {}
+        from ...dockerfile.predicted import PredictedView
+
         view = PredictedView(model, ctx.context_dir)
         if not view.origins or not _may_configure_a_server(view):
             return {}

@@ -13,7 +13,10 @@ import typer
 
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
+from .. import __version__
+from .common import EXPIRY_FORMATS, FAIL_LEVELS, FIX_FORMATS, LINT_FORMATS, RUNTIMES, TRUST_FORMATS
+from .common import (_build_args, _echo_err, _emit, _empty_inputs, _exit_code, _fail, _fail_level, _lint_kinds,
+                     _load_config, _rule_selection, _split_ids, _use_color)
 
 
 class _Command(TyperCommand):
@@ -59,14 +62,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-LINT_FORMATS = ["text", "json", "sarif", "github", "gitlab", "junit", "rdjsonl", "checkstyle"]
-FIX_FORMATS = ["text", "json", "github-suggestions"]
-TRUST_FORMATS = ["text", "json"]
-EXPIRY_FORMATS = ["text", "json", "prometheus"]
-FAIL_LEVELS = ["error", "warning", "info"]
-RUNTIMES = ["openssl", "go", "java", "python-requests", "node"]
-
-
 def _choices(values) -> str:
     """The metavar that shows the choices instead of <str>."""
     return "[" + "|".join(values) + "]"
@@ -88,142 +83,6 @@ def main_options(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Find and fix TLS trust-store problems in Dockerfiles and container images."""
-
-
-def _fail(message: str) -> "typer.Exit":
-    typer.echo(f"imagelint: error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _split_ids(values: Optional[List[str]]) -> list[str]:
-    out: list[str] = []
-    for value in values or []:
-        out.extend(v.strip().upper() for v in value.split(",") if v.strip())
-    return out
-
-
-def _build_args(values: Optional[List[str]]) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        if "=" not in value:
-            # `--build-arg NAME` takes the value from the environment, as docker build does.
-            if value in os.environ:
-                out[value] = os.environ[value]
-            continue
-        k, _, v = value.partition("=")
-        out[k] = v
-    return out
-
-
-def _use_color(no_color: bool, output: Optional[str]) -> bool:
-    return not no_color and output is None and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
-def _emit(text: str, output: Optional[str]) -> None:
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise _fail(f"{output}: cannot write: {exc.strerror}")
-    else:
-        sys.stdout.write(text)
-        if text and not text.endswith("\n"):
-            sys.stdout.write("\n")
-
-
-def _load_config(config: Optional[str]):
-    if not config:
-        return None
-    from pathlib import Path
-
-    from .config import load_config_file
-    from .findings import ImagelintError
-
-    try:
-        return load_config_file(Path(config))
-    except ImagelintError as exc:
-        raise _fail(f"{exc.path}: {exc}")
-
-
-def _fail_level(option: Optional[str], cfg, default, discover_from: Optional[str] = None):
-    """--fail-level, else the configuration's (given or discovered from a linted path), else `default`."""
-    from .findings import Severity
-
-    try:
-        if option:
-            return Severity.parse(option)
-    except ValueError as exc:
-        raise _fail(str(exc))
-    if cfg is None and discover_from is not None:
-        from pathlib import Path
-
-        from .config import find_config
-        from .findings import ImagelintError
-
-        try:
-            cfg = find_config(Path(discover_from))
-        except ImagelintError:
-            cfg = None  # reported once per file by lint itself
-    return cfg.fail_level if cfg is not None and cfg.fail_level else default
-
-
-def _exit_code(findings, errors, fail_level) -> int:
-    if any(getattr(e, "internal", False) for e in errors):
-        return 3
-    if errors:
-        return 2
-    if any(f.suppression is None and f.severity >= fail_level for f in findings):
-        return 1
-    return 0
-
-
-
-
-def _rule_selection(select: list[str], ignore: list[str], kinds: set[str], command: str, allow_empty: bool) -> None:
-    """Refuse a --select/--ignore that names no rule (Ruff does the same), and a selection that
-    leaves no rule for this command's inputs: both would turn a CI job green for nothing."""
-    from .catalogue import load_catalogue
-
-    docs = load_catalogue()
-    for option, values in (("--select", select), ("--ignore", ignore)):
-        for value in values:
-            if not any(rule.startswith(value) for rule in docs):
-                raise _fail(f"{option} {value} matches no rule (ids look like IL110, prefixes like IL1; "
-                            "`imagelint rules` lists them)")
-    if not select and not ignore:
-        return
-    enabled = [d for d in docs.values() if d.kind in kinds
-               and (not select or any(d.id.startswith(p) for p in select))
-               and not any(d.id.startswith(p) for p in ignore)]
-    if enabled:
-        return
-    other = "`imagelint scan` checks image rules" if "image" not in kinds else "`imagelint lint` checks Dockerfile rules"
-    message = f"--select/--ignore leave no rule that `imagelint {command}` runs ({other})"
-    if not allow_empty:
-        raise _fail(message + "; pass --allow-empty if that is intended")
-    typer.echo(f"imagelint: warning: {message}", err=True)
-
-
-def _lint_kinds() -> set[str]:
-    from .catalogue import load_catalogue
-
-    return {d.kind for d in load_catalogue().values()} - {"image"}
-
-
-def _empty_inputs(empty_dirs: list[str], allow_empty: bool, errors: list) -> None:
-    """A directory with no Dockerfile in it is an error (a CI job pointed at the wrong folder must
-    not pass), or a warning with --allow-empty."""
-    from .findings import InputError
-
-    for directory in empty_dirs:
-        message = ("no Dockerfile or Kubernetes manifest found (looked for Dockerfile, Containerfile, "
-                   "*.Dockerfile, Dockerfile.*, and *.yaml/*.yml/*.json with apiVersion and kind, "
-                   "outside excluded paths)")
-        if allow_empty:
-            typer.echo(f"imagelint: warning: {directory}: {message}", err=True)
-        else:
-            errors.append(InputError(directory, message + "; name the file, or pass --allow-empty"))
 
 
 _FORMAT_HELP = "Report format."
@@ -255,34 +114,15 @@ def lint(
     stdin_filename: Optional[str] = typer.Option(None, "--stdin-filename", metavar="NAME", help="Name to report for -."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help=_ALLOW_EMPTY_HELP),
     no_color: bool = typer.Option(False, "--no-color", help="Never colour the text output."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=0, metavar="N", help="Worker processes for 64 files or more (default: IMAGELINT_JOBS, else one per CPU; 1: one process)."),
 ) -> None:
     """Lint Dockerfiles and Kubernetes manifests for TLS trust-store problems: verification switched
     off, CAs added but never trusted, trust lost between stages or replaced by a mounted bundle,
     bad certificates in the build context and in TLS Secrets."""
-    from .findings import Severity
-    from .commands.lint import LintOptions, lint_paths
-    from .report import Report, render
+    from .lint import run_lint
 
-    if format not in LINT_FORMATS:
-        raise _fail(f"unknown format {format!r} (choose from {', '.join(LINT_FORMATS)})")
-    selected, ignored = _split_ids(select), _split_ids(ignore)
-    _rule_selection(selected, ignored, _lint_kinds(), "lint", allow_empty)
-    cfg = _load_config(config)
-    first_path = next((p for p in paths if p != "-"), ".")
-    level = _fail_level(fail_level, cfg, Severity.INFO, discover_from=first_path)
-    options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
-    result = lint_paths(list(paths), options, stdin_name=stdin_filename)
-    _empty_inputs(result.empty_dirs, allow_empty, result.errors)
-    for note in result.notes:
-        typer.echo(f"imagelint: note: {note}", err=True)
-    from .catalogue import load_catalogue
-
-    report = Report(result.findings, result.errors, load_catalogue(), result.sources, __version__, "file", result.files_checked)
-    _emit(render(format, report, color=_use_color(no_color, output)), output)
-    # The report keeps errors where its format has a place for them; the human line goes to stderr.
-    for error in result.errors:
-        typer.echo(f"imagelint: error: {error}", err=True)
-    raise typer.Exit(_exit_code(result.findings, result.errors, level))
+    raise typer.Exit(run_lint(paths, format, output, fail_level, select, ignore, build_arg, target, config, context,
+                              stdin_filename, allow_empty, no_color, jobs))
 
 
 @app.command(
@@ -301,7 +141,7 @@ def rules(
     """List the rules, or explain some of them: what the rule checks, why, a bad and a good example, the fix."""
     import json
 
-    from .catalogue import load_catalogue
+    from ..catalogue import load_catalogue
 
     if format not in TRUST_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(TRUST_FORMATS)})")
@@ -363,9 +203,9 @@ def trust(
 ) -> None:
     """Would this image (this machine, or a workload of these manifests) trust that server? Per
     runtime (OpenSSL, Go, Java, Python requests, Node), and if not, every reason and what to change."""
-    from .findings import ImagelintError
-    from .commands.trust import run_trust, run_workload_trust
-    from .image.cache import layer_cache
+    from ..findings import ImagelintError
+    from ..commands.trust import run_trust, run_workload_trust
+    from ..image.cache import layer_cache
 
     if format not in TRUST_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(TRUST_FORMATS)})")
@@ -426,15 +266,15 @@ def fix(
 ) -> None:
     """Fix Dockerfiles: show the changes (default), print only a diff, or write them in place.
     Safe fixes by default; unsafe ones with --unsafe-fixes; guidance is printed, never applied."""
-    from .commands.fix import fix_paths, render_json, render_suggestions, render_text
-    from .commands.lint import LintOptions
+    from ..commands.fix import fix_paths, render_json, render_suggestions, render_text
+    from ..commands.lint import LintOptions
 
     if diff and write:
         raise _fail("--diff and --write cannot be combined: --diff prints the patch, --write applies it")
     if format not in FIX_FORMATS:
         raise _fail(f"unknown format {format!r} (choose from {', '.join(FIX_FORMATS)})")
     selected, ignored = _split_ids(select), _split_ids(ignore)
-    _rule_selection(selected, ignored, _lint_kinds(), "fix", allow_empty)
+    _rule_selection(selected, ignored, _lint_kinds, "fix", allow_empty)
     mode = "write" if write else "diff" if diff else "show"
     cfg = _load_config(config)
     options = LintOptions(selected, ignored, _build_args(build_arg), target, cfg, context)
@@ -478,10 +318,10 @@ def expiry(
 ) -> None:
     """Every certificate's expiry, soonest first: certificate files, images, Kubernetes manifests
     and TLS endpoints, for people (text), programs (json) and Prometheus."""
-    from .commands.expiry import run_expiry
-    from .image.cache import layer_cache
-    from .commands.trust import parse_at
-    from .findings import ImagelintError
+    from ..commands.expiry import run_expiry
+    from ..image.cache import layer_cache
+    from ..commands.trust import parse_at
+    from ..findings import ImagelintError
 
     try:
         code, text, errors = run_expiry(list(targets), warn_days, format, all_certs, parse_at(at), timeout,
@@ -503,8 +343,8 @@ def _in_ci() -> bool:
 
 def _shard(shard: Optional[str], shards: Optional[int]):
     """(I, N) from --shard I/N, or from --shards N and the Indexed Job's JOB_COMPLETION_INDEX (0-based)."""
-    from .findings import ImagelintError
-    from .image.fleet import parse_shard
+    from ..findings import ImagelintError
+    from ..image.fleet import parse_shard
 
     try:
         if shard and shards:
@@ -553,8 +393,8 @@ def merge(
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the merged report to FILE."),
 ) -> None:
     """Merge the reports of a sharded fleet scan: each finding once (by image digest and fingerprint)."""
-    from .commands.merge import run_merge
-    from .findings import ImagelintError
+    from ..commands.merge import run_merge
+    from ..findings import ImagelintError
 
     try:
         _kind, text = run_merge(list(reports))
@@ -605,10 +445,10 @@ def scan(
 ) -> None:
     """Scan built images: what they really trust (OS bundle, Java, Python, Node stores), and what is
     wrong with it. Reads the layers; never runs the image."""
-    from .findings import Severity
-    from .report import Report, render
-    from .commands.scan import ScanOptions, render_inventory, scan_images, show_progress
-    from .image.cache import layer_cache
+    from ..findings import Severity
+    from ..report import Report, render
+    from ..commands.scan import ScanOptions, render_inventory, scan_images, show_progress
+    from ..image.cache import layer_cache
 
     allowed = ["text", "json"] if inventory else LINT_FORMATS
     if format not in allowed:
@@ -617,7 +457,7 @@ def scan(
         raise _fail(f"{ca_file}: --ca-file does not exist")
     selected, ignored = _split_ids(select), _split_ids(ignore)
     if not inventory:
-        _rule_selection(selected, ignored, {"image"}, "scan", allow_empty)
+        _rule_selection(selected, ignored, lambda: {"image"}, "scan", allow_empty)
     cfg = _load_config(config)
     level = _fail_level(fail_level, cfg, Severity.WARNING)
     options = ScanOptions(selected, ignored, platform, ca_file, list(insecure_registry or []),
@@ -633,7 +473,7 @@ def scan(
     if inventory:
         _emit(render_inventory(result.inventories, format), output)
         raise typer.Exit(2 if result.errors else 0)
-    from .catalogue import load_catalogue
+    from ..catalogue import load_catalogue
 
     shown = result.images[0] if len(result.images) == 1 else ", ".join(result.images)
     # Images that could not be read stay in the machine formats too (JSON errors, SARIF notifications).
@@ -645,7 +485,7 @@ def scan(
 
 def main() -> None:
     """Console entry point: one line for user errors, exit 3 for internal errors."""
-    from .findings import ImagelintError
+    from ..findings import ImagelintError
 
     try:
         app(prog_name="imagelint", standalone_mode=True)

@@ -1,0 +1,64 @@
+"""The command line: wiring and exit codes only. Each command imports what it needs when it runs.
+
+`main` runs a plain `imagelint lint ...` (the call pre-commit, editors and CI make, once per commit
+or save) without importing typer or click: cli/lint.py parses the options it knows. Everything
+else, --help and usage errors included, goes to the typer app in cli/app.py.
+
+Exit codes: 0 nothing at or above the fail level; 1 findings (or, for fix, files changed/left);
+2 usage error or an input that could not be read or parsed; 3 internal error.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Console entry point: one line for user errors, exit 3 for internal errors."""
+    args = sys.argv[1:]
+    if args[:1] == ["lint"]:
+        from .lint import plain_lint_arguments
+
+        options = plain_lint_arguments(args[1:])
+        if options is not None:
+            sys.exit(_run_plain_lint(options))
+    from .app import main as typer_main
+
+    typer_main()
+
+
+def _run_plain_lint(options: dict) -> int:
+    """run_lint, with the console handling click gives the typer commands (Ctrl-C, a closed pipe)."""
+    import errno
+
+    from ..findings import ImagelintError
+    from .lint import run_lint
+
+    try:
+        return run_lint(**options)
+    except ImagelintError as exc:  # pragma: no cover - commands convert these themselves
+        sys.stderr.write(f"imagelint: error: {exc.as_input_error()}\n")
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        sys.stderr.write("\nAborted!\n")  # as click says it
+        return 1
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        sys.stdout = _Pacified(sys.stdout)  # `imagelint lint . | head`: no second error at exit
+        return 1
+
+
+class _Pacified:
+    """A stdout whose flush at exit ignores the closed pipe (click's PacifyFlushWrapper)."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)
