@@ -15,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from .common import EXPIRY_FORMATS, FAIL_LEVELS, FIX_FORMATS, LINT_FORMATS, RUNTIMES, TRUST_FORMATS
-from .common import (_build_args, _echo_err, _emit, _empty_inputs, _exit_code, _fail, _fail_level, _lint_kinds,
+from .common import (_build_args, _emit, _empty_inputs, _exit_code, _fail, _fail_level, _lint_kinds,
                      _load_config, _rule_selection, _split_ids, _use_color)
 
 
