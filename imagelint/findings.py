@@ -4,7 +4,7 @@ Dockerfile checks, image checks and every reporter speak only these types.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .records import record, field
 from enum import IntEnum
 from typing import Any
 
@@ -75,7 +75,7 @@ class Applicability(IntEnum):
         return cls[text.strip().upper().replace("-", "_")]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Edit:
     """Replace original text [start, end) (character offsets) with `text`."""
 
@@ -84,7 +84,7 @@ class Edit:
     text: str
 
 
-@dataclass
+@record
 class Fix:
     title: str
     applicability: Applicability
@@ -98,13 +98,13 @@ class Fix:
         }
 
 
-@dataclass
+@record
 class Suppression:
     kind: str  # "inSource" (pragma) or "external" (config)
     justification: str = ""
 
 
-@dataclass
+@record
 class Finding:
     rule: str
     severity: Severity
@@ -125,7 +125,7 @@ class Finding:
         return (self.path, self.line, self.column, self.rule, self.message)
 
 
-@dataclass
+@record
 class InputError:
     """An input that could not be read or parsed: one line, never a traceback."""
 

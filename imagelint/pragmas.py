@@ -10,14 +10,14 @@ stage pragma suppresses it too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from .records import record
 
 from .dockerfile.parse import ParsedDockerfile
 
 _PRAGMA = re.compile(r"^imagelint\s+(?:(stage|global|file)\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)(?:\s+(.*))?$", re.I)
 
 
-@dataclass
+@record
 class Pragma:
     scope: str  # "instruction" | "stage" | "file"
     rules: set[str]

@@ -84,7 +84,9 @@ def test_fast_path_answers_as_typer_does(project: Path, args: list[str]):
 
 
 def test_plain_lint_imports_no_heavy_module(project: Path):
-    heavy = ("typer", "click", "rich", "cryptography", "yaml", "ruamel", "docker", "argparse")
+    # dataclasses (with inspect) costs ~8 ms to import and ~0.5 ms a class: lint uses imagelint.records.
+    heavy = ("typer", "click", "rich", "cryptography", "yaml", "ruamel", "docker", "argparse", "dataclasses",
+             "inspect", "pkgutil")
     code = ("import sys; sys.argv = ['imagelint', 'lint', 'Dockerfile', '-f', 'json']\n"
             "from imagelint.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
@@ -92,6 +94,18 @@ def test_plain_lint_imports_no_heavy_module(project: Path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+
+
+def test_lint_without_a_configuration_file_reads_no_toml(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN echo hi\n")  # no finding: no rule doc read
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')  # no [tool.imagelint]
+    code = ("import sys; sys.argv = ['imagelint', 'lint', 'Dockerfile']\n"
+            "from imagelint.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('tomllib' in sys.modules, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "False", proc.stderr
 
 
 def test_jobs_gives_the_same_report(tmp_path: Path):

@@ -1,7 +1,7 @@
 """What a Dockerfile check receives besides the model, and helpers to locate hits."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 
 from ..config import Config
 from ..dockerfile.model import DockerfileModel, Stage
@@ -10,7 +10,7 @@ from ..findings import Fix, Severity
 from .registry import Hit
 
 
-@dataclass
+@record
 class CheckContext:
     model: DockerfileModel
     config: Config

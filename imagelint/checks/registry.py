@@ -6,15 +6,15 @@ Checks never do I/O and never format output: they yield `Hit`s, and the runner t
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from dataclasses import dataclass, field
+import os
+from ..records import record, field
 from typing import Any, Callable, Iterable
 
 from ..catalogue import RuleDoc, load_catalogue
 from ..findings import Finding, Fix, Severity
 
 
-@dataclass
+@record
 class Hit:
     rule: str
     message: str
@@ -53,8 +53,11 @@ def _load(kind: str) -> None:
     if kind in _loaded:
         return
     package = importlib.import_module(f"{__package__}.{kind}")
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
+    # A directory listing, not pkgutil.iter_modules: that imports inspect (~7 ms of every start).
+    for directory in package.__path__:
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py") and not name.startswith("_"):
+                importlib.import_module(f"{package.__name__}.{name[:-3]}")
     _loaded.add(kind)
 
 

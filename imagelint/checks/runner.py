@@ -7,7 +7,7 @@ pragmas) stays outside the checks: `enabled` decides selection, `to_findings` ap
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Callable
 
 from ..catalogue import load_catalogue
@@ -15,7 +15,7 @@ from ..findings import Finding, ImagelintError, Severity
 from .registry import Hit, checks_for, to_finding
 
 
-@dataclass
+@record
 class CheckRun:
     hits: list[Hit] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "internal error in check IL123: ..." (a bug)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from ..records import record, field
 from pathlib import Path
 
 from .. import __version__
@@ -26,7 +26,7 @@ MODES = ("show", "diff", "write")
 FORMATS = ("text", "json", "github-suggestions")
 
 
-@dataclass
+@record
 class FixRun:
     results: list[FileFixResult] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)

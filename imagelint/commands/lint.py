@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from ..records import record, field
 from pathlib import Path
 
 from ..checks.context import CheckContext
@@ -38,7 +38,7 @@ class InternalCheckError(Exception):
         self.findings, self.model, self.errors = findings, model, errors
 
 
-@dataclass
+@record
 class LintOptions:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
@@ -49,7 +49,7 @@ class LintOptions:
     jobs: int | None = None  # worker processes for many files (--jobs); None: IMAGELINT_JOBS, else one per CPU
 
 
-@dataclass
+@record
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)

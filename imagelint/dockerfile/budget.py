@@ -8,7 +8,7 @@ file: the builder records one clear line, stops growing that part, and checks th
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
+from ..records import record, field
 
 from ..config import DEFAULT_LIMITS, KIB, MIB, DockerfileLimits
 
@@ -23,7 +23,7 @@ def human(n: int) -> str:
     return f"{n:,}"
 
 
-@dataclass
+@record
 class Budget:
     """What one file may still spend, and the limits it hit (one note per limit)."""
 

@@ -11,7 +11,7 @@ unexpanded and reported unknown, so `ARG A=${A}${A}` repeated never grows past t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Mapping
 
 from . import budget as _budget
@@ -19,7 +19,7 @@ from . import budget as _budget
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-@dataclass
+@record
 class Expanded:
     value: str
     unknown: set[str] = field(default_factory=set)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import posixpath
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Iterator, Mapping
 
 from ..facts import Family, base_image_facts, family
@@ -40,7 +40,7 @@ def classify_image(raw: str, base_images: dict[str, str] | None = None) -> dict:
 
 # --- model types --------------------------------------------------------------------------------
 
-@dataclass(eq=False)
+@record(eq=False)
 class FileOp:
     """Something an instruction does to a path in the image."""
 
@@ -67,7 +67,7 @@ class FileOp:
         return [self.path]
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class RunStep:
     inst: Instruction
     script: Script
@@ -82,7 +82,7 @@ class RunStep:
         return self.script.commands
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class EnvSetting:
     name: str
     value: str | None  # None: not knowable at lint time
@@ -94,7 +94,7 @@ class EnvSetting:
     stage: "Stage"
 
 
-@dataclass(eq=False)  # identity: stages are used as dict keys and set members
+@record(eq=False)  # identity: stages are used as dict keys and set members
 class Stage:
     index: int
     name: str | None
@@ -169,7 +169,7 @@ class Stage:
                 yield stage, op
 
 
-@dataclass
+@record
 class DockerfileModel:
     parsed: ParsedDockerfile
     stages: list[Stage]

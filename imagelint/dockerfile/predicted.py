@@ -7,7 +7,7 @@ through dockerfile/context.py (never through a link out of the context, .dockeri
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from ..records import record
 from typing import Iterable, Iterator
 
 from ..fs import FileInfo, norm
@@ -17,7 +17,7 @@ from .model import DockerfileModel, FileOp
 MAX_PREDICTED_FILES = 20000
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Origin:
     """Where a predicted file comes from: the op (and so the instruction) and the context file."""
 

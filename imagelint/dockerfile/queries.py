@@ -2,10 +2,9 @@
 the stage's family and facts, ENV assignments, where file ops land, the order of steps, trust registration."""
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import re
-from dataclasses import dataclass
+from ..records import record, replace
 from typing import Iterator
 
 from .model import DockerfileModel, FileOp, RunStep, Stage, _run_step, memoized
@@ -39,7 +38,7 @@ def stage_facts(stage: Stage) -> Family:
     return family(stage_family(stage))
 
 
-@dataclass
+@record
 class EnvAssignment:
     """A variable set by ENV, ARG, a RUN prefix (`X=1 cmd`) or `export` in a RUN."""
 
@@ -99,7 +98,7 @@ def _runtime_steps(stage: Stage) -> list[RunStep]:
             m = re.match(r"(?i)CMD\s+", inst.args)
             if m is None:
                 continue
-            inst_for_parse = dataclasses.replace(inst, args=inst.args[m.end():], args_offset=inst.args_offset + m.end())
+            inst_for_parse = replace(inst, args=inst.args[m.end():], args_offset=inst.args_offset + m.end())
         else:
             inst_for_parse = inst
         step = _run_step(inst_for_parse, stage, env, "\\")
@@ -210,7 +209,7 @@ def basename(path: str) -> str:
 
 # --- text written into files (config files, scripts) -----------------------------------------------
 
-@dataclass
+@record
 class WrittenText:
     """Known text an instruction puts into a file: echo/printf/heredoc/tee/COPY <<EOF, or what `sed -i` inserts."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Callable, Iterator, Mapping
 
 from . import budget as _budget
@@ -35,7 +35,7 @@ def _ts_parser():
     return _parser
 
 
-@dataclass
+@record
 class ShellWord:
     raw: str
     value: str  # quotes removed, known variables expanded, unknown parts empty
@@ -48,7 +48,7 @@ class ShellWord:
         return self.value
 
 
-@dataclass
+@record
 class Redirect:
     op: str  # ">", ">>", "<", "&>", ">|", "<<", "<<-", "<<<"
     fd: int | None
@@ -59,7 +59,7 @@ class Redirect:
     extra: list[ShellWord] = field(default_factory=list)  # `echo >>f a b`: words after the target are arguments
 
 
-@dataclass
+@record
 class Command:
     argv: list[ShellWord]
     assignments: dict[str, ShellWord] = field(default_factory=dict)  # VAR=x cmd (this command only)
@@ -88,7 +88,7 @@ class Command:
     def output_files(self) -> list[tuple[Redirect, ShellWord]]:
         return [(r, r.target) for r in self.redirects if r.target is not None and r.op in (">", ">>", "&>", ">|", "&>>")]
 
-@dataclass
+@record
 class Script:
     commands: list[Command]
     exports: dict[str, ShellWord]  # `export X=...` in this RUN (lasts for this RUN only)

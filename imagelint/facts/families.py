@@ -3,7 +3,7 @@ family a base image name or a filesystem belongs to."""
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, fields
+from ..records import record, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..fs import FileView
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Family:
     """One OS family's trust-store facts. The unknown family is `UNKNOWN`, which is falsy."""
 

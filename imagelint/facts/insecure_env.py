@@ -6,7 +6,7 @@ Dockerfile ENV/ARG, shell startup files and pod specs are all judged by this one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ..records import record
 from typing import Callable
 
 from ..findings import Severity
@@ -57,7 +57,7 @@ def _lower_in(*values: str) -> Callable[[str], bool]:
     return lambda v: v.strip().lower() in values
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EnvSwitch:
     names: tuple[str, ...]
     matches: Callable[[str], bool]

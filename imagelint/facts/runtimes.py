@@ -1,7 +1,7 @@
 """Where each TLS runtime lives in a root filesystem and which files it reads for its roots."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from functools import lru_cache
 
 from .data import trust_facts
@@ -10,7 +10,7 @@ RUNTIMES = ("openssl", "go", "java", "python-requests", "node")
 GO_BUILDINFO = b"\xff Go buildinf:"  # the marker the Go linker writes into every binary
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuntimeFacts:
     tls_clients: tuple[str, ...]
     default_path: str

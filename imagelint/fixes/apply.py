@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Callable
-from dataclasses import dataclass, field
+from ..records import record, field
 
 from ..config import Config
 from ..dockerfile.model import build_model
@@ -19,7 +19,7 @@ from ..findings import Applicability, Edit, Finding, ImagelintError
 MAX_PASSES = 10
 
 
-@dataclass
+@record
 class FileFixResult:
     path: str
     original: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from ..records import record
 
 from ..dockerfile.parse import Instruction, ParsedDockerfile
 from ..findings import Edit
@@ -23,7 +23,7 @@ _HSPACE = " \t"
 _WORD_END = set(";|&)\"'`")
 
 
-@dataclass
+@record
 class Source:
     """Line arithmetic and style facts of one Dockerfile text."""
 

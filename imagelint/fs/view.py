@@ -7,11 +7,11 @@ the view; links resolve inside the view only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import Iterable, Iterator, Protocol
 
 
-@dataclass(frozen=True, slots=True)  # slots: an image tree holds one per path, often 100,000s
+@record(frozen=True, slots=True)  # slots: an image tree holds one per path, often 100,000s
 class FileInfo:
     path: str
     kind: str  # "file" | "dir" | "symlink" | "other"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from ..records import record
 
 from ..findings import ImagelintError
 
@@ -23,7 +23,7 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegistryName:
     """A normalised registry image name: registry host, repository, tag and/or digest."""
 
@@ -122,7 +122,7 @@ def parse_base_name(text: str) -> RegistryName:
     return RegistryName(registry, repository, tag, digest or None)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageReference:
     transport: str  # one of TRANSPORTS, or "auto" for a bare name
     text: str  # as the user wrote it

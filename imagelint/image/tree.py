@@ -13,11 +13,12 @@ import io
 import posixpath
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..certs.embedded import pem_blocks_in_stream
 from ..findings import ImagelintError
+from ..records import replace
 from ..fs import FileInfo, norm
 from .layers import NOTHING, KeepPolicy, LayerRecord, ProgressCallback, _Shared, read_layer
 from .limits import DEFAULT_LIMITS, Limits

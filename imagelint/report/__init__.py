@@ -6,7 +6,7 @@ for json/xml/hashlib only when it writes that format.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import TYPE_CHECKING
 
 from ..findings import ImagelintError
@@ -32,7 +32,7 @@ FORMATS = {
 }
 
 
-@dataclass
+@record
 class Report:
     """Everything a reporter needs; reporters never read files or the catalogue themselves.
 

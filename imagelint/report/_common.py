@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from ..records import record
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import quote
 
@@ -118,7 +118,7 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     return text
 
 
-@dataclass
+@record
 class Region:
     """A 1-based region; end_column is exclusive. Columns are code points."""
 
@@ -147,7 +147,7 @@ def finding_region(finding: Finding, index: SourceIndex | None) -> Region:
     return Region(start_line, start_column, end_line, end_column)
 
 
-@dataclass
+@record
 class LineSpan:
     """Whole lines [first_line, last_line]: from column 1 to the end of the last line's content,
     or to the start of the line after when an edit removes the last line's terminator."""

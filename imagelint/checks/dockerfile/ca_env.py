@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from ...records import record
 
 from ...facts import families as all_families
 from ...dockerfile.model import Stage, memoized
@@ -35,7 +35,7 @@ BUNDLE_NAME_HINTS = ("bundle", "ca-certificates", "cacert", "cacerts", "roots", 
 MAX_CUSTOM_CERTS = 5
 
 
-@dataclass
+@record
 class TrustSetting:
     name: str  # variable, or the tool setting (`npm cafile`, `-Djavax.net.ssl.trustStore`)
     path: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from ...records import record
 from typing import Callable, Iterable, Iterator
 
 from ...dockerfile.model import DockerfileModel, Stage
@@ -25,7 +25,7 @@ from ...dockerfile.context import context_sources, copied_files, normalise_sourc
 from ...dockerfile.queries import WrittenText, deleted_later, is_falsey, later_file_ops, op_offset, written_texts
 
 
-@dataclass
+@record
 class Switch:
     rule: str
     text: str
@@ -225,7 +225,7 @@ def _kubeconfig_path(path: str) -> bool:
     return "/.kube/" in path or _base(path) in ("kubeconfig", "config.yaml") and "kube" in path
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigFile:
     rule: str
     matches_path: Callable[[str], bool]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from ...records import record, field
 
 from ...dockerfile.model import FileOp, Stage, classify_image, memoized
 from ...image.reference import parse_base_name
@@ -135,7 +135,7 @@ JAVA_OPTION_VARS = {"JAVA_TOOL_OPTIONS", "JAVA_OPTS", "_JAVA_OPTIONS", "JDK_JAVA
 TRUSTSTORE_OPTION = re.compile(r"-Djavax\.net\.ssl\.trustStore=(\"[^\"]*\"|'[^']*'|\S+)")
 
 
-@dataclass
+@record
 class Jvm:
     kind: str  # "vendor" (own cacerts) | "os" (follows the OS store)
     java_home: str | None
@@ -201,7 +201,7 @@ def _copied_vendor_jvm(stage: Stage) -> Jvm | None:
     return None
 
 
-@dataclass
+@record
 class Keytool:
     cmd: Command
     action: str  # "import" | "importkeystore" | other keytool command name
