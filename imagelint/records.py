@@ -98,7 +98,6 @@ def _make_record(cls: type, frozen: bool, eq: bool, slots: bool) -> type:
         all_fields.update(getattr(base, "__record_fields__", {}))
     own = _own_fields(cls)
     all_fields.update(own)
-    names = tuple(all_fields)
 
     namespace = dict(cls.__dict__)
     for name, f in own.items():
