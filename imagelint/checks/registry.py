@@ -14,7 +14,7 @@ from ..catalogue import RuleDoc, load_catalogue
 from ..findings import Finding, Fix, Severity
 
 
-@record
+@record(slots=True)
 class Hit:
     rule: str
     message: str

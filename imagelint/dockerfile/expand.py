@@ -19,7 +19,7 @@ from . import budget as _budget
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-@record
+@record(slots=True)
 class Expanded:
     value: str
     unknown: set[str] = field(default_factory=set)

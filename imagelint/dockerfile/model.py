@@ -40,7 +40,7 @@ def classify_image(raw: str, base_images: dict[str, str] | None = None) -> dict:
 
 # --- model types --------------------------------------------------------------------------------
 
-@record(eq=False)
+@record(eq=False, slots=True)
 class FileOp:
     """Something an instruction does to a path in the image."""
 
@@ -67,7 +67,7 @@ class FileOp:
         return [self.path]
 
 
-@record(eq=False)
+@record(eq=False, slots=True)
 class RunStep:
     inst: Instruction
     script: Script
@@ -82,7 +82,7 @@ class RunStep:
         return self.script.commands
 
 
-@record(eq=False)
+@record(eq=False, slots=True)
 class EnvSetting:
     name: str
     value: str | None  # None: not knowable at lint time

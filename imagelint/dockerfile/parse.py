@@ -29,7 +29,7 @@ _SPACE = " \t\n\r\v\f"
 _GO_SPACE = _SPACE + "\u0085\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 
 
-@record
+@record(slots=True)
 class Flag:
     name: str  # without the leading dashes, e.g. "from"
     value: str | None  # None for a bare boolean flag such as --link
@@ -38,7 +38,7 @@ class Flag:
     end: int
 
 
-@record
+@record(slots=True)
 class Heredoc:
     name: str
     content: str
@@ -51,7 +51,7 @@ class Heredoc:
     end_line: int  # line of the terminator
 
 
-@record
+@record(slots=True)
 class Word:
     """A word of an instruction's arguments, quotes kept (BuildKit parseWords)."""
 
@@ -60,7 +60,7 @@ class Word:
     end: int
 
 
-@record
+@record(slots=True)
 class Instruction:
     keyword: str  # upper case, e.g. "RUN"
     original_keyword: str

@@ -35,7 +35,7 @@ def _ts_parser():
     return _parser
 
 
-@record
+@record(slots=True)
 class ShellWord:
     raw: str
     value: str  # quotes removed, known variables expanded, unknown parts empty
@@ -48,7 +48,7 @@ class ShellWord:
         return self.value
 
 
-@record
+@record(slots=True)
 class Redirect:
     op: str  # ">", ">>", "<", "&>", ">|", "<<", "<<-", "<<<"
     fd: int | None
@@ -59,7 +59,7 @@ class Redirect:
     extra: list[ShellWord] = field(default_factory=list)  # `echo >>f a b`: words after the target are arguments
 
 
-@record
+@record(slots=True)
 class Command:
     argv: list[ShellWord]
     assignments: dict[str, ShellWord] = field(default_factory=dict)  # VAR=x cmd (this command only)
