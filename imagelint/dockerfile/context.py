@@ -204,7 +204,10 @@ def _expand_uncached(context_dir: str, source: str) -> list[str]:
         return []
     if any(c in norm for c in "*?["):
         return _glob(root, norm)
-    real = os.path.realpath(os.path.join(root, norm))
+    joined = os.path.join(root, norm)
+    if not os.path.lexists(joined):
+        return []  # one stat: what the kernel cannot find, realpath (the same links) cannot either
+    real = os.path.realpath(joined)
     if not _within(root, real):
         return []
     if os.path.isfile(real):

@@ -412,13 +412,10 @@ def step_key(stage, item) -> tuple[int, int]:
     return stage.index, item.command.start if item.command else item.inst.start
 
 
-def chain_steps(stage):
+def chain_steps(stage) -> tuple:
     """(stage, item) for every file op and command of the stage and the stages it is built FROM, in order."""
-    out = []
-    for s in reversed(stage.chain()):
-        for _offset, item in ordered_steps(s):
-            out.append((s, item))
-    return out
+    return memoized(stage, "chain_steps", lambda: tuple(
+        (s, item) for s in reversed(stage.chain()) for _offset, item in ordered_steps(s)))
 
 
 def is_conditional(item) -> bool:

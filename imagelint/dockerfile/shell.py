@@ -187,7 +187,10 @@ class _Builder:
             raise _OverBudget
 
     def word(self, node, node_type: str | None = None) -> ShellWord:
-        self.spend_node()
+        nodes_left = self.nodes_left
+        nodes_left[0] -= 1
+        if nodes_left[0] < 0:
+            raise _OverBudget
         t = node.type if node_type is None else node_type
         start_byte = node.start_byte
         end_byte = node.end_byte
@@ -211,13 +214,13 @@ class _Builder:
                 t == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
             )
             return ShellWord(raw, "", start, end, known=False, quoted=quoted)
-        if t == "number":
-            return ShellWord(raw, raw, start, end)
+        if t == "number" or t == "word" and not ("$" in raw or "'" in raw or '"' in raw or "\\" in raw):
+            return ShellWord(raw, raw, start, end)  # a plain word (most of them): nothing to expand
         exp = expand(raw, self.env)
         quoted = t in ("string", "raw_string", "ansi_c_string") or (
             t == "concatenation" and any(c.type in ("string", "raw_string") for c in node.children)
         )
-        return ShellWord(raw, exp.value, start, end, known=exp.known, quoted=quoted)
+        return ShellWord(raw, exp.value, start, end, not exp.unknown, quoted)
 
     def words(self, node, node_type: str | None = None) -> list[ShellWord]:
         """A word, split into fields when it is an unquoted expansion (as the shell does)."""

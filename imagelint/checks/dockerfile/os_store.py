@@ -385,7 +385,7 @@ def is_bundle_path(path: str) -> bool:
         or path.endswith("/lib/security/jssecacerts")
 
 
-def _complete_source(source: str, written: set[str], placed: frozenset[str] = frozenset()) -> bool:
+def _complete_source(source: str, written: set[str], placed: set[str] | frozenset[str] = frozenset()) -> bool:
     """A source that holds a whole root set: a store path, a glob over a store directory (a rebuild
     from the system's own certificates), a file named like a full bundle or keystore, or a file built
     earlier from such sources. One file the Dockerfile itself put into a store directory is not;
@@ -421,78 +421,85 @@ def bundle_overwrite(model, ctx):
             if isinstance(item, tuple):
                 continue
             if s is not stage:
-                if item.kind == "write" and item.sources and all(_complete_source(x, written, frozenset(placed)) for x in item.sources[:1]):
+                if item.kind == "write" and item.sources and all(_complete_source(x, written, placed) for x in item.sources[:1]):
                     written.add(item.path)
                 elif item.from_stage is None and not item.from_image \
-                        and not (item.sources and all(_complete_source(x, written, frozenset(placed)) for x in item.sources)):
+                        and not (item.sources and all(_complete_source(x, written, placed) for x in item.sources)):
                     placed.update(_placed_paths(item))
                 continue
             op = item
-            if op.kind == "write" and op.sources and _complete_source(op.sources[0], written, frozenset(placed)):
+            if op.kind == "write" and op.sources and _complete_source(op.sources[0], written, placed):
                 written.add(op.path)
             targets = op_paths(op) if op.kind in ("copy", "move", "link") else [op.path]
-            before = frozenset(placed)
-            if op.path not in written and op.from_stage is None and not op.from_image \
-                    and not (op.sources and all(_complete_source(x, written, before) for x in op.sources)):
+            # The op's own paths count from the next op on; no copy of `placed` per op (quadratic).
+            before = placed
+            places = op.path not in written and op.from_stage is None and not op.from_image \
+                and not (op.sources and all(_complete_source(x, written, before) for x in op.sources))
+            yield from _overwrite_hits(model, ctx, stage, op, targets, written, before, facts)
+            if places:
                 placed.update(_placed_paths(op))
-            for target in targets:
-                if not is_bundle_path(target):
+
+
+def _overwrite_hits(model, ctx, stage, op, targets, written, before, facts):
+    """IL230/IL231 for one op of the stage: a trust store replaced by something less than a full set."""
+    for target in targets:
+        if not is_bundle_path(target):
+            continue
+        if op.kind == "append" and not target.endswith("cacerts"):
+            yield from _append_hit(model, ctx, stage, op, target, facts)
+            break
+        if op.kind not in ("copy", "move", "write", "download", "link") or is_conditional(op):
+            continue
+        if op.from_stage is not None or op.from_image:
+            continue  # a full store from another stage or image
+        if op.kind == "write":
+            if op.sources and _complete_source(op.sources[0], written, before):
+                continue
+        elif op.kind == "download":
+            if any(_complete_source(u, written, before) for u in op.sources):
+                continue
+        elif op.content is not None and any(x.startswith("<<") for x in op.sources):
+            if op.content.count("-----BEGIN CERTIFICATE-----") >= 10:
+                continue  # a heredoc holding a whole bundle
+        else:
+            seen = copied_files(ctx.context_dir, op)
+            if seen:
+                counts = [_context_cert_count(ctx, rel) for _path, rel in seen]
+                if all(c is not None and c >= 10 for c in counts):
                     continue
-                if op.kind == "append" and not target.endswith("cacerts"):
-                    yield from _append_hit(model, ctx, stage, op, target, facts)
-                    break
-                if op.kind not in ("copy", "move", "write", "download", "link") or is_conditional(op):
+                if any(c is None for c in counts) and all(_complete_source(x, written, before) for x in op.sources):
                     continue
-                if op.from_stage is not None or op.from_image:
-                    continue  # a full store from another stage or image
-                if op.kind == "write":
-                    if op.sources and _complete_source(op.sources[0], written, before):
-                        continue
-                elif op.kind == "download":
-                    if any(_complete_source(u, written, before) for u in op.sources):
-                        continue
-                elif op.content is not None and any(x.startswith("<<") for x in op.sources):
-                    if op.content.count("-----BEGIN CERTIFICATE-----") >= 10:
-                        continue  # a heredoc holding a whole bundle
-                else:
-                    seen = copied_files(ctx.context_dir, op)
-                    if seen:
-                        counts = [_context_cert_count(ctx, rel) for _path, rel in seen]
-                        if all(c is not None and c >= 10 for c in counts):
-                            continue
-                        if any(c is None for c in counts) and all(_complete_source(x, written, before) for x in op.sources):
-                            continue
-                    elif all(_complete_source(x, written, before) for x in op.sources):
-                        continue
-                what = "the JVM trust store" if "cacerts" in target else "the generated CA bundle"
-                shown = ", ".join(op.sources) or "this content"
-                if "cacerts" in target:
-                    text = (f"{target} is {what}; replacing it with {shown} drops every root the JDK ships; "
-                            f"import the CA with `keytool -importcert -noprompt -cacerts` instead")
-                elif facts.update_command and _regenerated_after(model, stage, op, facts):
-                    text = (f"{target} is {what}; replacing it with {shown} is undone: the later "
-                            f"`{facts.update_command}` regenerates the bundle from the anchors and drops this CA; "
-                            f"add the CA to {facts.anchor_dirs[0] if facts.anchor_dirs else 'the anchor directory'} instead")
-                elif facts.update_command and facts.anchor_dirs:
-                    text = (f"{target} is {what}; replacing it with {shown} drops every public root (and the next "
-                            f"`{facts.update_command}` overwrites it anyway); add the CA to {facts.anchor_dirs[0]} "
-                            f"and run `{facts.update_command}`")
-                elif stage_family(stage) is None:
-                    text = (f"{target} is {what}; replacing it with {shown} drops every public root; add the CA to "
-                            f"the distribution's anchor directory and run its trust-store update instead (the base "
-                            f"image's family is not known, so neither can be named)")
-                else:
-                    text = (f"{target} is {what}; replacing it with {shown} drops every public root; build the "
-                            f"bundle in a stage that has the distribution's CA tooling and copy it over whole")
-                yield ctx.hit(
-                    "IL230", text,
-                    op.inst, op.start or None, op.end or None, stage=stage,
-                    severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
-                    fix=None if "cacerts" in target else fixes.move_into_anchors(
-                        model, stage, op, "Copy the CA into the anchor directory and run the update instead",
-                        name=basename(op.sources[0]) if len(op.sources) == 1 else None),
-                )
-                break
+            elif all(_complete_source(x, written, before) for x in op.sources):
+                continue
+        what = "the JVM trust store" if "cacerts" in target else "the generated CA bundle"
+        shown = ", ".join(op.sources) or "this content"
+        if "cacerts" in target:
+            text = (f"{target} is {what}; replacing it with {shown} drops every root the JDK ships; "
+                    f"import the CA with `keytool -importcert -noprompt -cacerts` instead")
+        elif facts.update_command and _regenerated_after(model, stage, op, facts):
+            text = (f"{target} is {what}; replacing it with {shown} is undone: the later "
+                    f"`{facts.update_command}` regenerates the bundle from the anchors and drops this CA; "
+                    f"add the CA to {facts.anchor_dirs[0] if facts.anchor_dirs else 'the anchor directory'} instead")
+        elif facts.update_command and facts.anchor_dirs:
+            text = (f"{target} is {what}; replacing it with {shown} drops every public root (and the next "
+                    f"`{facts.update_command}` overwrites it anyway); add the CA to {facts.anchor_dirs[0]} "
+                    f"and run `{facts.update_command}`")
+        elif stage_family(stage) is None:
+            text = (f"{target} is {what}; replacing it with {shown} drops every public root; add the CA to "
+                    f"the distribution's anchor directory and run its trust-store update instead (the base "
+                    f"image's family is not known, so neither can be named)")
+        else:
+            text = (f"{target} is {what}; replacing it with {shown} drops every public root; build the "
+                    f"bundle in a stage that has the distribution's CA tooling and copy it over whole")
+        yield ctx.hit(
+            "IL230", text,
+            op.inst, op.start or None, op.end or None, stage=stage,
+            severity=Severity.ERROR if model.is_shipped(stage) else Severity.WARNING,
+            fix=None if "cacerts" in target else fixes.move_into_anchors(
+                model, stage, op, "Copy the CA into the anchor directory and run the update instead",
+                name=basename(op.sources[0]) if len(op.sources) == 1 else None),
+        )
+        break
 
 
 def _placed_paths(op) -> list[str]:
