@@ -470,8 +470,8 @@ def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escap
         else:
             script = parse_script([(content, linear(doc.start))], env)
         return RunStep(inst, script, shell, env, stage.user)
-    lead = re.match(r"^((?:\d*<<-?\S+\s+)+)(\S.*)$", body)
-    if heredocs and lead:
+    lead = _LEADING_HEREDOCS.match(body) if heredocs else None
+    if lead:
         # `RUN <<EOF cat > f`: a redirect before the command name, which tree-sitter-bash cannot
         # parse. Move the heredoc words after the command; offsets still map to their source.
         moved, rest = lead.group(1), lead.group(2)
@@ -486,6 +486,9 @@ def _run_step(inst: Instruction, stage: Stage, env: dict[str, str | None], escap
         pieces.append((doc.name + "\n", lambda i, d=doc: d.end + i))
     script = parse_script(pieces, env)
     return RunStep(inst, script, shell, env, stage.user)
+
+
+_LEADING_HEREDOCS = re.compile(r"^((?:\d*<<-?\S+\s+)+)(\S.*)$")
 
 
 def _is_bare_heredoc(body: str) -> bool:

@@ -286,10 +286,13 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
     return ParsedDockerfile(path, text, instructions, directives, escape, line_starts, all_comments)
 
 
+_FIRST_WORD = re.compile(r"\S+")
+
+
 def _make_instruction(logical: str, segments, start_line: int, escape: str, path: str) -> Instruction:
     stripped = logical.strip(_SPACE)
     lead = len(logical) - len(logical.lstrip(_SPACE))
-    m = re.match(r"\S+", stripped)
+    m = _FIRST_WORD.match(stripped)
     keyword = m.group(0) if m else ""
     rest_offset = lead + len(keyword)
     rest = logical[rest_offset:]
