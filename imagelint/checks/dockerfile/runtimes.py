@@ -86,10 +86,17 @@ def env_values(stage: Stage, names: set[str]) -> list:
 
 
 def _assignments_of(stage: Stage):
-    # env_assignments() walks a whole model; a stage chain only needs its own stages.
-    class _M:
-        stages = list(reversed(stage.chain()))
-    return memoized(stage, "assignments_of_chain", lambda: list(env_assignments(_M())))  # type: ignore[arg-type]
+    return memoized(stage, "assignments_of_chain",
+                    lambda: list(env_assignments(_ChainOnly(stage))))  # type: ignore[arg-type]
+
+
+class _ChainOnly:
+    """env_assignments() walks a whole model; a stage chain only needs its own stages."""
+
+    __slots__ = ("stages",)
+
+    def __init__(self, stage: Stage):
+        self.stages = list(reversed(stage.chain()))
 
 
 def command_text_words(stage: Stage) -> list[str]:
