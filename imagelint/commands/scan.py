@@ -16,8 +16,6 @@ from typing import Any
 from ..checks.image.context import ImageContext
 from ..checks.runner import run_checks, to_findings
 from ..config import Config, find_config
-from ..dockerfile.model import build_model
-from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError
 from ..image.cache import LayerCache
 from ..trust.subjects import image_model
@@ -68,6 +66,8 @@ def is_registry_root(ref: str) -> bool:
 def expand_fleet(refs: list[str], options: ScanOptions, result: ScanResult) -> list[str]:
     """Image references, with each registry root replaced by its images (once per digest), and
     only this shard's images when sharded."""
+    if not options.shard and not any(is_registry_root(ref) for ref in refs):
+        return refs  # one image at a time: no registry client imported (ssl, http: ~25 ms)
     from ..image.fleet import in_shard, list_fleet
     from ..image.sources.remote import RegistryOptions
 
@@ -304,6 +304,9 @@ class DockerfileMap:
 
     @classmethod
     def load(cls, path: str) -> "DockerfileMap":
+        from ..dockerfile.model import build_model  # the Dockerfile parser (~35 ms) only with --dockerfile
+        from ..dockerfile.parse import parse_dockerfile
+
         text = read_source(path)
         model = build_model(parse_dockerfile(text, path))
         if not model.stages:
