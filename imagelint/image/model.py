@@ -42,6 +42,8 @@ class Layer:
     opener: Callable[[], BinaryIO] = field(repr=False)
     source: str = ""  # where the blob lives, for messages
     raw_digest: str | None = None  # what the stored bytes must hash to, when known
+    # (file, offset, length) of the stored blob inside a local archive: the layer cache's stat memo.
+    location: tuple[str, int, int] | None = None
 
     @property
     def name(self) -> str:

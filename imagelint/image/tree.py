@@ -311,6 +311,17 @@ def _created_by(config: dict) -> list[str]:
     return [str(h.get("created_by") or "") for h in config.get("history") or [] if not h.get("empty_layer")]
 
 
+def _hash_to_end(layer, limits: Limits, shared: _Shared) -> None:
+    """Read a layer's blob to its end: its digests are checked there (ImagelintError if they differ)."""
+    stream = layer.open(limits, shared.budget)
+    try:
+        while stream.read(1 << 20):
+            if shared.cancelled.is_set():
+                raise ImagelintError(f"{layer.name}: cancelled")
+    finally:
+        stream.close()
+
+
 def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limits = DEFAULT_LIMITS,
                     workers: int | None = None, progress: ProgressCallback | None = None,
                     cache: "LayerCache | None" = None) -> ImageTree:
@@ -339,9 +350,17 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
             with cache.claim(key):  # another process may be reading this very layer: wait for it
                 record = cache.load(key, layer)
                 if record is None:
+                    before = cache.file_state(layer)
                     record = read_layer(layer, policy, limits, shared, progress)
                     cache.store(key, record)  # only a layer read to its end, digests verified, is stored
+                    cache.remember(layer, before)
                     return record
+        if not cache.identity_known(layer):
+            # Keyed by the diff ID the config declares: the archive must still hold that blob.
+            before = cache.file_state(layer)
+            _hash_to_end(layer, limits, shared)
+            cache.hashed += 1
+            cache.remember(layer, before)
         shared.count_cached(record)
         return record
 
