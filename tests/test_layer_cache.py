@@ -229,3 +229,73 @@ def test_a_corrupt_memo_entry_is_ignored_and_rewritten(tmp_path, archive):
     warm = LayerCache(tmp_path / "cache")
     read_tree(reference, warm)
     assert (warm.memo_hits, warm.hashed) == (0, 1)
+
+
+# ---- the certificate facts kept beside the layer cache
+
+def _bundle() -> bytes:
+    import certifi
+
+    return Path(certifi.where()).read_bytes()
+
+
+def _fresh(data: bytes):
+    from imagelint.certs import load
+
+    load._PARSED.clear()
+    return load.load_certificates(data, "/etc/ssl/certs/ca-certificates.crt").certificates
+
+
+def test_certificate_facts_come_back_exactly_from_the_store(tmp_path):
+    from imagelint.certs.load import facts_store
+
+    data = _bundle()
+    parsed = _fresh(data)
+    with facts_store(tmp_path / "certificates"):
+        written = _fresh(data)
+    assert (tmp_path / "certificates").exists()
+    with facts_store(tmp_path / "certificates") as store:
+        stored = _fresh(data)
+        assert not store.dirty  # every certificate was known
+    assert len(stored) == len(parsed) > 100
+    assert stored == parsed == written  # every summarised field (dataclass equality)
+    assert all(s._cert is None for s in stored)  # not parsed ...
+    assert stored[0].cert.subject.rfc4514_string() == parsed[0].subject  # ... until asked for
+    assert [s.der for s in stored] == [p.der for p in parsed]
+
+
+def test_a_corrupt_or_tampered_facts_file_is_ignored_and_rewritten(tmp_path):
+    import hashlib
+
+    from imagelint.certs.load import facts_store
+
+    data = _bundle()
+    parsed = _fresh(data)
+    path = tmp_path / "certificates"
+    with facts_store(path):
+        _fresh(data)
+    good = path.read_bytes()
+    head, _, body = good.partition(b"\n")
+    # Cut short; a valid checksum over facts that do not belong to their certificate (another
+    # certificate's fingerprint: the store's key is the SHA-256 of the DER, so they must agree).
+    facts = json.loads(body)
+    facts[parsed[0].fingerprint_sha256][2] = parsed[1].fingerprint_sha256
+    forged = json.dumps(facts, separators=(",", ":")).encode()
+    assert forged != body
+    forged_head = head.rsplit(b" ", 1)[0] + b" " + hashlib.sha256(forged).hexdigest().encode()
+    for bad in (good[:-10] + b"0" * 10, forged_head + b"\n" + forged, b"imagelint-certificate-facts"):
+        path.write_bytes(bad)
+        with facts_store(path):
+            assert _fresh(data) == parsed
+        assert path.read_bytes() == good  # replaced by the facts parsed again
+
+
+def test_a_warm_scan_reports_what_a_cold_one_does(tmp_path, image):
+    reference, _layout = image
+    cache = tmp_path / "cache"
+    cold = cli("scan", reference, "-f", "json", "--no-cache")
+    first = cli("scan", reference, "-f", "json", "--cache-dir", str(cache))
+    assert (cache / "certificates").exists()
+    warm = cli("scan", reference, "-f", "json", "--cache-dir", str(cache))
+    assert cold.returncode == first.returncode == warm.returncode == 1, cold.stderr
+    assert json.loads(cold.stdout) == json.loads(first.stdout) == json.loads(warm.stdout)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..checks.image.context import ImageContext
 from ..checks.runner import run_checks, to_findings
+from ..certs.load import facts_store
 from ..config import Config, find_config
 from ..findings import Finding, ImagelintError, InputError
 from ..image.cache import LayerCache
@@ -110,6 +111,15 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
             return result
     config = options.config or find_config(Path(options.dockerfile or "."))
     refs = expand_fleet(refs, options, result)
+    # With the layer cache, what the certificates of the image's stores say is kept beside it.
+    with facts_store(options.cache.directory / "certificates" if options.cache is not None else None):
+        _scan_each(refs, options, config, mapper, result)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _scan_each(refs: list[str], options: ScanOptions, config: Config | None, mapper: "DockerfileMap | None",
+               result: ScanResult) -> None:
     for done, ref in enumerate(refs, 1):
         if options.fleet_progress:
             print(f"imagelint: [{done}/{len(refs)}] {ref}", file=sys.stderr, flush=True)
@@ -123,8 +133,6 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
         result.findings.extend(findings)
         if inventory is not None:
             result.inventories.append(inventory)
-    result.findings.sort(key=Finding.sort_key)
-    return result
 
 
 def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
