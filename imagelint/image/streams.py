@@ -193,12 +193,27 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
+def _inflater():
+    """(decompressobj, its error) for gzip: ISA-L's inflate (`isal`, about twice zlib's speed) where
+    that optional package is installed (`pip install 'imagelint[fast]'`), zlib otherwise or with
+    IMAGELINT_INFLATE=zlib. Both take the same calls and give the same bytes."""
+    if os.environ.get("IMAGELINT_INFLATE", "").lower() != "zlib":
+        try:
+            from isal import isal_zlib
+        except ImportError:
+            pass
+        else:
+            return isal_zlib.decompressobj, isal_zlib.error
+    return zlib.decompressobj, zlib.error
+
+
 class GzipStream(RawStream):
-    """Multi-member gzip with zlib directly: one forward pass, no seeking."""
+    """Multi-member gzip, inflated directly (zlib or ISA-L): one forward pass, no seeking."""
 
     def __init__(self, inner: BinaryIO, what: str):
         self.inner, self.what = inner, what
-        self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.new_decomp, self.error = _inflater()
+        self.decomp = self.new_decomp(16 + zlib.MAX_WBITS)
         self.in_member = False
         self.pending = b""
         self.eof = False
@@ -222,11 +237,11 @@ class GzipStream(RawStream):
     def _feed(self, data: bytes) -> None:
         try:
             self.pending += self.decomp.decompress(data, CHUNK)
-        except zlib.error as exc:
+        except self.error as exc:
             raise ImagelintError(f"{self.what}: corrupt gzip data ({exc})") from None
         if self.decomp.eof:
             rest = self.decomp.unused_data
-            self.decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self.decomp = self.new_decomp(16 + zlib.MAX_WBITS)
             self.in_member = False
             if rest.strip(b"\x00"):
                 self.in_member = True
