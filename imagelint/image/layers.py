@@ -134,6 +134,8 @@ _NO_CHECKSUM = b" " * 8
 
 def _octal(field: bytes) -> int:
     """tarfile's nti() for octal fields; base-256 and garbage raise ValueError (tarfile decides then)."""
+    if field[-1] in (0, 32) and field[:-1].isdigit():  # the usual "0000644\0": digits and a terminator
+        return int(field[:-1], 8)
     end = field.find(b"\x00")
     text = (field if end < 0 else field[:end]).strip()
     if not text:
@@ -286,7 +288,9 @@ def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFA
     name = layer.name
     on_plain = (lambda n: progress(layer.index, "uncompressed", n)) if progress else None
     on_raw = (lambda n: progress(layer.index, "stored", n)) if progress else None
-    stream = layer.open(limits, shared.budget, on_plain, on_raw)
+    # An uncompressed blob in a local file is read in place, skipping what nobody reads.
+    stream = layer.open_in_place(shared.budget, on_plain, on_raw) or layer.open(limits, shared.budget, on_plain,
+                                                                                 on_raw)
     reader = ForwardReader(stream)
     try:
         try:
