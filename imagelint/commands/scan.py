@@ -20,7 +20,6 @@ from ..config import Config, find_config
 from ..findings import Finding, ImagelintError, InputError
 from ..image.cache import LayerCache
 from ..trust.subjects import image_model
-from .inputs import read_source
 
 CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
 
@@ -314,6 +313,7 @@ class DockerfileMap:
     def load(cls, path: str) -> "DockerfileMap":
         from ..dockerfile.model import build_model  # the Dockerfile parser (~35 ms) only with --dockerfile
         from ..dockerfile.parse import parse_dockerfile
+        from .inputs import read_source
 
         text = read_source(path)
         model = build_model(parse_dockerfile(text, path))

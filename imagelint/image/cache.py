@@ -261,12 +261,14 @@ def _decode(data: bytes, layer: Layer) -> LayerRecord | None:
     try:
         payload = json.loads(zlib.decompress(body))
         record = LayerRecord(index=layer.index, diff_id=layer.diff_id, digest=layer.digest)
+        added = record.added
         for path, kind, mode, uid, gid, size, target in payload["added"]:
-            if not (isinstance(path, str) and path.startswith("/") and kind in _KINDS
-                    and all(isinstance(n, int) for n in (mode, uid, gid, size))
-                    and (target is None or isinstance(target, str))):
+            # Spelt out rather than all(...): this loop runs once per file of the layer.
+            if not (type(path) is str and path.startswith("/") and kind in _KINDS and type(mode) is int
+                    and type(uid) is int and type(gid) is int and type(size) is int
+                    and (target is None or type(target) is str)):
                 return None
-            record.added[path] = FileInfo(path, kind, mode, uid, gid, size, target)
+            added[path] = FileInfo(path, kind, mode, uid, gid, size, target)
         record.whiteouts = [_str(p) for p in payload["whiteouts"]]
         record.opaque_dirs = [_str(p) for p in payload["opaque_dirs"]]
         record.kept = {_str(p): base64.b64decode(d, validate=True) for p, d in payload["kept"].items()}

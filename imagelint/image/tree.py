@@ -271,8 +271,11 @@ class ImageTree:
             elif self.policy.keep(link, source.size):
                 record.notes.append(f"{link}: hardlink to {target}, whose contents were not kept")
         relocated: dict[str, FileInfo] = {}
+        infos = self._infos
         for path, info in record.added.items():
-            placed = self._place(path, record)
+            # _place's common case inline (the parent is a directory already): most of a merge.
+            parent_info = infos.get(path.rpartition("/")[0] or "/")
+            placed = path if parent_info is not None and parent_info.kind == "dir" else self._place(path, record)
             if placed != path:  # written through a symlinked directory
                 info = replace(info, path=placed)
                 for contents in (record.kept, record.embedded):
@@ -338,9 +341,6 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
     workers = max(1, workers or getattr(image, "concurrency", 2))
     if not image.layers:
         return tree.finish()
-    from concurrent.futures import ThreadPoolExecutor  # ~19 ms of imports: only when there are layers to read
-
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
     def read(layer) -> LayerRecord:
         key = cache.key(layer, policy) if cache is not None else None
         if not key:
@@ -364,6 +364,15 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
         shared.count_cached(record)
         return record
 
+    if len(image.layers) == 1:  # nothing to overlap: no pool (concurrent.futures costs ~10 ms to import)
+        layer = image.layers[0]
+        record = read(layer)
+        record.created_by = created_by[0] if created_by else ""
+        tree.apply(record)
+        return tree.finish()
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
     try:
         futures = [pool.submit(read, layer) for layer in image.layers]
         for layer, future in zip(image.layers, futures):
