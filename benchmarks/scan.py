@@ -75,7 +75,9 @@ print(total)
 def measure(cmd: list[str], env: dict[str, str] | None = None, ok_codes=(0, 1)) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds (user + system), peak RSS in MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # `python -m` puts the working directory first on sys.path: run in the checkout measured.
+    cwd = (env or {}).get("PYTHONPATH") or None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -199,7 +201,8 @@ def main() -> None:
         rows["rss_java"] = repeat("imagelint scan, Java (349 MB unpacked)", scan + [java], args.runs, env)
         rows["rss_stacked"] = repeat("imagelint scan, Java + Debian layers (483 MB unpacked)", scan + [stacked],
                                      args.runs, env)
-        findings = subprocess.run(scan + [f"docker-archive:{archive}"], capture_output=True, text=True, env=env)
+        findings = subprocess.run(scan + [f"docker-archive:{archive}"], capture_output=True, text=True, env=env,
+                                  cwd=ROOT)
         summary = json.loads(findings.stdout)["findings"]
     finally:
         registries.stop_all()

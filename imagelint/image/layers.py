@@ -90,6 +90,9 @@ class LayerRecord:
 def entry_path(name: str, layer_name: str) -> str:
     """A tar entry name as an absolute image path; './etc', 'etc' and '/' roots are all fine,
     absolute paths and '..' components are refused (they would write outside the root)."""
+    plain = "/" + (name[2:] if name.startswith("./") else name)
+    if "//" not in plain and "/." not in plain and not plain.endswith("/"):
+        return plain  # the usual 'etc/ssl' or './etc/ssl': nothing to normalise or refuse
     if name.startswith("/"):
         if name.strip("/") in ("", "."):
             return "/"
@@ -307,7 +310,7 @@ def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFA
                 raise ImagelintError(f"{name}: cancelled")
             shared.count_entry(name)
             path = entry_path(member.name, name)
-            base = posixpath.basename(path)
+            base = path.rpartition("/")[2]  # posixpath.basename of a normalised path
             if base.startswith(WHITEOUT):
                 parent = posixpath.dirname(path)
                 if base == OPAQUE:
