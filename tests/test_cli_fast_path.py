@@ -115,3 +115,63 @@ def test_jobs_gives_the_same_report(tmp_path: Path):
     one = run("fast", ["lint", ".", "-f", "json", "--jobs", "1"], tmp_path)
     two = run("fast", ["lint", ".", "-f", "json", "--jobs", "2"], tmp_path)
     assert one == two and one[0] == 1
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    """An image with an expired custom CA and a private key (findings of several severities)."""
+    from imagekit import Image, Layer, make_ca, private_key_pem, write_docker_archive
+
+    root = tmp_path_factory.mktemp("scan-fast")
+    expired, _cert, key = make_ca("Expired Corp CA", days=-1, not_before_days=-30)
+    layer = (Layer().file("etc/os-release", "ID=debian\nVERSION_ID=12\n")
+             .file("etc/ssl/certs/ca-certificates.crt", expired)
+             .file("usr/local/share/ca-certificates/corp.crt", expired)
+             .file("app/server.key", private_key_pem(key)))
+    write_docker_archive(root / "app.tar", Image([layer]))
+    return root
+
+
+@pytest.mark.parametrize("args", [
+    ["scan", "docker-archive:app.tar", "--no-cache"],
+    ["scan", "docker-archive:app.tar", "-f", "json", "--cache-dir", "cache"],
+    ["scan", "--format=sarif", "docker-archive:app.tar", "--no-cache", "--no-progress"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--select", "IL708,IL710", "--ignore", "IL710"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--fail-level", "error", "--expiring-days", "5"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--inventory", "-f", "json"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--inventory", "-f", "sarif"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "-f", "yaml"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--select", "IL999"],
+    ["scan", "docker-archive:app.tar", "missing.tar", "--no-cache", "--timeout", "30.5"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--ca-file", "nope.pem"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--shard", "1/2"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "--shards", "2"],
+    ["scan", "docker-archive:app.tar", "--no-cache", "-o", "report.txt", "--no-color"],
+    # Not parsed by the fast path: typer answers, and the fast entry must answer the same.
+    ["scan"],
+    ["scan", "-h"],
+    ["scan", "--timeout", "1e9", "docker-archive:app.tar", "--no-cache"],
+    ["scan", "--timeout", "soon", "docker-archive:app.tar"],
+    ["scan", "--expiring-days", "-3", "docker-archive:app.tar"],
+    ["scan", "--inv", "docker-archive:app.tar"],
+    ["scan", "--", "docker-archive:app.tar"],
+])
+def test_scan_fast_path_answers_as_typer_does(images: Path, args: list[str]):
+    answers = []
+    for entry in ("fast", "typer"):
+        answer = run(entry, args, images)
+        report = images / "report.txt"
+        answers.append((answer, report.read_text() if report.exists() else None))
+        report.unlink(missing_ok=True)
+    assert answers[0] == answers[1]
+
+
+def test_plain_scan_imports_no_typer_nor_registry_client(images: Path):
+    code = ("import sys; sys.argv = ['imagelint', 'scan', 'docker-archive:app.tar', '-f', 'json', '--no-cache']\n"
+            "from imagelint.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'ssl', 'rich')\n"
+            "             or m in ('imagelint.image.sources.remote', 'imagelint.dockerfile.model')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=images, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr

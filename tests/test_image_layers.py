@@ -19,6 +19,7 @@ from imagelint.image.tree import ImageTree, read_image_tree
 from imagelint.trust.keep import TRUST_FILES, keeps
 from imagelint.image.limits import MIB, Limits
 from imagelint.image.sources import open_image
+from imagelint.image.streams import Budget
 
 ROOT = Path(__file__).resolve().parent.parent
 # Peak RSS of the measuring process itself: VmHWM starts afresh at exec, while ru_maxrss would carry
@@ -448,3 +449,48 @@ def test_peak_memory_stays_flat_for_a_large_layer(tmp_path):
     before, after, count = result.stdout.split()
     assert int(count) == 31
     assert float(after) - float(before) < 40, f"peak RSS grew from {before} to {after} MB"
+
+
+# --------------------------------------------------------------------------- uncompressed blobs read in place
+
+def _mixed_layer(compression: str) -> kit.Layer:
+    """Kept files between large files nobody reads (skipped in place, only hashed)."""
+    layer = kit.Layer(compression)
+    for i in range(40):
+        layer.file(f"data/big{i}", os.urandom(200_000 + i * 5_000))
+        layer.file(f"etc/ssl/certs/c{i}.pem", f"pem {i}\n" * (i + 1))
+        layer.file(f"data/small{i}", b"s" * i)
+    return layer.file("etc/os-release", "ID=debian\n")
+
+
+def _tree_fields(tree: ImageTree):
+    return sorted(tree._infos.items()), tree._data
+
+
+@pytest.mark.parametrize("style", ["oci", "docker-archive"])
+def test_an_uncompressed_blob_read_in_place_gives_the_streamed_tree(tmp_path, style):
+    plain, gz = _mixed_layer("none"), _mixed_layer("gzip")
+    gz.entries = plain.entries  # the same files
+    streamed = kit.write_oci(tmp_path / "gz", kit.Image([gz]))
+    if style == "oci":
+        in_place = kit.write_oci(tmp_path / "plain", kit.Image([plain]))
+    else:
+        in_place = kit.write_docker_archive(tmp_path / "plain.tar", kit.Image([plain]))
+    with open_image(in_place) as image:
+        probe = image.layers[0].open_in_place(Budget(Limits()))
+        assert probe is not None
+        probe.close()
+        seen: dict[str, int] = {}
+        tree = read_image_tree(image, TRUST_FILES, progress=lambda i, kind, n: seen.update({kind: seen.get(kind, 0) + n}))
+    with open_image(streamed) as image:
+        reference = read_image_tree(image, TRUST_FILES)
+    assert _tree_fields(tree) == _tree_fields(reference)
+    assert len(tree._data) == 41  # the 40 PEM files and os-release
+    assert seen == {"stored": len(plain.tar()), "uncompressed": len(plain.tar())}
+
+
+def test_an_in_place_blob_with_another_digest_is_an_error(tmp_path):
+    layer = _mixed_layer("none")
+    layout = _layout_with_blob(tmp_path, layer.tar(), diff_id="sha256:" + "1" * 64)
+    with open_image(f"oci:{layout}") as image, pytest.raises(ImagelintError, match="digest mismatch"):
+        read_image_tree(image, TRUST_FILES)

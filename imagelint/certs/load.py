@@ -109,7 +109,21 @@ class CertRecord:
     index: int = 0
     container: str = "pem"  # pem | der | pkcs7 | trusted-pem | jks | jceks | pkcs12
     alias: str | None = None
-    cert: Any = field(default=None, compare=False, repr=False, hash=False)
+    # The certificate's DER, and its cryptography object (for path building), parsed from the DER on
+    # first use when the record came from the facts store: most scans never need it.
+    der: bytes = field(default=b"", compare=False, repr=False, hash=False)
+    _cert: Any = field(default=None, compare=False, repr=False, hash=False)
+
+    @property
+    def cert(self) -> Any:
+        if self._cert is None and self.der:
+            from cryptography import x509
+
+            try:
+                object.__setattr__(self, "_cert", x509.load_der_x509_certificate(self.der))
+            except ValueError:
+                return None
+        return self._cert
 
     @property
     def label(self) -> str:
@@ -148,6 +162,8 @@ def _cached_record(der: bytes, source: str, index: int, container: str, alias: s
 
     key = hashlib.sha256(der).digest()
     template = _PARSED.get(key)
+    if template is None and _STORE is not None:
+        template = _STORE.get(key)
     if template is None:
         from cryptography import x509
 
@@ -155,7 +171,141 @@ def _cached_record(der: bytes, source: str, index: int, container: str, alias: s
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = template
-    return replace(template, source=source, index=index, container=container, alias=alias)
+        if _STORE is not None:
+            _STORE.add(key, template)
+    return replace(template, source=source, index=index, container=container, alias=alias, der=der)
+
+
+# --------------------------------------------------------------------------- the facts store
+
+# The facts record_from_cert derives from a certificate, in CertRecord's field order.
+_FACT_FIELDS = ("subject", "issuer", "fingerprint_sha256", "not_before", "not_after", "is_ca", "path_length",
+                "key_usage", "self_signed", "key_type", "key_bits", "signature_hash", "dns_names", "ip_addresses",
+                "common_name", "has_ski", "has_aki", "bc_critical", "version")
+_STORE_MAGIC = b"imagelint-certificate-facts"
+_STORE_MAX = _PARSED_MAX
+
+
+class _FactsStore:
+    """What record_from_cert found in each certificate (by the SHA-256 of its DER), kept in one file
+    across runs: an image's trust store is the same hundred-odd roots scan after scan, and parsing
+    them (and importing cryptography to do so) was most of a warm scan. The file carries a checksum
+    and is keyed by imagelint's version and this module's source: a corrupt, foreign or older file
+    is ignored (and replaced), never trusted."""
+
+    def __init__(self, path):
+        import hashlib
+        from pathlib import Path
+
+        from .. import __version__
+
+        self.path = Path(path)
+        self.version = f"{__version__}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:20]}"
+        self.entries: dict[bytes, CertRecord] | None = None
+        self.dirty = False
+
+    def _load(self) -> dict[bytes, CertRecord]:
+        import hashlib
+        import json
+
+        entries: dict[bytes, CertRecord] = {}
+        try:
+            data = self.path.read_bytes()
+            head, sep, body = data.partition(b"\n")
+            if (not sep or head != b"%s %s %s" % (_STORE_MAGIC, self.version.encode(),
+                                                   hashlib.sha256(body).hexdigest().encode())):
+                raise ValueError("not this version's facts")
+            for key, facts in json.loads(body).items():
+                values = dict(zip(_FACT_FIELDS, facts, strict=True))
+                for name in ("not_before", "not_after"):
+                    values[name] = datetime.fromisoformat(values[name])
+                for name in ("key_usage", "dns_names", "ip_addresses"):
+                    if values[name] is not None:
+                        values[name] = tuple(values[name])
+                if not (values["fingerprint_sha256"] == key and _well_typed(values)):
+                    raise ValueError("not facts record_from_cert writes")
+                entries[bytes.fromhex(key)] = CertRecord(**values)
+        except (OSError, ValueError, TypeError, AttributeError):
+            entries = {}
+            self.dirty = self.path.exists()  # rewrite a bad file even if nothing new is parsed
+        return entries
+
+    def get(self, key: bytes) -> CertRecord | None:
+        if self.entries is None:
+            self.entries = self._load()
+        return self.entries.get(key)
+
+    def add(self, key: bytes, record: CertRecord) -> None:
+        if self.entries is None:
+            self.entries = self._load()
+        if len(self.entries) < _STORE_MAX:
+            self.entries[key] = record
+            self.dirty = True
+
+    def save(self) -> None:
+        """Atomically, best effort: a store that cannot be written only costs time."""
+        if not self.dirty or self.entries is None:
+            return
+        import hashlib
+        import json
+        import os
+        import tempfile
+
+        def facts(record: CertRecord) -> list:
+            values = [getattr(record, name) for name in _FACT_FIELDS]
+            return [v.isoformat() if isinstance(v, datetime) else v for v in values]
+
+        body = json.dumps({key.hex(): facts(r) for key, r in self.entries.items()}, separators=(",", ":")).encode()
+        data = b"%s %s %s\n" % (_STORE_MAGIC, self.version.encode(), hashlib.sha256(body).hexdigest().encode()) + body
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(temp, self.path)
+            except BaseException:
+                os.unlink(temp)
+                raise
+        except OSError:
+            return
+        self.dirty = False
+
+
+_STORE: _FactsStore | None = None
+_TEXT_FIELDS = ("subject", "issuer", "fingerprint_sha256", "key_type")
+_FLAG_FIELDS = ("self_signed", "has_ski", "has_aki", "bc_critical")
+
+
+def _well_typed(values: dict) -> bool:
+    def optional(value, kind) -> bool:
+        return value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool)))
+
+    return (all(isinstance(values[n], str) for n in _TEXT_FIELDS) and all(values[n] in (True, False) for n in _FLAG_FIELDS)
+            and values["is_ca"] in (None, True, False) and optional(values["path_length"], int)
+            and optional(values["key_bits"], int) and optional(values["signature_hash"], str)
+            and optional(values["common_name"], str) and optional(values["version"], int)
+            and all(values[n] is None or all(isinstance(v, str) for v in values[n])
+                    for n in ("key_usage", "dns_names", "ip_addresses")))
+
+
+class facts_store:
+    """`with facts_store(path):` certificates read meanwhile are looked up in, and added to, the facts
+    file at `path` (saved on leaving); `path` None: in memory only, as without it."""
+
+    def __init__(self, path):
+        self.store = _FactsStore(path) if path is not None else None
+
+    def __enter__(self):
+        global _STORE
+        self.previous, _STORE = _STORE, self.store
+        return self.store
+
+    def __exit__(self, *exc) -> None:
+        global _STORE
+        _STORE = self.previous
+        if self.store is not None:
+            self.store.save()
 
 
 def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str = "pem",
@@ -232,7 +382,8 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
         index=index,
         container=container,
         alias=alias,
-        cert=cert,
+        der=der,
+        _cert=cert,
     )
 
 

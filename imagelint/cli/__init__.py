@@ -1,7 +1,8 @@
 """The command line: wiring and exit codes only. Each command imports what it needs when it runs.
 
 `main` runs a plain `imagelint lint ...` (the call pre-commit, editors and CI make, once per commit
-or save) without importing typer or click: cli/lint.py parses the options it knows. Everything
+or save) and a plain `imagelint scan ...` without importing typer or click: cli/lint.py and
+cli/scan.py parse the options they know. Everything
 else, --help and usage errors included, goes to the typer app in cli/app.py.
 
 Exit codes: 0 nothing at or above the fail level; 1 findings (or, for fix, files changed/left);
@@ -24,21 +25,30 @@ def main() -> None:
 
         options = plain_lint_arguments(args[1:])
         if options is not None:
-            sys.exit(_run_plain_lint(options))
+            sys.exit(_run_plain(options, "lint"))
+    if args[:1] == ["scan"]:
+        from .scan import plain_scan_arguments
+
+        options = plain_scan_arguments(args[1:])
+        if options is not None:
+            sys.exit(_run_plain(options, "scan"))
     from .app import main as typer_main
 
     typer_main()
 
 
-def _run_plain_lint(options: dict) -> int:
-    """run_lint, with the console handling click gives the typer commands (Ctrl-C, a closed pipe)."""
+def _run_plain(options: dict, command: str) -> int:
+    """run_lint or run_scan, with the console handling click gives the typer commands (Ctrl-C, a closed pipe)."""
     import errno
 
     from ..findings import ImagelintError
-    from .lint import run_lint
 
+    if command == "lint":
+        from .lint import run_lint as run
+    else:
+        from .scan import run_scan as run
     try:
-        return run_lint(**options)
+        return run(**options)
     except ImagelintError as exc:  # pragma: no cover - commands convert these themselves
         sys.stderr.write(f"imagelint: error: {exc.as_input_error()}\n")
         return 2

@@ -15,8 +15,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from .common import EXPIRY_FORMATS, FAIL_LEVELS, FIX_FORMATS, LINT_FORMATS, RUNTIMES, TRUST_FORMATS
-from .common import (_build_args, _emit, _empty_inputs, _exit_code, _fail, _fail_level, _lint_kinds,
-                     _load_config, _rule_selection, _split_ids, _use_color)
+from .common import (_build_args, _emit, _empty_inputs, _fail, _lint_kinds,
+                     _load_config, _rule_selection, _split_ids)
 
 
 class _Command(TyperCommand):
@@ -337,30 +337,6 @@ def expiry(
     raise typer.Exit(code)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1")
-
-
-def _shard(shard: Optional[str], shards: Optional[int]):
-    """(I, N) from --shard I/N, or from --shards N and the Indexed Job's JOB_COMPLETION_INDEX (0-based)."""
-    from ..findings import ImagelintError
-    from ..image.fleet import parse_shard
-
-    try:
-        if shard and shards:
-            raise ImagelintError("give --shard I/N or --shards N, not both")
-        if shard:
-            return parse_shard(shard)
-        if shards:
-            index = os.environ.get("JOB_COMPLETION_INDEX", "")
-            if not index.isdigit():
-                raise ImagelintError("--shards N needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)")
-            return parse_shard(f"{int(index) + 1}/{shards}")
-    except ImagelintError as exc:
-        raise _fail(str(exc))
-    return None
-
-
 def _write_atomically(path: str, text: str) -> None:
     """Readers (a textfile collector) see the old file or the new one, never half of one."""
     import tempfile
@@ -445,42 +421,11 @@ def scan(
 ) -> None:
     """Scan built images: what they really trust (OS bundle, Java, Python, Node stores), and what is
     wrong with it. Reads the layers; never runs the image."""
-    from ..findings import Severity
-    from ..report import Report, render
-    from ..commands.scan import ScanOptions, render_inventory, scan_images, show_progress
-    from ..image.cache import layer_cache
+    from .scan import run_scan
 
-    allowed = ["text", "json"] if inventory else LINT_FORMATS
-    if format not in allowed:
-        raise _fail(f"unknown format {format!r}{' for --inventory' if inventory else ''} (choose from {', '.join(allowed)})")
-    if ca_file and not os.path.isfile(ca_file):
-        raise _fail(f"{ca_file}: --ca-file does not exist")
-    selected, ignored = _split_ids(select), _split_ids(ignore)
-    if not inventory:
-        _rule_selection(selected, ignored, lambda: {"image"}, "scan", allow_empty)
-    cfg = _load_config(config)
-    level = _fail_level(fail_level, cfg, Severity.WARNING)
-    options = ScanOptions(selected, ignored, platform, ca_file, list(insecure_registry or []),
-                          dockerfile, expiring_days, show_progress(no_progress), cfg, inventory,
-                          layer_cache(cache_dir, not no_cache), all_images, repo_glob, tag_glob,
-                          _shard(shard, shards), progress and not _in_ci(),
-                          timeout=timeout if timeout > 0 else None)
-    result = scan_images(list(images), options)
-    for error in result.errors:
-        typer.echo(f"imagelint: error: {error}", err=True)
-    if not result.images:
-        raise typer.Exit(2)
-    if inventory:
-        _emit(render_inventory(result.inventories, format), output)
-        raise typer.Exit(2 if result.errors else 0)
-    from ..catalogue import load_catalogue
-
-    shown = result.images[0] if len(result.images) == 1 else ", ".join(result.images)
-    # Images that could not be read stay in the machine formats too (JSON errors, SARIF notifications).
-    report = Report(result.findings, list(result.errors), load_catalogue(), result.sources, __version__, "image",
-                    len(result.images), image=shown)
-    _emit(render(format, report, color=_use_color(no_color, output)), output)
-    raise typer.Exit(_exit_code(result.findings, result.errors, level))
+    raise typer.Exit(run_scan(images, format, output, fail_level, select, ignore, platform, ca_file, insecure_registry,
+                              dockerfile, all_images, repo_glob, tag_glob, shard, shards, progress, inventory,
+                              expiring_days, config, allow_empty, no_progress, no_color, cache_dir, no_cache, timeout))
 
 
 def main() -> None:

@@ -15,13 +15,11 @@ from typing import Any
 
 from ..checks.image.context import ImageContext
 from ..checks.runner import run_checks, to_findings
+from ..certs.load import facts_store
 from ..config import Config, find_config
-from ..dockerfile.model import build_model
-from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError
 from ..image.cache import LayerCache
 from ..trust.subjects import image_model
-from .inputs import read_source
 
 CONFIG_PATH = "config"  # the "path" of findings on the image config (Env, User) rather than a file
 
@@ -68,6 +66,8 @@ def is_registry_root(ref: str) -> bool:
 def expand_fleet(refs: list[str], options: ScanOptions, result: ScanResult) -> list[str]:
     """Image references, with each registry root replaced by its images (once per digest), and
     only this shard's images when sharded."""
+    if not options.shard and not any(is_registry_root(ref) for ref in refs):
+        return refs  # one image at a time: no registry client imported (ssl, http: ~25 ms)
     from ..image.fleet import in_shard, list_fleet
     from ..image.sources.remote import RegistryOptions
 
@@ -110,6 +110,15 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
             return result
     config = options.config or find_config(Path(options.dockerfile or "."))
     refs = expand_fleet(refs, options, result)
+    # With the layer cache, what the certificates of the image's stores say is kept beside it.
+    with facts_store(options.cache.directory / "certificates" if options.cache is not None else None):
+        _scan_each(refs, options, config, mapper, result)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _scan_each(refs: list[str], options: ScanOptions, config: Config | None, mapper: "DockerfileMap | None",
+               result: ScanResult) -> None:
     for done, ref in enumerate(refs, 1):
         if options.fleet_progress:
             print(f"imagelint: [{done}/{len(refs)}] {ref}", file=sys.stderr, flush=True)
@@ -123,8 +132,6 @@ def scan_images(refs: list[str], options: ScanOptions) -> ScanResult:
         result.findings.extend(findings)
         if inventory is not None:
             result.inventories.append(inventory)
-    result.findings.sort(key=Finding.sort_key)
-    return result
 
 
 def scan_image(ref: str, options: ScanOptions, config: Config | None = None, mapper: "DockerfileMap | None" = None,
@@ -304,6 +311,10 @@ class DockerfileMap:
 
     @classmethod
     def load(cls, path: str) -> "DockerfileMap":
+        from ..dockerfile.model import build_model  # the Dockerfile parser (~35 ms) only with --dockerfile
+        from ..dockerfile.parse import parse_dockerfile
+        from .inputs import read_source
+
         text = read_source(path)
         model = build_model(parse_dockerfile(text, path))
         if not model.stages:

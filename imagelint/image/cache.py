@@ -6,6 +6,17 @@ holds imagelint's version, the record format and the policy's own key, so a new 
 changed policy never reads an old record. Entries are written atomically, checked against their
 own SHA-256 on every read (a corrupt or tampered entry is ignored and rewritten, never trusted),
 and the directory is pruned, least recently used first, to stay under its size bound.
+
+A layer of a classic docker-archive has no digest of its own: its record is keyed by the diff ID
+the image config declares, which says nothing about the bytes the archive holds now (an archive
+rewritten in place, or a layer tar swapped for another). So before such a record is used the blob
+is hashed, unless a stat memo (as git's index does for the work tree) says this very file was
+hashed to this diff ID already: the memo's key is the archive's real path, st_dev, st_ino, st_size,
+st_mtime_ns and st_ctime_ns, and the member's offset and length. Any write to the file, a rename
+over it or a utime() call sets its ctime to the current time, and ctime cannot be set by an
+unprivileged process, so a changed archive never matches its old memo and is hashed again. A memo
+is only written when the file's ctime was at least RACY_NS older than the stat taken before the
+hash (a write in the same clock tick as the stat would not move ctime: git's "racily clean" case).
 """
 from __future__ import annotations
 
@@ -16,6 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -28,6 +40,10 @@ FORMAT = 1
 MAGIC = b"imagelint-layer-cache"
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 _KINDS = frozenset({"file", "dir", "symlink", "other"})
+MEMO_MAGIC = b"imagelint-stat-memo"
+RACY_NS = 2_000_000_000  # coarser than any file system's ctime granularity this runs on
+
+FileState = tuple  # (os.stat facts of the archive and the member's place, when they were taken)
 
 
 def default_directory() -> Path:
@@ -47,6 +63,8 @@ class LayerCache:
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self.memo_hits = 0  # digest-less layers known by their file's stat memo
+        self.hashed = 0  # digest-less layers hashed before their cached record was used
 
     def key(self, layer: Layer, policy: KeepPolicy) -> str | None:
         identity = layer.digest or layer.diff_id
@@ -57,6 +75,70 @@ class LayerCache:
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
+
+    # ---- the stat memo of digest-less archive layers (see the module's docstring)
+
+    @staticmethod
+    def needs_identity(layer: Layer) -> bool:
+        """Whether a record keyed by this layer may be used only once its blob is known to hash to
+        its diff ID: a layer without a digest of its own (a stored name that is a content address)."""
+        return not layer.digest
+
+    def file_state(self, layer: Layer) -> FileState | None:
+        if layer.location is None or not self.needs_identity(layer):
+            return None
+        path, offset, length = layer.location
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, offset, length), time.time_ns()
+
+    @staticmethod
+    def _memo_key(state: FileState) -> str:
+        facts, _taken = state
+        text = f"stat-memo|{FORMAT}|{__version__}|" + "|".join(str(fact) for fact in facts)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def identity_known(self, layer: Layer) -> bool:
+        """True when the layer's blob needs no hashing to be its diff ID: it has a digest of its own,
+        or its archive is unchanged since it was hashed to this very diff ID."""
+        if not self.needs_identity(layer):
+            return True
+        state = self.file_state(layer)
+        if state is None:
+            return False
+        path = self._path(self._memo_key(state))
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        head, sep, body = data.partition(b"\n")
+        if head != MEMO_MAGIC + b" %d " % FORMAT + hashlib.sha256(body).hexdigest().encode() or not sep:
+            with _quiet():
+                path.unlink()  # corrupt: ignored, rewritten after the next hash
+            return False
+        if body != layer.diff_id.encode():
+            return False
+        with _quiet():
+            os.utime(path)
+        self.memo_hits += 1
+        return True
+
+    def remember(self, layer: Layer, before: FileState | None) -> None:
+        """After the blob was read to its end and matched its diff ID: note it under the state of its
+        file taken before the read, if the file did not change meanwhile and that state is not racy."""
+        if before is None:
+            return
+        after = self.file_state(layer)
+        if after is None or after[0] != before[0]:
+            return
+        ctime_ns, taken_ns = before[0][5], before[1]
+        if taken_ns - ctime_ns < RACY_NS:
+            return
+        body = layer.diff_id.encode()
+        self._write(self._memo_key(before), MEMO_MAGIC + b" %d " % FORMAT + hashlib.sha256(body).hexdigest().encode()
+                    + b"\n" + body)
 
     def load(self, key: str, layer: Layer, count: bool = True) -> LayerRecord | None:
         """The record, or None (absent, corrupt: a corrupt entry is removed). `count`: tally it in
@@ -99,13 +181,16 @@ class LayerCache:
 
     def store(self, key: str, record: LayerRecord) -> None:
         """Best effort: a cache that cannot be written only costs time."""
+        self._write(key, _encode(record))
+
+    def _write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         with _quiet():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(_encode(record))
+                    fh.write(data)
                 os.replace(temp, path)
             except BaseException:
                 with _quiet():
@@ -176,12 +261,14 @@ def _decode(data: bytes, layer: Layer) -> LayerRecord | None:
     try:
         payload = json.loads(zlib.decompress(body))
         record = LayerRecord(index=layer.index, diff_id=layer.diff_id, digest=layer.digest)
+        added = record.added
         for path, kind, mode, uid, gid, size, target in payload["added"]:
-            if not (isinstance(path, str) and path.startswith("/") and kind in _KINDS
-                    and all(isinstance(n, int) for n in (mode, uid, gid, size))
-                    and (target is None or isinstance(target, str))):
+            # Spelt out rather than all(...): this loop runs once per file of the layer.
+            if not (type(path) is str and path.startswith("/") and kind in _KINDS and type(mode) is int
+                    and type(uid) is int and type(gid) is int and type(size) is int
+                    and (target is None or type(target) is str)):
                 return None
-            record.added[path] = FileInfo(path, kind, mode, uid, gid, size, target)
+            added[path] = FileInfo(path, kind, mode, uid, gid, size, target)
         record.whiteouts = [_str(p) for p in payload["whiteouts"]]
         record.opaque_dirs = [_str(p) for p in payload["opaque_dirs"]]
         record.kept = {_str(p): base64.b64decode(d, validate=True) for p, d in payload["kept"].items()}

@@ -90,6 +90,9 @@ class LayerRecord:
 def entry_path(name: str, layer_name: str) -> str:
     """A tar entry name as an absolute image path; './etc', 'etc' and '/' roots are all fine,
     absolute paths and '..' components are refused (they would write outside the root)."""
+    plain = "/" + (name[2:] if name.startswith("./") else name)
+    if "//" not in plain and "/." not in plain and not plain.endswith("/"):
+        return plain  # the usual 'etc/ssl' or './etc/ssl': nothing to normalise or refuse
     if name.startswith("/"):
         if name.strip("/") in ("", "."):
             return "/"
@@ -134,6 +137,8 @@ _NO_CHECKSUM = b" " * 8
 
 def _octal(field: bytes) -> int:
     """tarfile's nti() for octal fields; base-256 and garbage raise ValueError (tarfile decides then)."""
+    if field[-1] in (0, 32) and field[:-1].isdigit():  # the usual "0000644\0": digits and a terminator
+        return int(field[:-1], 8)
     end = field.find(b"\x00")
     text = (field if end < 0 else field[:end]).strip()
     if not text:
@@ -286,7 +291,9 @@ def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFA
     name = layer.name
     on_plain = (lambda n: progress(layer.index, "uncompressed", n)) if progress else None
     on_raw = (lambda n: progress(layer.index, "stored", n)) if progress else None
-    stream = layer.open(limits, shared.budget, on_plain, on_raw)
+    # An uncompressed blob in a local file is read in place, skipping what nobody reads.
+    stream = layer.open_in_place(shared.budget, on_plain, on_raw) or layer.open(limits, shared.budget, on_plain,
+                                                                                 on_raw)
     reader = ForwardReader(stream)
     try:
         try:
@@ -303,7 +310,7 @@ def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFA
                 raise ImagelintError(f"{name}: cancelled")
             shared.count_entry(name)
             path = entry_path(member.name, name)
-            base = posixpath.basename(path)
+            base = path.rpartition("/")[2]  # posixpath.basename of a normalised path
             if base.startswith(WHITEOUT):
                 parent = posixpath.dirname(path)
                 if base == OPAQUE:

@@ -5,13 +5,14 @@ digests on the way. Sources (sources/) implement only how to find the manifest a
 from __future__ import annotations
 
 import json
+import os
 import platform as host_platform
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Protocol
 
 from ..findings import ImagelintError
 from .limits import DEFAULT_LIMITS, Limits
-from .streams import Budget, VerifyingStream, decompressed, parse_digest
+from .streams import Budget, InPlaceBlob, VerifyingStream, decompressed, detect_compression, file_range, parse_digest
 
 # Media types (OCI and Docker schema 2).
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -42,6 +43,8 @@ class Layer:
     opener: Callable[[], BinaryIO] = field(repr=False)
     source: str = ""  # where the blob lives, for messages
     raw_digest: str | None = None  # what the stored bytes must hash to, when known
+    # (file, offset, length) of the stored blob inside a local archive: the layer cache's stat memo.
+    location: tuple[str, int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -63,6 +66,27 @@ class Layer:
         raw = self.open_raw()
         plain = decompressed(raw, limits, budget or Budget(limits), self.name, on_bytes, on_raw_bytes)
         return VerifyingStream(plain, self.diff_id, self.name)
+
+
+    def open_in_place(self, budget: Budget, on_bytes: Callable[[int], None] | None = None,
+                      on_raw_bytes: Callable[[int], None] | None = None) -> BinaryIO | None:
+        """For an uncompressed blob in a local file (a docker-archive member, an OCI layout blob):
+        a stream the tar reader can skip through while the whole blob is hashed beside it
+        (InPlaceBlob); None for anything else, which `open` reads."""
+        raw = self.opener()
+        where = file_range(raw)
+        if where is None or detect_compression(os.pread(where[0], 4, where[1])) != "none":
+            raw.close()
+            return None
+        fd, start, end = where
+        expected = list(dict.fromkeys(d for d in (self.raw_digest, self.diff_id) if d))
+        callbacks = [c for c in (on_raw_bytes, on_bytes) if c]
+
+        def on_both(n: int) -> None:  # stored and uncompressed bytes are the same bytes here
+            for callback in callbacks:
+                callback(n)
+
+        return InPlaceBlob(raw, fd, start, end, expected, self.name, budget, on_both if callbacks else None)
 
 
 class Image(Protocol):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import posixpath
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -273,8 +272,11 @@ class ImageTree:
             elif self.policy.keep(link, source.size):
                 record.notes.append(f"{link}: hardlink to {target}, whose contents were not kept")
         relocated: dict[str, FileInfo] = {}
+        infos = self._infos
         for path, info in record.added.items():
-            placed = self._place(path, record)
+            # _place's common case inline (the parent is a directory already): most of a merge.
+            parent_info = infos.get(path.rpartition("/")[0] or "/")
+            placed = path if parent_info is not None and parent_info.kind == "dir" else self._place(path, record)
             if placed != path:  # written through a symlinked directory
                 info = replace(info, path=placed)
                 for contents in (record.kept, record.embedded):
@@ -313,6 +315,17 @@ def _created_by(config: dict) -> list[str]:
     return [str(h.get("created_by") or "") for h in config.get("history") or [] if not h.get("empty_layer")]
 
 
+def _hash_to_end(layer, limits: Limits, shared: _Shared) -> None:
+    """Read a layer's blob to its end: its digests are checked there (ImagelintError if they differ)."""
+    stream = layer.open(limits, shared.budget)
+    try:
+        while stream.read(1 << 20):
+            if shared.cancelled.is_set():
+                raise ImagelintError(f"{layer.name}: cancelled")
+    finally:
+        stream.close()
+
+
 def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limits = DEFAULT_LIMITS,
                     workers: int | None = None, progress: ProgressCallback | None = None,
                     cache: "LayerCache | None" = None) -> ImageTree:
@@ -329,7 +342,6 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
     workers = max(1, workers or getattr(image, "concurrency", 2))
     if not image.layers:
         return tree.finish()
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
     def read(layer) -> LayerRecord:
         key = cache.key(layer, policy) if cache is not None else None
         if not key:
@@ -339,12 +351,29 @@ def read_image_tree(image: Image, policy: KeepPolicy = NOTHING, *, limits: Limit
             with cache.claim(key):  # another process may be reading this very layer: wait for it
                 record = cache.load(key, layer)
                 if record is None:
+                    before = cache.file_state(layer)
                     record = read_layer(layer, policy, limits, shared, progress)
                     cache.store(key, record)  # only a layer read to its end, digests verified, is stored
+                    cache.remember(layer, before)
                     return record
+        if not cache.identity_known(layer):
+            # Keyed by the diff ID the config declares: the archive must still hold that blob.
+            before = cache.file_state(layer)
+            _hash_to_end(layer, limits, shared)
+            cache.hashed += 1
+            cache.remember(layer, before)
         shared.count_cached(record)
         return record
 
+    if len(image.layers) == 1:  # nothing to overlap: no pool (concurrent.futures costs ~10 ms to import)
+        layer = image.layers[0]
+        record = read(layer)
+        record.created_by = created_by[0] if created_by else ""
+        tree.apply(record)
+        return tree.finish()
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(image.layers)), thread_name_prefix="imagelint-layer")
     try:
         futures = [pool.submit(read, layer) for layer in image.layers]
         for layer, future in zip(image.layers, futures):

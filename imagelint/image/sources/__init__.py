@@ -15,7 +15,6 @@ from ..reference import ImageReference, RegistryName, parse_reference
 from .blobs import DirStore, TarStore
 from .daemon import engine_reachable, open_daemon_image
 from .layout import read_oci_layout
-from .remote import open_registry_image
 from .tarball import read_docker_archive
 
 __all__ = ["open_image", "engine_reachable"]
@@ -62,6 +61,9 @@ def open_image(ref: str | ImageReference, *, platform: str | None = None, ca_fil
         return opened
 
     assert reference.name is not None
+    # The registry client (ssl, http.client: ~20 ms of imports) only for registry references.
+    from .remote import open_registry_image
+
     if reference.transport == "docker":
         return open_registry_image(reference.name, text, platform=platform, ca_file=ca_file,
                                    insecure_registries=tuple(insecure_registries), limits=limits,

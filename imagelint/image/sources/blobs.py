@@ -84,6 +84,7 @@ class TarStore:
         except OSError as exc:
             raise ImagelintError(f"{where}: cannot open ({exc.strerror})") from None
         self.owns_file = fileobj is None
+        self.path = os.path.realpath(path) if path is not None else None
         head = self.file.read(6)
         self.file.seek(0)
         self.compressed = head.startswith(b"\x1f\x8b") or head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ")
@@ -136,6 +137,13 @@ class TarStore:
             raise ImagelintError(f"{self.where}: {name} is larger than {limit} bytes")
         with self.open(name) as stream:
             return stream.read()
+
+    def location(self, name: str) -> tuple[str, int, int] | None:
+        """(archive, offset, length) of a member (offsets of the decompressed stream if compressed)."""
+        member = self._resolve(name)
+        if member is None or self.path is None:
+            return None
+        return self.path, member.offset_data, member.size
 
     def open(self, name: str) -> BinaryIO:
         member = self._resolve(name)

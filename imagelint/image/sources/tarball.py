@@ -47,7 +47,7 @@ def read_docker_archive(store: TarStore, selector: str | None, reference: str, p
         layers.append(Layer(index=index, diff_id=diff_id, digest=blob_digest,
                             media_type=OCI_LAYER if blob_digest else DOCKER_LAYER, size=store.size(path),
                             opener=(lambda p=path: store.open(p)), source=f"{where}:{path}",
-                            raw_digest=blob_digest))
+                            raw_digest=blob_digest, location=store.location(path)))
     config = summarize_config(raw_config, where)
     plat = "/".join(p for p in (config["os"], config["architecture"], config["variant"]) if p)
     return OpenedImage(reference=reference, digest=config_digest, config=config, raw_config=raw_config,
