@@ -268,16 +268,16 @@ def ca_other_family_dir(model, ctx):
             continue
         family = stage_family(stage)
         own_all = set(own) | set(facts.neutral_dirs) | ({facts.conf_listed_dir} if facts.conf_listed_dir else set())
-        if anchor_ops_any(stage):
+        # Another family's anchor directories, worked out once per stage (not per op and directory).
+        foreign = [d for d, fam in known.items() if d not in own_all and d in all_families()[fam].anchor_dirs]
+        if not stage.file_ops or anchor_ops_any(stage):
             continue  # the CA also goes where this family looks (portable scripts write both)
         for op in stage.file_ops:
             if op.kind not in ("copy", "move", "write", "download") or is_conditional(op):
                 continue
             for target in op_paths(op) or [op.path]:
-                other = next((d for d, fam in known.items() if under(target, d) and d not in own_all
-                              and not any(under(target, o) for o in own_all)
-                              and d in all_families()[fam].anchor_dirs), None)
-                if other is None:
+                other = next((d for d in foreign if under(target, d)), None)
+                if other is None or any(under(target, o) for o in own_all):
                     continue
                 if other in own:
                     continue
