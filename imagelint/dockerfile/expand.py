@@ -16,7 +16,7 @@ from typing import Mapping
 
 from . import budget as _budget
 
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_NAME = re.compile("[A-Za-z0-9_]*")  # a variable name's characters, read in one match
 
 
 @record(slots=True)
@@ -164,19 +164,20 @@ class _Lexer:
         if ch == "{":
             self.next()
             return self.braced()
-        name = []
-        while self.peek() and self.peek() in _NAME_CHARS:
-            name.append(self.next())
+        name = self.read_name()
         if not name:
             return "$"
-        value = self.lookup("".join(name))
+        value = self.lookup(name)
         return value or ""
 
+    def read_name(self) -> str:
+        end = _NAME.match(self.text, self.pos).end()
+        name = self.text[self.pos:end]
+        self.pos = end
+        return name
+
     def braced(self) -> str:
-        name = []
-        while self.peek() and self.peek() in _NAME_CHARS:
-            name.append(self.next())
-        var = "".join(name)
+        var = self.read_name()
         op = ""
         if self.peek() == "}":
             self.next()
