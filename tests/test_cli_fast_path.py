@@ -83,29 +83,30 @@ def test_fast_path_answers_as_typer_does(project: Path, args: list[str]):
     assert fast_report == typer_report
 
 
+def _after_main(argv: list[str], cwd: Path, expression: str) -> str:
+    """What `expression` (over sys.modules) is once `imagelint ARGV` has run in a fresh interpreter."""
+    code = (f"import sys; sys.argv = {['imagelint', *argv]!r}\n"
+            "from imagelint.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print({expression}, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    return proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.stderr
+
+
 def test_plain_lint_imports_no_heavy_module(project: Path):
     # dataclasses (with inspect) costs ~8 ms to import and ~0.5 ms a class: lint uses imagelint.records.
     heavy = ("typer", "click", "rich", "cryptography", "yaml", "ruamel", "docker", "argparse", "dataclasses",
              "inspect", "pkgutil")
-    code = ("import sys; sys.argv = ['imagelint', 'lint', 'Dockerfile', '-f', 'json']\n"
-            "from imagelint.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+    loaded = _after_main(["lint", "Dockerfile", "-f", "json"], project,
+                         f"sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r})")
+    assert loaded == "[]"
 
 
 def test_lint_without_a_configuration_file_reads_no_toml(tmp_path: Path):
     (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN echo hi\n")  # no finding: no rule doc read
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')  # no [tool.imagelint]
-    code = ("import sys; sys.argv = ['imagelint', 'lint', 'Dockerfile']\n"
-            "from imagelint.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('tomllib' in sys.modules, file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert proc.stderr.strip().splitlines()[-1] == "False", proc.stderr
+    assert _after_main(["lint", "Dockerfile"], tmp_path, "'tomllib' in sys.modules") == "False"
 
 
 def test_jobs_gives_the_same_report(tmp_path: Path):
@@ -167,11 +168,7 @@ def test_scan_fast_path_answers_as_typer_does(images: Path, args: list[str]):
 
 
 def test_plain_scan_imports_no_typer_nor_registry_client(images: Path):
-    code = ("import sys; sys.argv = ['imagelint', 'scan', 'docker-archive:app.tar', '-f', 'json', '--no-cache']\n"
-            "from imagelint.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'ssl', 'rich')\n"
-            "             or m in ('imagelint.image.sources.remote', 'imagelint.dockerfile.model')), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=images, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+    loaded = _after_main(["scan", "docker-archive:app.tar", "-f", "json", "--no-cache"], images,
+                         "sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'ssl', 'rich')"
+                         " or m in ('imagelint.image.sources.remote', 'imagelint.dockerfile.model'))")
+    assert loaded == "[]"

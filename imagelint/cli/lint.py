@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from .common import (LINT_FORMATS, _build_args, _echo_err, _emit, _empty_inputs, _exit_code, _fail,
                      _fail_level, _lint_kinds, _load_config, _rule_selection, _split_ids, _use_color)
+from .plain import parse_plain
 
 # `imagelint lint` options: (long, short) -> run_lint keyword. Keep in step with cli/app.py's `lint`.
 _VALUE_OPTIONS = {"--format": "format", "-f": "format", "--output": "output", "-o": "output",
@@ -22,32 +23,8 @@ _FLAGS = {"--allow-empty": "allow_empty", "--no-color": "no_color"}
 
 def plain_lint_arguments(args: list[str]) -> dict | None:
     """run_lint's keywords for the arguments after `lint`, or None when typer must parse them."""
-    options: dict = {"paths": []}
-    tokens = iter(args)
-    for token in tokens:
-        if token == "-" or not token.startswith("-"):
-            options["paths"].append(token)
-            continue
-        name, eq, value = token.partition("=")
-        if name in _FLAGS and not eq:
-            options[_FLAGS[name]] = True
-            continue
-        key = _VALUE_OPTIONS.get(name) or _LIST_OPTIONS.get(name) or _INT_OPTIONS.get(name)
-        if key is None or (eq and not name.startswith("--")):
-            return None  # -h, --help, --, -fjson, unknown or abbreviated options: typer's business
-        if not eq:
-            value = next(tokens, None)
-            if value is None:
-                return None  # "requires an argument": typer says it
-        if name in _LIST_OPTIONS:
-            options.setdefault(key, []).append(value)
-        elif name in _INT_OPTIONS:
-            if not value.isdigit():
-                return None  # typer says what is wrong with it
-            options[key] = int(value)
-        else:
-            options[key] = value  # click keeps the last one too
-    return options if options["paths"] else None
+    return parse_plain(args, "paths", values=_VALUE_OPTIONS, flags=_FLAGS, lists=_LIST_OPTIONS, ints=_INT_OPTIONS,
+                       dash_is_positional=True)
 
 
 def run_lint(paths: List[str], format: str = "text", output: Optional[str] = None, fail_level: Optional[str] = None,

@@ -8,12 +8,12 @@ every option behave as they do there.
 from __future__ import annotations
 
 import os
-import re
 from typing import List, Optional
 
 from .. import __version__
 from .common import (LINT_FORMATS, _echo_err, _emit, _exit_code, _fail, _fail_level, _load_config,
                      _rule_selection, _split_ids, _use_color)
+from .plain import parse_plain
 
 # `imagelint scan` options: (long, short) -> run_scan keyword. Keep in step with cli/app.py's `scan`.
 _VALUE_OPTIONS = {"--format": "format", "-f": "format", "--output": "output", "-o": "output",
@@ -25,42 +25,12 @@ _INT_OPTIONS = {"--shards": "shards", "--expiring-days": "expiring_days"}
 _FLOAT_OPTIONS = {"--timeout": "timeout"}
 _FLAGS = {"--all": "all_images", "--progress": "progress", "--inventory": "inventory", "--allow-empty": "allow_empty",
           "--no-progress": "no_progress", "--no-color": "no_color", "--no-cache": "no_cache"}
-_PLAIN_FLOAT = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def plain_scan_arguments(args: list[str]) -> dict | None:
     """run_scan's keywords for the arguments after `scan`, or None when typer must parse them."""
-    options: dict = {"images": []}
-    tokens = iter(args)
-    for token in tokens:
-        if not token.startswith("-"):
-            options["images"].append(token)
-            continue
-        name, eq, value = token.partition("=")
-        if name in _FLAGS and not eq:
-            options[_FLAGS[name]] = True
-            continue
-        key = (_VALUE_OPTIONS.get(name) or _LIST_OPTIONS.get(name) or _INT_OPTIONS.get(name)
-               or _FLOAT_OPTIONS.get(name))
-        if key is None or (eq and not name.startswith("--")):
-            return None  # -h, --help, -, --, -fjson, unknown or abbreviated options: typer's business
-        if not eq:
-            value = next(tokens, None)
-            if value is None:
-                return None  # "requires an argument": typer says it
-        if name in _LIST_OPTIONS:
-            options.setdefault(key, []).append(value)
-        elif name in _INT_OPTIONS:
-            if not value.isdigit():
-                return None  # typer says what is wrong with it
-            options[key] = int(value)
-        elif name in _FLOAT_OPTIONS:
-            if not _PLAIN_FLOAT.fullmatch(value):
-                return None
-            options[key] = float(value)
-        else:
-            options[key] = value  # click keeps the last one too
-    return options if options["images"] else None
+    return parse_plain(args, "images", values=_VALUE_OPTIONS, flags=_FLAGS, lists=_LIST_OPTIONS, ints=_INT_OPTIONS,
+                       floats=_FLOAT_OPTIONS)
 
 
 def _in_ci() -> bool:
