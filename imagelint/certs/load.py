@@ -181,8 +181,15 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
         names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
                  "key_agreement", "key_cert_sign", "crl_sign")
         key_usage = tuple(n for n in names if getattr(ku.value, n))
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):  # GOST R 34.10, SM2, ...: a certificate all the same
+        key = None
+    if key is None:
+        key_type, key_bits = unsupported_key_type(cert), None
+    elif isinstance(key, rsa.RSAPublicKey):
         key_type, key_bits = "rsa", key.key_size
     elif isinstance(key, ec.EllipticCurvePublicKey):
         key_type, key_bits = f"ec-{key.curve.name}", key.curve.key_size
@@ -236,6 +243,92 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
     )
 
 
+UNSUPPORTED_KEY = "unsupported key algorithm"
+# Names for the key algorithms of national and corporate CA bundles (OIDs from RFC 9215 for
+# GOST R 34.10-2012, GM/T 0006 for SM2), so a listing says more than a bare OID.
+_KEY_ALGORITHM_NAMES = {
+    "1.2.643.7.1.1.1.1": "GOST R 34.10-2012 256-bit",
+    "1.2.643.7.1.1.1.2": "GOST R 34.10-2012 512-bit",
+    "1.2.643.2.2.19": "GOST R 34.10-2001",
+    "1.2.156.10197.1.301": "SM2",
+}
+
+
+def unsupported_key_type(cert: Any) -> str:
+    """'unsupported key algorithm (SM2, 1.2.156.10197.1.301)' from the raw SubjectPublicKeyInfo:
+    the algorithm OID, or for id-ecPublicKey the named curve."""
+    from cryptography.hazmat.primitives import serialization
+
+    oid = None
+    try:
+        spki = _tbs_spki(cert.public_bytes(serialization.Encoding.DER))
+        oid = _first_oids(spki)
+    except (ValueError, IndexError):
+        pass
+    if not oid:
+        return UNSUPPORTED_KEY
+    if oid[0] == "1.2.840.10045.2.1" and len(oid) > 1:  # id-ecPublicKey: the curve says what it is
+        oid = oid[1:]
+    name = _KEY_ALGORITHM_NAMES.get(oid[0])
+    return f"{UNSUPPORTED_KEY} ({name + ', ' if name else ''}{oid[0]})"
+
+
+def _der_items(data: bytes, start: int, end: int):
+    """(tag, content start, content end) of each DER item in data[start:end]."""
+    at = start
+    while at < end:
+        tag, first = data[at], data[at + 1]
+        at += 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > 4:
+                raise ValueError("bad DER length")
+            length = int.from_bytes(data[at:at + count], "big")
+            at += count
+        if at + length > end:
+            raise ValueError("DER item past its end")
+        yield tag, at, at + length
+        at += length
+
+
+def _tbs_spki(der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo of a DER certificate (RFC 5280 4.1: the 7th field of the
+    TBSCertificate when the [0] version is present, else the 6th)."""
+    _, cert_start, cert_end = next(_der_items(der, 0, len(der)))
+    _, tbs_start, tbs_end = next(_der_items(der, cert_start, cert_end))
+    fields = list(_der_items(der, tbs_start, tbs_end))
+    index = 6 if fields and fields[0][0] == 0xA0 else 5
+    _, start, end = fields[index]
+    return der[start:end]
+
+
+def _first_oids(spki: bytes) -> list[str]:
+    """The OIDs in the AlgorithmIdentifier at the start of a SubjectPublicKeyInfo body."""
+    _, start, end = next(_der_items(spki, 0, len(spki)))
+    oids = []
+    for tag, item_start, item_end in _der_items(spki, start, end):
+        if tag == 0x06:
+            oids.append(_oid_text(spki[item_start:item_end]))
+        elif tag == 0x30:  # GOST parameters: a SEQUENCE of OIDs
+            oids.extend(_oid_text(spki[s:e]) for t, s, e in _der_items(spki, item_start, item_end) if t == 0x06)
+    return oids
+
+
+def _oid_text(body: bytes) -> str:
+    parts, value = [], 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    if not parts:
+        raise ValueError("empty OID")
+    first = min(parts[0] // 40, 2)
+    return ".".join(str(p) for p in [first, parts[0] - 40 * first, *parts[1:]])
+
+
 def _is_self_signed(cert: Any) -> bool:
     """Issued by its own key. When the key identifiers already say so (the authority key id is
     the certificate's own subject key id, as OpenSSL's EXFLAG_SS test reads it) the signature
@@ -249,11 +342,19 @@ def _is_self_signed(cert: Any) -> bool:
         aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     except (x509.ExtensionNotFound, ValueError):
         ski = aki = None
+    if ski is not None and aki is not None and aki != ski:
+        return False  # the same name, another key: a re-keyed or cross-signed certificate
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        # GOST, SM2: no signature check is possible here; the name and key ids say self-issued,
+        # which is OpenSSL's EXFLAG_SS test for a key it cannot use either
+        return True
     if ski is not None and aki is not None:
-        if aki != ski:
-            return False  # the same name, another key: a re-keyed or cross-signed certificate
         try:
-            if x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest == ski:
+            if x509.SubjectKeyIdentifier.from_public_key(key).digest == ski:
                 return True  # the identifiers are the certificate's own key (RFC 5280 4.2.1.2 method 1)
         except (ValueError, TypeError):
             pass

@@ -1,0 +1,103 @@
+"""Hostile and unusual certificate input (issue 18): CA certificates with key algorithms the
+cryptography library cannot load (GOST R 34.10-2012, SM2), bundles over the size limit, corrupt JVM
+stores. Each is counted or reported in one line; checks never crash (exit 3), trust never tracebacks."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pki
+from imagekit import Image, Layer, write_oci
+from test_scan_support import PATH_ENV, debian_layer, public_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "imagelint.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def assert_clean_exit(r: subprocess.CompletedProcess, codes=(0, 1)) -> None:
+    assert r.returncode in codes, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "internal error" not in r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def national_cas() -> dict[str, bytes]:
+    return {"gost.crt": pki.unknown_algorithm_ca_pem("GOST Root CA", pki.GOST_2012_256),
+            "sm2.crt": pki.unknown_algorithm_ca_pem("SM2 Root CA", pki.SM2)}
+
+
+def test_unknown_key_algorithms_load_as_certificates(national_cas):
+    from imagelint.certs.load import load_certificates
+
+    gost, sm2 = (load_certificates(national_cas[name]).certificates for name in ("gost.crt", "sm2.crt"))
+    assert len(gost) == 1 and len(sm2) == 1
+    assert gost[0].key_type == "unsupported key algorithm (GOST R 34.10-2012 256-bit, 1.2.643.7.1.1.1.1)"
+    assert sm2[0].key_type == "unsupported key algorithm (SM2, 1.2.156.10197.1.301)"
+    assert gost[0].is_ca and gost[0].self_signed and gost[0].key_bits is None
+
+
+def test_an_openssl_made_sm2_ca_loads(tmp_path):
+    key, crt = tmp_path / "sm2.key", tmp_path / "sm2.crt"
+    made = subprocess.run(["openssl", "genpkey", "-algorithm", "SM2", "-out", str(key)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("this openssl has no SM2")
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", str(key), "-out", str(crt), "-days", "30",
+                    "-subj", "/CN=SM2 OpenSSL CA", "-sm3", "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True)
+    from imagelint.certs.load import load_certificates
+
+    [record] = load_certificates(crt.read_bytes()).certificates
+    assert "SM2" in record.key_type and record.is_ca
+
+
+def test_lint_counts_them_with_a_note(tmp_path, national_cas):
+    for name, pem in national_cas.items():
+        (tmp_path / name).write_bytes(pem)
+    (tmp_path / "Dockerfile").write_text("FROM debian:12\nRUN apt-get update && apt-get install -y ca-certificates\n"
+                                         "COPY gost.crt sm2.crt /usr/local/share/ca-certificates/\n"
+                                         "RUN update-ca-certificates\n")
+    r = run("lint", "--format", "json", "Dockerfile", cwd=tmp_path)
+    assert_clean_exit(r)
+    findings = json.loads(r.stdout)["findings"] if r.stdout.strip().startswith("{") else json.loads(r.stdout)
+    notes = [f for f in findings if f.get("properties", {}).get("problem") == "unsupported-key"]
+    assert len(notes) == 2 and all(f["severity"] == "info" for f in notes), findings
+
+
+@pytest.mark.parametrize("name", ["gost.crt", "sm2.crt"])
+def test_trust_chain_with_an_unknown_key_algorithm(tmp_path, national_cas, name):
+    (tmp_path / name).write_bytes(national_cas[name])
+    r = run("trust", "host", "--chain", name, cwd=tmp_path)
+    assert_clean_exit(r)
+    assert "NOT TRUSTED" in r.stdout
+
+
+def test_scan_lists_them_in_the_bundle_and_anchor_dir(tmp_path, national_cas):
+    gost, sm2 = national_cas["gost.crt"], national_cas["sm2.crt"]
+    bundle = public_bundle() + gost + sm2
+    image = Image([debian_layer(bundle), Layer().file("usr/local/share/ca-certificates/gost.crt", gost)
+                   .file("usr/local/share/ca-certificates/sm2.crt", sm2)], env=[PATH_ENV])
+    ref = write_oci(tmp_path / "layout", image)
+    assert_clean_exit(run("scan", "--no-cache", ref, cwd=tmp_path))
+    r = run("scan", "--no-cache", "--inventory", "--format", "json", ref, cwd=tmp_path)
+    assert_clean_exit(r, (0,))
+    [inventory] = json.loads(r.stdout)["images"]
+    notes = sorted(c.get("note", "") for c in inventory["custom_cas"])
+    assert len(notes) == 2 and all(n.startswith("unsupported key algorithm") for n in notes), inventory
+
+
+def test_a_served_chain_with_an_unknown_key_algorithm(national_cas):
+    from imagelint.certs.served import served_problems
+
+    key = pki.make_cert("k").key_pem
+    problems = served_problems(national_cas["gost.crt"], key, names=["example.com"])
+    assert all("Traceback" not in p.message for p in problems)  # ran to the end: the pair cannot be compared
