@@ -68,7 +68,7 @@ def test_lint_counts_them_with_a_note(tmp_path, national_cas):
                                          "RUN update-ca-certificates\n")
     r = run("lint", "--format", "json", "Dockerfile", cwd=tmp_path)
     assert_clean_exit(r)
-    findings = json.loads(r.stdout)["findings"] if r.stdout.strip().startswith("{") else json.loads(r.stdout)
+    findings = json.loads(r.stdout)["findings"]
     notes = [f for f in findings if f.get("properties", {}).get("problem") == "unsupported-key"]
     assert len(notes) == 2 and all(f["severity"] == "info" for f in notes), findings
 
@@ -101,3 +101,39 @@ def test_a_served_chain_with_an_unknown_key_algorithm(national_cas):
     key = pki.make_cert("k").key_pem
     problems = served_problems(national_cas["gost.crt"], key, names=["example.com"])
     assert all("Traceback" not in p.message for p in problems)  # ran to the end: the pair cannot be compared
+
+
+@pytest.fixture(scope="module")
+def oversized_bundle_image(tmp_path_factory) -> str:
+    """A Debian image whose CA bundle is over the 32 MiB per-file limit (sparse in spirit: the
+    public roots repeated), with OpenSSL's cert.pem linked to it as on Debian."""
+    bundle = public_bundle()
+    big = bundle * (33 * 1024 * 1024 // len(bundle) + 1)
+    layer = Layer().file("etc/ssl/certs/ca-certificates.crt", big) \
+        .symlink("usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt")
+    return write_oci(tmp_path_factory.mktemp("big") / "layout", Image([debian_layer(), layer], env=[PATH_ENV]))
+
+
+def test_a_bundle_over_the_limit_is_too_large_not_missing(tmp_path, oversized_bundle_image):
+    r = run("scan", "--no-cache", "--format", "json", oversized_bundle_image, cwd=tmp_path)
+    assert_clean_exit(r)
+    findings = json.loads(r.stdout)["findings"]
+    [il704] = [f for f in findings if f["rule"] == "IL704"]
+    assert il704["properties"]["problem"] == "too-large" and il704["severity"] == "warning"
+    assert "too large to check" in il704["message"] and "missing" not in il704["message"]
+    assert not [f for f in findings if f["rule"] == "IL703"]
+
+
+def test_trust_with_a_bundle_over_the_limit_says_unknown(tmp_path, oversized_bundle_image):
+    (tmp_path / "chain.pem").write_bytes(pki.make_pki().leaf.pem)
+    r = run("trust", "--no-cache", oversized_bundle_image, "--chain", "chain.pem", "--runtime", "openssl", cwd=tmp_path)
+    assert_clean_exit(r)
+    assert "too large to check" in r.stdout and "no trusted certificates at all" not in r.stdout, r.stdout
+
+
+def test_trust_chain_over_16_mib_is_one_line(tmp_path):
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(pki.make_pki().leaf.pem + b"\n" * (17 * 1024 * 1024))
+    r = run("trust", "host", "--chain", str(chain), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "chain.pem" in r.stderr and "larger than 16 MB" in r.stderr

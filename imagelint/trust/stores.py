@@ -38,9 +38,29 @@ class TrustStore:
         return f"{self.name}: " + (", ".join(self.sources) if self.sources else "(no certificates found)")
 
 
+def unread_size(tree: FileView, path: str) -> int | None:
+    """The size of a regular file whose contents the view did not keep (a trust file over the
+    per-file limit): such a file is there, but too large to check, not missing."""
+    info = tree.info(path)
+    if info is None or info.kind != "file" or tree.read(path) is not None:
+        return None
+    return info.size
+
+
+def too_large_text(path: str, size: int) -> str:
+    from ..image.limits import DEFAULT_LIMITS, MIB
+
+    return (f"{path} is too large to check ({size} bytes, over the {DEFAULT_LIMITS.max_kept_file_bytes // MIB} MiB "
+            "limit for a file read whole): its certificates were not read")
+
+
 def _load_file(tree: FileView, path: str, store: TrustStore, passwords: tuple | None = None) -> bool:
     data = tree.read(path)
     if data is None:
+        size = unread_size(tree, path)
+        if size is not None:
+            store.notes.append(too_large_text(path, size))
+            store.details.setdefault("too_large", []).append(path)
         return False
     kwargs = {"passwords": passwords} if passwords is not None else {}
     loaded = load_certificates(data, path, **kwargs)

@@ -264,6 +264,11 @@ def _unreadable_java_store(store, chain, base) -> Verdict:
 
 def _no_roots(store, chain, host, model, base) -> Verdict:
     leaf = chain[0]
+    if store.details.get("too_large"):
+        unread = ", ".join(store.details["too_large"])
+        return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
+                       message=f"{unread} is too large to check: no certificate of {store.name} was read, so "
+                               "whether it trusts this chain is unknown", error_text=None, fix=None, **base)
     texts = NO_ROOTS_TEXT.get(store.runtime, {})
     if store.details.get("java_store_error") == "no-anchors":
         texts = {"java": JAVA_NO_ANCHORS}
