@@ -137,3 +137,44 @@ def test_trust_chain_over_16_mib_is_one_line(tmp_path):
     r = run("trust", "host", "--chain", str(chain), cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "chain.pem" in r.stderr and "larger than 16 MB" in r.stderr
+
+
+def _jvm_stores() -> dict[str, bytes]:
+    from imagekit import jks_store, make_ca, pkcs12_store
+
+    cas = [make_ca(f"Root {i}")[1] for i in range(3)]
+    jks, p12 = jks_store(cas), pkcs12_store(cas)
+    return {"empty": b"", "corrupt": os.urandom(64).replace(b"\x30", b"\x31"), "truncated-jks": jks[:len(jks) // 2],
+            "truncated-jks-digest": jks[:-10], "truncated-p12": p12[:len(p12) // 2],
+            "corrupt-jks": jks[:4] + b"\x00\x00\x00\x07" + jks[8:]}
+
+
+JVM_PROBLEM = {"empty": "empty", "corrupt": "corrupt", "truncated-jks": "truncated",
+               "truncated-jks-digest": "truncated", "truncated-p12": "truncated", "corrupt-jks": "corrupt"}
+
+
+@pytest.mark.parametrize("case", sorted(JVM_PROBLEM))
+def test_a_broken_jvm_cacerts_is_a_finding(tmp_path, case):
+    data = _jvm_stores()[case]
+    layer = Layer().file("opt/java/openjdk/bin/java", b"\x7fELF", mode=0o755) \
+        .file("opt/java/openjdk/lib/security/cacerts", data)
+    ref = write_oci(tmp_path / "layout", Image([debian_layer(), layer], env=[PATH_ENV, "JAVA_HOME=/opt/java/openjdk"]))
+    r = run("scan", "--no-cache", "--format", "json", ref, cwd=tmp_path)
+    assert_clean_exit(r)
+    [hit] = [f for f in json.loads(r.stdout)["findings"] if f["rule"] == "IL705"]
+    assert hit["properties"]["problem"] == JVM_PROBLEM[case]
+    assert hit["severity"] == "error" and "password" not in hit["message"], hit
+    (tmp_path / "chain.pem").write_bytes(pki.make_pki().leaf.pem)
+    r = run("trust", "--no-cache", ref, "--chain", "chain.pem", "--runtime", "java", "--format", "json", cwd=tmp_path)
+    assert_clean_exit(r)
+    [verdict] = json.loads(r.stdout)["verdicts"]
+    assert verdict["reason"] == "truststore-unreadable" and "password" not in verdict["fix"], verdict
+
+
+def test_load_java_trust_store_tells_truncation_from_a_wrong_password():
+    from imagelint.certs.load import load_java_trust_store
+
+    stores = _jvm_stores()
+    assert load_java_trust_store(stores["truncated-jks"], b"changeit")[1] == "truncated"
+    assert load_java_trust_store(stores["truncated-p12"], b"changeit")[1] == "truncated"
+    assert load_java_trust_store(stores["empty"], b"changeit")[1] == "empty"

@@ -480,7 +480,16 @@ def _load_pkcs12(data: bytes, source: str, passwords: tuple, result: LoadResult)
             alias = item.friendly_name.decode("utf-8", "replace") if item.friendly_name else None
             result.certificates.append(record_from_cert(item.certificate, source, i, "pkcs12", alias))
         return
+    declared = _der_sequence_length(data)
+    if declared is not None and declared > len(data):
+        result.container = "pkcs12"
+        result.notes.append("truncated-keystore")  # the outer SEQUENCE says more bytes than there are
+        return
     result.notes.append("unreadable-keystore")
+
+
+class TruncatedStore(ValueError):
+    """A keystore that ends before its declared contents: no password can open it."""
 
 
 def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | None:
@@ -508,12 +517,16 @@ def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | No
             pos += 2 + type_size
             (cert_size,) = struct.unpack_from(">L", data, pos)
             pos += 4
+            if pos + cert_size > len(data):
+                raise struct.error("certificate past the end of the store")
             if alias in entries:
                 raise ValueError(f"duplicate alias {alias!r}")
             entries[alias] = data[pos:pos + cert_size]
             pos += cert_size
     except struct.error as exc:
-        raise ValueError(str(exc)) from None
+        raise TruncatedStore(str(exc)) from None
+    if len(data) < pos + 20:
+        raise TruncatedStore("no integrity digest at the end")
     if password is not None:
         import hashlib
 
@@ -532,6 +545,9 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
     for password in passwords:
         try:
             certificates = _trusted_entries(data, password.decode() if password is not None else None)
+        except TruncatedStore:
+            result.notes.append("truncated-keystore")  # not a password problem: no password opens it
+            return
         except ValueError:
             continue
         opened = certificates is not None
@@ -582,11 +598,17 @@ def load_java_trust_store(data: bytes, password: bytes | None, source: str = "")
     (a PEM bundle), the JVM fails ("problem accessing trust store"). A password-protected PKCS12
     opened without its password yields no anchors; a password-less PKCS12 (JDK 18+ cacerts)
     opens with any password.
-    Returns (certificates, None | "wrong-password" | "not-a-keystore" | "no-anchors").
+    Returns (certificates, None | "wrong-password" | "not-a-keystore" | "no-anchors" | "empty" | "truncated").
+    An empty, truncated or corrupt store fails the same way ("problem accessing trust store",
+    observed with OpenJDK 17.0.15), but is not a password problem.
     """
+    if not data:
+        return LoadResult(), "empty"
     is_keystore = data.startswith(JKS_MAGIC) or data.startswith(JCEKS_MAGIC) or (
         data[:1] == b"\x30" and b"-----BEGIN" not in data[:64])
     loaded = load_certificates(data, source, passwords=(password,))
+    if "truncated-keystore" in loaded.notes:
+        return LoadResult(container=loaded.container), "truncated"
     if not is_keystore or loaded.container not in ("jks", "jceks", "pkcs12", "unknown"):
         return LoadResult(container=loaded.container), "not-a-keystore"
     if "unreadable-keystore" in loaded.notes:
