@@ -148,8 +148,19 @@ def _base_images(table) -> dict[str, str]:
     return out
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config_file(path: Path) -> Config:
+    import os
+    import stat
+
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
+            raise ImagelintError("cannot read configuration: not a regular file", path=str(path))
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ImagelintError(f"configuration larger than {MAX_CONFIG_BYTES // 1024} KiB", path=str(path))
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
