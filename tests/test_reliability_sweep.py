@@ -66,6 +66,10 @@ def _setup(name: str, d: Path, ca: bytes) -> list[str]:
         _dockerfile(d, ca)
         os.mkfifo(d / "cfg.toml")
         return ["lint", "--config", "cfg.toml", "Dockerfile"]
+    if name == "config-of-wrong-types":
+        _dockerfile(d, ca)
+        (d / "pyproject.toml").write_text('[tool.imagelint]\nselect = "IL1"\n')
+        return ["lint", "Dockerfile"]
     if name == "context-symlink-loops":
         _dockerfile(d, ca, "COPY . /app\n")
         os.symlink("b", d / "a")
@@ -144,7 +148,7 @@ def _setup(name: str, d: Path, ca: bytes) -> list[str]:
 
 
 BROKE_BEFORE = ["dockerignore-over-the-pattern-limit", "json-manifest-100k-deep", "yaml-block-sequence-50k-deep",
-                "yaml-flow-50k-deep", "config-is-a-fifo"]
+                "yaml-flow-50k-deep", "config-is-a-fifo", "config-of-wrong-types"]
 STAYS_FIXED = ["context-symlink-loops", "dockerfile-symlink-loop", "dockerignore-pathological-globs",
                "copied-crt-is-dev-zero", "copied-crt-links-out-of-the-context", "copied-crt-200mb-sparse",
                "pem-30mb-base64-line", "manifest-100k-documents", "kustomization-includes-itself",
@@ -164,7 +168,9 @@ def test_hostile_input_ends_cleanly(tmp_path, ca, name):
     if name in BROKE_BEFORE:
         assert r.returncode == 2 and len(errors) == 1, r.stderr
     for line in errors:
-        assert argv[-1].rstrip("/") in line or "cfg.toml" in line or ".dockerignore" in line, line
+        assert any(n in line for n in (argv[-1].rstrip("/"), "cfg.toml", ".dockerignore", "pyproject.toml")), line
+    if name == "config-of-wrong-types":
+        assert "select must be an array of strings" in r.stderr
 
 
 def test_a_large_json_manifest_still_uses_the_fast_loader(tmp_path):
