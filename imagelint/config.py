@@ -124,21 +124,37 @@ def _from_table(table: dict, source: Path) -> Config:
         raise ImagelintError(f"unknown configuration key {sorted(unknown)[0]!r}", path=str(source))
     try:
         cfg = Config(
-            select=list(table.get("select", [])),
-            ignore=list(table.get("ignore", [])) + list(table.get("extend-ignore", [])),
+            select=_strings(table, "select"),
+            ignore=_strings(table, "ignore") + _strings(table, "extend-ignore"),
             fail_level=Severity.parse(table["fail-level"]) if "fail-level" in table else None,
             cert_expiry_days=int(table.get("cert-expiry-days", 30)),
-            exclude=list(table.get("exclude", [])),
-            severity={k: Severity.parse(v) for k, v in table.get("severity", {}).items()},
-            per_path_ignores={k: list(v) for k, v in table.get("per-path-ignores", {}).items()},
-            build_args={k: str(v) for k, v in table.get("build-args", {}).items()},
+            exclude=_strings(table, "exclude"),
+            severity={k: Severity.parse(v) for k, v in _table(table, "severity").items()},
+            per_path_ignores={k: _strings({k: v}, f"per-path-ignores.{k}", k)
+                              for k, v in _table(table, "per-path-ignores").items()},
+            build_args={k: str(v) for k, v in _table(table, "build-args").items()},
             base_images=_base_images(table.get("base-images", {})),
-            limits=DockerfileLimits.from_table(table.get("limits", {})),
+            limits=DockerfileLimits.from_table(_table(table, "limits")),
             source=source,
         )
     except (ValueError, TypeError) as exc:
         raise ImagelintError(f"invalid configuration: {exc}", path=str(source)) from None
     return cfg
+
+
+def _strings(table: dict, name: str, key: str | None = None) -> list[str]:
+    """An array of strings (a bare string would be split into characters)."""
+    value = table.get(key or name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be an array of strings")
+    return list(value)
+
+
+def _table(table: dict, name: str) -> dict:
+    value = table.get(name, {})
+    if not isinstance(value, dict):
+        raise TypeError(f"[{name}] must be a table")
+    return value
 
 
 def _base_images(table) -> dict[str, str]:
@@ -152,9 +168,20 @@ def _base_images(table) -> dict[str, str]:
     return out
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config_file(path: Path) -> Config:
+    import os
+    import stat
+
     tomllib = _toml()
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
+            raise ImagelintError("cannot read configuration: not a regular file", path=str(path))
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ImagelintError(f"configuration larger than {MAX_CONFIG_BYTES // 1024} KiB", path=str(path))
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:

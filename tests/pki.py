@@ -202,3 +202,40 @@ class TLSServer:
             pass  # clients that reject the chain abort the handshake: expected
         finally:
             conn.close()
+
+
+# GOST R 34.10-2012 (RFC 9215) and SM2 (GB/T 32918, OID 1.2.156.10197.1.301) CA certificates, as
+# found in national and corporate bundles. cryptography parses them but has no key type for them.
+GOST_2012_256 = ("1.2.643.7.1.1.1.1", "1.2.643.7.1.2.1.1.1", "1.2.643.7.1.1.3.2")  # key, params, signature
+SM2 = ("1.2.840.10045.2.1", "1.2.156.10197.1.301", "1.2.156.10197.1.501")  # id-ecPublicKey on the SM2 curve
+
+
+def unknown_algorithm_ca(cn: str, algorithm: tuple[str, str, str] = GOST_2012_256) -> bytes:
+    """DER of a self-issued CA whose key and signature use `algorithm` (key OID, parameters OID,
+    signature OID): a real P-256 CA with its algorithm identifiers rewritten (the signature no
+    longer verifies, as no library here can check a GOST signature anyway)."""
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc5280
+
+    base = make_cert(cn, ca=True)
+    cert, _ = decoder.decode(base.der, asn1Spec=rfc5280.Certificate())
+    key_oid, params_oid, sig_oid = algorithm
+    tbs = cert["tbsCertificate"]
+    spki = tbs["subjectPublicKeyInfo"]
+    spki["algorithm"]["algorithm"] = univ.ObjectIdentifier(key_oid)
+    params = univ.Sequence()
+    params.setComponentByPosition(0, univ.ObjectIdentifier(params_oid))
+    spki["algorithm"]["parameters"] = encoder.encode(params) if key_oid != SM2[0] else \
+        encoder.encode(univ.ObjectIdentifier(params_oid))
+    for holder in (tbs["signature"], cert["signatureAlgorithm"]):
+        holder["algorithm"] = univ.ObjectIdentifier(sig_oid)  # ecdsa-with-SHA256 had no parameters
+    return encoder.encode(cert)
+
+
+def unknown_algorithm_ca_pem(cn: str, algorithm: tuple[str, str, str] = GOST_2012_256) -> bytes:
+    import base64
+
+    body = base64.encodebytes(unknown_algorithm_ca(cn, algorithm)).replace(b"\n", b"")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"

@@ -323,3 +323,84 @@ def test_unterminated_pem_blocks_are_linear():
     result = load_certificates(data, "x")
     assert time.process_time() - start < 5
     assert result.certificates == []
+
+
+# --- YAML bombs in every YAML reader (Kubernetes manifests: kube/load.py; the ruamel round trip of
+# `fix` reads only what that loader accepted) -------------------------------------------------------
+
+def _laughs(levels: int, width: int, flow: bool) -> str:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "data:"]
+    lines.append('  a0: &a0 "lol"')
+    for i in range(1, levels + 1):
+        refs = [f"*a{i - 1}"] * width
+        if flow:
+            lines.append(f"  a{i}: &a{i} [{', '.join(refs)}]")
+        else:
+            lines.append(f"  a{i}: &a{i}")
+            lines.extend(f"    - {r}" for r in refs)
+    return "\n".join(lines) + "\n"
+
+
+def _nested(depth: int, kind: str) -> str:
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: "
+    if kind == "seq":
+        return head + "[" * depth + "]" * depth + "\n"
+    if kind == "map":
+        return head + "{a: " * depth + "1" + "}" * depth + "\n"
+    return head + "\n" + "".join(" " * (i + 1) + "k:\n" for i in range(depth)) + " " * (depth + 1) + "v: 1\n"
+
+
+def _bounded_load(text: str) -> None:
+    """Bounded time here; bounded memory is checked by the capped processes below."""
+    import time
+
+    from imagelint.kube.load import load_documents
+
+    start = time.process_time()
+    try:
+        load_documents(text, "bomb.yaml")
+    except ImagelintError as exc:
+        assert "\n" not in str(exc) and exc.path == "bomb.yaml"
+    assert time.process_time() - start < 3
+
+
+@settings(max_examples=40, deadline=None, database=None, derandomize=True)
+@given(levels=st.integers(1, 12), width=st.integers(1, 12), flow=st.booleans())
+def test_billion_laughs_is_bounded(levels, width, flow):
+    _bounded_load(_laughs(levels, width, flow))
+
+
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(depth=st.integers(1, 6000), kind=st.sampled_from(["seq", "map", "block"]))
+def test_deep_yaml_nesting_is_bounded(depth, kind):
+    if kind == "block":
+        depth = min(depth, 1500)  # block nesting is indentation: 1,500 levels is already 1 MB of spaces
+    _bounded_load(_nested(depth, kind))
+
+
+def _cap_memory():  # 1 GB of address space: an expanded bomb would not fit
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize("name, text", [
+    ("laughs.yaml", _laughs(10, 9, True)),
+    ("deep.yaml", _nested(5000, "seq")),
+    ("recursive.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\ndata: &a {x: *a}\n"),
+    ("merge-bomb.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\na: &a {k0: 0, k1: 1, k2: 2}\n"
+     + "".join(f"b{i}: &b{i} {{<<: [*a{', *b' + str(i - 1) if i else ''}]}}\n" for i in range(60))),
+], ids=["laughs", "deep", "recursive", "merge-bomb"])
+@pytest.mark.parametrize("command", [["lint"], ["fix", "--diff"], ["expiry"]])
+def test_yaml_bombs_are_one_line_in_every_command(tmp_path, name, text, command):
+    import subprocess
+    import sys
+
+    (tmp_path / name).write_text(text)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-m", "imagelint.cli", *command, name], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=60, preexec_fn=_cap_memory)
+    assert r.returncode in (0, 1, 2), r.stderr
+    assert "Traceback" not in r.stderr
+    if r.returncode == 2:
+        assert name in r.stderr

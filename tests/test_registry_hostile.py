@@ -42,6 +42,9 @@ class Hostile(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         mode = self.server.behaviour
+        if mode == "challenge":  # every request asks for a token at server.realm
+            return self.send(401, b'{"errors": [{"code": "UNAUTHORIZED"}]}',
+                             {"WWW-Authenticate": f'Bearer realm="{self.server.realm}",service="registry"'})
         if self.path == "/v2/":
             return self.send(200, b"{}")
         if mode == "redirect-loop":
@@ -94,6 +97,7 @@ def registry():
     server.daemon_threads = True
     server.behaviour = "ok"
     server.body = b"{}"
+    server.realm = ""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -191,3 +195,39 @@ def test_scan_timeout_option_ends_a_stalled_scan(registry, tmp_path):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize("realm, expected", [
+    ("", "empty token realm"),
+    ("   ", "empty token realm"),
+    ("ftp://127.0.0.1/token", "not an http(s) URL (ftp: 'ftp://127.0.0.1/token')"),
+    ("/token", "not an http(s) URL (no scheme"),
+    ("https://", "not an http(s) URL"),
+    ("http://auth.example.com/token", "over plain HTTP on another host (auth.example.com)"),
+])
+def test_token_realm_messages(registry, realm, expected):
+    registry.behaviour = "challenge"
+    registry.realm = realm
+    message, elapsed = manifest_error(registry)
+    assert expected in message, message
+    assert "over plain HTTP" not in message or "http://" in realm
+    assert elapsed < 20
+
+
+def test_an_http_realm_on_another_host_is_refused_for_an_insecure_registry_too(registry):
+    registry.behaviour = "challenge"
+    registry.realm = "http://auth.example.com/token"
+    with pytest.raises(ImagelintError, match="another host"):
+        RegistryClient(host_of(registry), RegistryOptions(retries=0, read_timeout=5,
+                                                          insecure_registries=(host_of(registry),)),
+                       credentials=None).manifest("repo", "latest")
+
+
+def test_scan_names_an_ftp_realm_in_one_line(registry, tmp_path):
+    registry.behaviour = "challenge"
+    registry.realm = "ftp://127.0.0.1/token"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "imagelint.cli", "scan", f"docker://{host_of(registry)}/repo:latest"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "not an http(s) URL" in r.stderr and "plain HTTP" not in r.stderr

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .load import CertRecord, LoadResult, load_certificates
+from .load import UNSUPPORTED_KEY, CertRecord, LoadResult, load_certificates
 
 WEAK_HASHES = {"sha1", "md5"}
 MIN_RSA_BITS = 2048
@@ -54,6 +54,9 @@ def certificate_problems(cert: CertRecord, at: datetime | None = None, expiring_
         add("weak-key", f"RSA key of {cert.key_bits} bits (< {MIN_RSA_BITS}; rejected at OpenSSL security level 2)")
     elif cert.key_type == "dsa":
         add("weak-key", "DSA key (no longer accepted for TLS)")
+    elif cert.key_type.startswith(UNSUPPORTED_KEY):
+        add("unsupported-key", f"{cert.key_type}: counted as a certificate, but no signature made with this key "
+                               "is checked here", "info")
     if cert.signature_hash in WEAK_HASHES and not cert.self_signed:
         add("weak-signature", f"signed with {cert.signature_hash.upper()} (CA signature digest algorithm too weak)")
     return problems

@@ -331,8 +331,15 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
         names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
                  "key_agreement", "key_cert_sign", "crl_sign")
         key_usage = tuple(n for n in names if getattr(ku.value, n))
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):  # GOST R 34.10, SM2, ...: a certificate all the same
+        key = None
+    if key is None:
+        key_type, key_bits = unsupported_key_type(cert), None
+    elif isinstance(key, rsa.RSAPublicKey):
         key_type, key_bits = "rsa", key.key_size
     elif isinstance(key, ec.EllipticCurvePublicKey):
         key_type, key_bits = f"ec-{key.curve.name}", key.curve.key_size
@@ -387,6 +394,92 @@ def record_from_cert(cert: Any, source: str = "", index: int = 0, container: str
     )
 
 
+UNSUPPORTED_KEY = "unsupported key algorithm"
+# Names for the key algorithms of national and corporate CA bundles (OIDs from RFC 9215 for
+# GOST R 34.10-2012, GM/T 0006 for SM2), so a listing says more than a bare OID.
+_KEY_ALGORITHM_NAMES = {
+    "1.2.643.7.1.1.1.1": "GOST R 34.10-2012 256-bit",
+    "1.2.643.7.1.1.1.2": "GOST R 34.10-2012 512-bit",
+    "1.2.643.2.2.19": "GOST R 34.10-2001",
+    "1.2.156.10197.1.301": "SM2",
+}
+
+
+def unsupported_key_type(cert: Any) -> str:
+    """'unsupported key algorithm (SM2, 1.2.156.10197.1.301)' from the raw SubjectPublicKeyInfo:
+    the algorithm OID, or for id-ecPublicKey the named curve."""
+    from cryptography.hazmat.primitives import serialization
+
+    oid = None
+    try:
+        spki = _tbs_spki(cert.public_bytes(serialization.Encoding.DER))
+        oid = _first_oids(spki)
+    except (ValueError, IndexError):
+        pass
+    if not oid:
+        return UNSUPPORTED_KEY
+    if oid[0] == "1.2.840.10045.2.1" and len(oid) > 1:  # id-ecPublicKey: the curve says what it is
+        oid = oid[1:]
+    name = _KEY_ALGORITHM_NAMES.get(oid[0])
+    return f"{UNSUPPORTED_KEY} ({name + ', ' if name else ''}{oid[0]})"
+
+
+def _der_items(data: bytes, start: int, end: int):
+    """(tag, content start, content end) of each DER item in data[start:end]."""
+    at = start
+    while at < end:
+        tag, first = data[at], data[at + 1]
+        at += 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > 4:
+                raise ValueError("bad DER length")
+            length = int.from_bytes(data[at:at + count], "big")
+            at += count
+        if at + length > end:
+            raise ValueError("DER item past its end")
+        yield tag, at, at + length
+        at += length
+
+
+def _tbs_spki(der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo of a DER certificate (RFC 5280 4.1: the 7th field of the
+    TBSCertificate when the [0] version is present, else the 6th)."""
+    _, cert_start, cert_end = next(_der_items(der, 0, len(der)))
+    _, tbs_start, tbs_end = next(_der_items(der, cert_start, cert_end))
+    fields = list(_der_items(der, tbs_start, tbs_end))
+    index = 6 if fields and fields[0][0] == 0xA0 else 5
+    _, start, end = fields[index]
+    return der[start:end]
+
+
+def _first_oids(spki: bytes) -> list[str]:
+    """The OIDs in the AlgorithmIdentifier at the start of a SubjectPublicKeyInfo body."""
+    _, start, end = next(_der_items(spki, 0, len(spki)))
+    oids = []
+    for tag, item_start, item_end in _der_items(spki, start, end):
+        if tag == 0x06:
+            oids.append(_oid_text(spki[item_start:item_end]))
+        elif tag == 0x30:  # GOST parameters: a SEQUENCE of OIDs
+            oids.extend(_oid_text(spki[s:e]) for t, s, e in _der_items(spki, item_start, item_end) if t == 0x06)
+    return oids
+
+
+def _oid_text(body: bytes) -> str:
+    parts, value = [], 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    if not parts:
+        raise ValueError("empty OID")
+    first = min(parts[0] // 40, 2)
+    return ".".join(str(p) for p in [first, parts[0] - 40 * first, *parts[1:]])
+
+
 def _is_self_signed(cert: Any) -> bool:
     """Issued by its own key. When the key identifiers already say so (the authority key id is
     the certificate's own subject key id, as OpenSSL's EXFLAG_SS test reads it) the signature
@@ -400,11 +493,19 @@ def _is_self_signed(cert: Any) -> bool:
         aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     except (x509.ExtensionNotFound, ValueError):
         ski = aki = None
+    if ski is not None and aki is not None and aki != ski:
+        return False  # the same name, another key: a re-keyed or cross-signed certificate
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        # GOST, SM2: no signature check is possible here; the name and key ids say self-issued,
+        # which is OpenSSL's EXFLAG_SS test for a key it cannot use either
+        return True
     if ski is not None and aki is not None:
-        if aki != ski:
-            return False  # the same name, another key: a re-keyed or cross-signed certificate
         try:
-            if x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest == ski:
+            if x509.SubjectKeyIdentifier.from_public_key(key).digest == ski:
                 return True  # the identifiers are the certificate's own key (RFC 5280 4.2.1.2 method 1)
         except (ValueError, TypeError):
             pass
@@ -530,7 +631,16 @@ def _load_pkcs12(data: bytes, source: str, passwords: tuple, result: LoadResult)
             alias = item.friendly_name.decode("utf-8", "replace") if item.friendly_name else None
             result.certificates.append(record_from_cert(item.certificate, source, i, "pkcs12", alias))
         return
+    declared = _der_sequence_length(data)
+    if declared is not None and declared > len(data):
+        result.container = "pkcs12"
+        result.notes.append("truncated-keystore")  # the outer SEQUENCE says more bytes than there are
+        return
     result.notes.append("unreadable-keystore")
+
+
+class TruncatedStore(ValueError):
+    """A keystore that ends before its declared contents: no password can open it."""
 
 
 def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | None:
@@ -558,12 +668,16 @@ def _trusted_entries(data: bytes, password: str | None) -> dict[str, bytes] | No
             pos += 2 + type_size
             (cert_size,) = struct.unpack_from(">L", data, pos)
             pos += 4
+            if pos + cert_size > len(data):
+                raise struct.error("certificate past the end of the store")
             if alias in entries:
                 raise ValueError(f"duplicate alias {alias!r}")
             entries[alias] = data[pos:pos + cert_size]
             pos += cert_size
     except struct.error as exc:
-        raise ValueError(str(exc)) from None
+        raise TruncatedStore(str(exc)) from None
+    if len(data) < pos + 20:
+        raise TruncatedStore("no integrity digest at the end")
     if password is not None:
         import hashlib
 
@@ -582,6 +696,9 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
     for password in passwords:
         try:
             certificates = _trusted_entries(data, password.decode() if password is not None else None)
+        except TruncatedStore:
+            result.notes.append("truncated-keystore")  # not a password problem: no password opens it
+            return
         except ValueError:
             continue
         opened = certificates is not None
@@ -632,11 +749,17 @@ def load_java_trust_store(data: bytes, password: bytes | None, source: str = "")
     (a PEM bundle), the JVM fails ("problem accessing trust store"). A password-protected PKCS12
     opened without its password yields no anchors; a password-less PKCS12 (JDK 18+ cacerts)
     opens with any password.
-    Returns (certificates, None | "wrong-password" | "not-a-keystore" | "no-anchors").
+    Returns (certificates, None | "wrong-password" | "not-a-keystore" | "no-anchors" | "empty" | "truncated").
+    An empty, truncated or corrupt store fails the same way ("problem accessing trust store",
+    observed with OpenJDK 17.0.15), but is not a password problem.
     """
+    if not data:
+        return LoadResult(), "empty"
     is_keystore = data.startswith(JKS_MAGIC) or data.startswith(JCEKS_MAGIC) or (
         data[:1] == b"\x30" and b"-----BEGIN" not in data[:64])
     loaded = load_certificates(data, source, passwords=(password,))
+    if "truncated-keystore" in loaded.notes:
+        return LoadResult(container=loaded.container), "truncated"
     if not is_keystore or loaded.container not in ("jks", "jceks", "pkcs12", "unknown"):
         return LoadResult(container=loaded.container), "not-a-keystore"
     if "unreadable-keystore" in loaded.notes:

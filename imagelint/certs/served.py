@@ -127,6 +127,17 @@ def _public_der(public_key: Any) -> bytes:
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _cert_public_der(cert: Any) -> bytes | None:
+    """The certificate's SubjectPublicKeyInfo, None for a key algorithm cryptography cannot load
+    (GOST, SM2): no private key read here can be its pair, and the pair cannot be compared."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        return _public_der(cert.public_key())
+    except (UnsupportedAlgorithm, ValueError):
+        return None
+
+
 def served_problems(cert_pem: bytes, key_pem: bytes | None, *, chain_pem: bytes = b"",
                     names: Iterable[str] = (), trusted: Sequence[CertRecord] = (),
                     at: datetime | None = None, expiring_days: int = EXPIRING_DAYS,
@@ -237,12 +248,14 @@ def _key_problems(key_pem: bytes, served: list[CertRecord], add, source: str, ke
     leaf = served[0]
     if leaf.cert is None:
         return None
-    leaf_public = _public_der(leaf.cert.public_key())
+    leaf_public = _cert_public_der(leaf.cert)
+    if leaf_public is None:
+        return None
     key_publics = [_public_der(k.public_key()) for k in keys]
     if leaf_public in key_publics:
         return 0
     owner = next((i for i, cert in enumerate(served[1:], 1)
-                  if cert.cert is not None and _public_der(cert.cert.public_key()) in key_publics), None)
+                  if cert.cert is not None and _cert_public_der(cert.cert) in key_publics), None)
     if owner is not None:
         add("cert-key-mismatch", "error",
             f"{source or 'the certificate file'} starts with {describe(leaf)}, but the key belongs to certificate "

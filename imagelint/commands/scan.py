@@ -199,6 +199,8 @@ class _Progress:
 
 def inventory_of(ctx, image) -> dict[str, Any]:
     """What the image trusts: every store per runtime, counts, custom CAs by subject, fingerprint, expiry."""
+    from ..certs.load import UNSUPPORTED_KEY
+
     custom = ctx.custom_cas
 
     def cert_dict(cert, where: str | None = None) -> dict[str, Any]:
@@ -206,6 +208,8 @@ def inventory_of(ctx, image) -> dict[str, Any]:
                 "not_after": cert.not_after.isoformat()}
         if where:
             data["found_in"] = where
+        if cert.key_type.startswith(UNSUPPORTED_KEY):  # GOST, SM2: listed, with what could not be read
+            data["note"] = cert.key_type
         return data
 
     stores = []
@@ -253,7 +257,8 @@ def render_inventory(inventories: list[dict[str, Any]], fmt: str) -> str:
             lines.append(f"  custom CAs ({len(inv['custom_cas'])}):")
             for cert in inv["custom_cas"]:
                 lines.append(f"    {cert['subject']}  sha256:{cert['fingerprint_sha256']}  "
-                             f"expires {cert['not_after'][:10]}  ({cert['found_in']})")
+                             f"expires {cert['not_after'][:10]}  ({cert['found_in']})"
+                             + (f"  note: {cert['note']}" if cert.get("note") else ""))
         else:
             lines.append("  custom CAs: none")
         lines.append("  stores:")

@@ -13,6 +13,7 @@ import re
 import stat
 from functools import lru_cache
 
+from ..findings import ImagelintError
 from .model import FileOp, Stage
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -42,6 +43,9 @@ def normalise_source(rel: str) -> str | None:
 
 
 # --- .dockerignore (moby/patternmatcher semantics: last match wins, `!` re-includes, `**`) -------
+
+MAX_IGNORE_PATTERNS = 10_000
+
 
 def _pattern_regex(pattern: str) -> re.Pattern:
     out = []
@@ -99,10 +103,13 @@ def _parse_ignore(path: str, _stamp: int) -> tuple[tuple[bool, re.Pattern], ...]
     except OSError:
         return ()
     rules = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        if len(rules) >= MAX_IGNORE_PATTERNS:  # each is a regex, tried on every context path
+            raise ImagelintError(f"more than {MAX_IGNORE_PATTERNS} patterns (the limit for a .dockerignore)",
+                                 path=path, line=number)
         exception = line.startswith("!")
         if exception:
             line = line[1:].strip()

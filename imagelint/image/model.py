@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, Callable, Protocol
 
 from ..findings import ImagelintError
 from .limits import DEFAULT_LIMITS, Limits
+from .shapes import check_config, check_index, check_manifest
 from .streams import Budget, InPlaceBlob, VerifyingStream, decompressed, detect_compression, file_range, parse_digest
 
 # Media types (OCI and Docker schema 2).
@@ -135,8 +136,7 @@ def load_json(data: bytes, what: str) -> Any:
 
 
 def summarize_config(raw: dict[str, Any], what: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ImagelintError(f"{what}: image config is not a JSON object")
+    check_config(raw, f"{what}: image config")
     container = raw.get("config") or {}
     if not isinstance(container, dict):
         raise ImagelintError(f"{what}: image config has a malformed 'config' section")
@@ -156,6 +156,7 @@ def summarize_config(raw: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def diff_ids_of(raw_config: dict[str, Any], what: str) -> list[str]:
+    check_config(raw_config, f"{what}: image config")
     rootfs = raw_config.get("rootfs") or {}
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
@@ -223,6 +224,7 @@ def image_from_manifest(manifest: dict, manifest_digest: str, reference: str,
                         layer_opener: Callable[[dict, int], tuple[Callable[[], BinaryIO], str]],
                         what: str) -> OpenedImage:
     """Config and layers of an OCI / Docker schema 2 manifest, from any blob source."""
+    check_manifest(manifest, f"{what}: manifest {manifest_digest}")
     config_descriptor = manifest.get("config")
     if not isinstance(config_descriptor, dict):
         raise ImagelintError(f"{what}: manifest has no config descriptor")
@@ -259,6 +261,7 @@ def resolve_descriptor(descriptor: dict, reference: str, platform: str | None,
     document, _ = read_json(descriptor, f"{where}: manifest {descriptor.get('digest')}")
     kind = manifest_kind(document, descriptor.get("mediaType"))
     if kind == "index":
+        check_index(document, f"{where}: index {descriptor.get('digest')}")
         manifests = document.get("manifests")
         if not isinstance(manifests, list):
             raise ImagelintError(f"{where}: malformed image index")

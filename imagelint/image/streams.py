@@ -328,17 +328,20 @@ class GzipStream(RawStream):
         return data
 
     def _feed(self, data: bytes) -> None:
-        try:
-            self.pending += self.decomp.decompress(data, CHUNK)
-        except self.error as exc:
-            raise ImagelintError(f"{self.what}: corrupt gzip data ({exc})") from None
-        if self.decomp.eof:
-            rest = self.decomp.unused_data
+        # A loop over the gzip members in `data`: a layer may hold thousands of them.
+        while True:
+            try:
+                self.pending += self.decomp.decompress(data, CHUNK)
+            except self.error as exc:
+                raise ImagelintError(f"{self.what}: corrupt gzip data ({exc})") from None
+            if not self.decomp.eof:
+                return
+            data = self.decomp.unused_data
             self.decomp = self.new_decomp(16 + zlib.MAX_WBITS)
             self.in_member = False
-            if rest.strip(b"\x00"):
-                self.in_member = True
-                self._feed(rest)
+            if not data.strip(b"\x00"):
+                return
+            self.in_member = True
 
 
 class ZstdStream(RawStream):

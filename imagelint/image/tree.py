@@ -214,24 +214,32 @@ class ImageTree:
                 self._children.get(posixpath.dirname(current), set()).discard(posixpath.basename(current))
 
     def _place(self, path: str, record: LayerRecord) -> str:
-        """Where an entry lands: its parent made a directory if missing, and followed if a symlink."""
-        if path == "/":
-            return path
-        parent = posixpath.dirname(path)
-        info = self._infos.get(parent)
-        if info is not None and info.kind == "dir":
-            return path
-        parent = self._place(parent, record)
-        info = self._infos.get(parent)
-        if info is not None and info.kind == "symlink":
-            real = self.realpath(parent)
-            if real is not None and self._infos[real].kind == "dir":
-                return posixpath.join(real, posixpath.basename(path))
-        if info is None or info.kind != "dir":
-            if info is not None:
-                self._remove_subtree(parent, record)
-            self._set(FileInfo(parent, "dir", 0o755), record.index)
-        return posixpath.join(parent, posixpath.basename(path))
+        """Where an entry lands: its parents made directories if missing, and followed if symlinks.
+        A loop, not recursion: a path may be thousands of directories deep."""
+        missing = []  # the path and its ancestors whose parent is not yet a directory, deepest first
+        current = path
+        while current != "/":
+            parent = posixpath.dirname(current)
+            info = self._infos.get(parent)
+            if info is not None and info.kind == "dir":
+                break
+            missing.append(current)
+            current = parent
+        placed = current
+        for child in reversed(missing):
+            parent = placed
+            info = self._infos.get(parent)
+            if info is not None and info.kind == "symlink":
+                real = self.realpath(parent)
+                if real is not None and self._infos[real].kind == "dir":
+                    placed = posixpath.join(real, posixpath.basename(child))
+                    continue
+            if info is None or info.kind != "dir":
+                if info is not None:
+                    self._remove_subtree(parent, record)
+                self._set(FileInfo(parent, "dir", 0o755), record.index)
+            placed = posixpath.join(parent, posixpath.basename(child))
+        return placed
 
     def _set(self, info: FileInfo, layer_index: int) -> None:
         path = info.path

@@ -16,6 +16,7 @@ MAX_STREAM_BYTES = 32 * 1024 * 1024
 MAX_DOCUMENTS = 10_000
 MAX_ALIAS_NODES = 100_000  # nodes built again through aliases, per stream
 MAX_DEPTH = 200
+MAX_C_NESTING = 20_000  # nesting indicators up to which libyaml's recursive C composer is safe
 
 
 class Map(dict):
@@ -104,13 +105,41 @@ class _Builder:
         raise self.fail("YAML: unexpected node", node)  # pragma: no cover
 
 
+def _loader_for(text: str, path: str):
+    """CSafeLoader when the text cannot nest deeper than libyaml's composer takes, else PyYAML's
+    own SafeLoader (its RecursionError is a one-line error). libyaml composes recursively in C:
+    past about 20,000 levels it overflows the stack (a segfault), and deep input is slow in it
+    anyway (30,000 levels: 3 s; observed with PyYAML 6.0 on libyaml 0.2.5). A block node's depth is
+    at most its column, a flow node's at most the number of flow openers, so the sum bounds the
+    nesting; a JSON document parsed by `json` (whose recursion is bounded) nests less than 1,000."""
+    import yaml
+
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None:
+        return yaml.SafeLoader
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest + text.count("[") + text.count("{") <= MAX_C_NESTING:
+        return c_loader
+    if text.lstrip()[:1] in ("{", "["):
+        import json
+
+        try:
+            json.loads(text)
+            return c_loader
+        except RecursionError:
+            raise ImagelintError("JSON nested too deeply", path=path) from None
+        except ValueError:
+            pass  # YAML flow style, not JSON
+    return yaml.SafeLoader
+
+
 def load_documents(text: str, path: str) -> list[Document]:
     """Every non-empty document of a YAML (or JSON) stream, as `Map`s with line numbers."""
     import yaml
 
     if len(text.encode("utf-8", "surrogatepass")) > MAX_STREAM_BYTES:
         raise ImagelintError(f"larger than {MAX_STREAM_BYTES // (1024 * 1024)} MB", path=path)
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader_class = _loader_for(text, path)
     builder = _Builder(path)
     documents: list[Document] = []
     loader = loader_class(text)
@@ -136,6 +165,10 @@ def load_documents(text: str, path: str) -> list[Document]:
         raise ImagelintError(f"YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ImagelintError(f"YAML: {exc}", path=path) from None
+    except RecursionError:
+        raise ImagelintError(f"YAML nested deeper than {MAX_DEPTH} levels", path=path) from None
+    except (UnboundLocalError, AttributeError, TypeError) as exc:  # libyaml's composer on some deep inputs
+        raise ImagelintError(f"YAML cannot be parsed ({exc.__class__.__name__})", path=path) from None
     finally:
         loader.dispose()
     return documents

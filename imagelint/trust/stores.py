@@ -38,15 +38,69 @@ class TrustStore:
         return f"{self.name}: " + (", ".join(self.sources) if self.sources else "(no certificates found)")
 
 
+def unread_size(tree: FileView, path: str) -> int | None:
+    """The size of a regular file whose contents the view did not keep (a trust file over the
+    per-file limit): such a file is there, but too large to check, not missing."""
+    info = tree.info(path)
+    if info is None or info.kind != "file" or tree.read(path) is not None:
+        return None
+    return info.size
+
+
+def too_large_text(path: str, size: int) -> str:
+    from ..image.limits import DEFAULT_LIMITS, MIB
+
+    return (f"{path} is too large to check ({size} bytes, over the {DEFAULT_LIMITS.max_kept_file_bytes // MIB} MiB "
+            "limit for a file read whole): its certificates were not read")
+
+
 def _load_file(tree: FileView, path: str, store: TrustStore, passwords: tuple | None = None) -> bool:
     data = tree.read(path)
     if data is None:
+        size = unread_size(tree, path)
+        if size is not None:
+            store.notes.append(too_large_text(path, size))
+            store.details.setdefault("too_large", []).append(path)
         return False
     kwargs = {"passwords": passwords} if passwords is not None else {}
     loaded = load_certificates(data, path, **kwargs)
     store.certificates.extend(loaded.certificates)
     store.sources.append(path)
     if "unreadable-keystore" in loaded.notes:
+        store.notes.append(f"{path}: keystore could not be opened (wrong or unknown password)")
+    return True
+
+
+# A JVM store it cannot open: every handshake fails with "problem accessing trust store" (observed
+# with OpenJDK 17.0.15 for an empty, a truncated and a corrupt store), whatever the password.
+BROKEN_JAVA_STORE = {
+    "empty": "is empty (0 bytes)",
+    "truncated": "is truncated (the keystore ends before its declared contents)",
+    "corrupt": "is corrupt (neither a JKS/JCEKS nor a PKCS#12 keystore, nor certificates)",
+}
+
+
+def _load_java_file(tree: FileView, path: str, store: TrustStore, passwords: tuple) -> bool:
+    """_load_file for a JVM's cacerts/jssecacerts, telling an empty, truncated or corrupt store
+    (store.details["java_store_error"]) from a password problem."""
+    data = tree.read(path)
+    if data is None:
+        return _load_file(tree, path, store, passwords)
+    loaded = load_certificates(data, path, passwords=passwords)
+    problem = None
+    if not data:
+        problem = "empty"
+    elif "truncated-keystore" in loaded.notes:
+        problem = "truncated"
+    elif not loaded.certificates and (loaded.container == "unknown" or (
+            loaded.container in ("jks", "jceks") and "unreadable-keystore" in loaded.notes)):
+        problem = "corrupt"  # a JKS opens without a password, so one that does not is damaged
+    store.certificates.extend(loaded.certificates)
+    store.sources.append(path)
+    if problem:
+        store.details["java_store_error"] = problem
+        store.notes.append(f"{path} {BROKEN_JAVA_STORE[problem]}: the JVM cannot open it")
+    elif "unreadable-keystore" in loaded.notes:
         store.notes.append(f"{path}: keystore could not be opened (wrong or unknown password)")
     return True
 
@@ -281,6 +335,8 @@ def java_store(tree: FileView, env: Mapping[str, str], home: str, family: str | 
         if problem:
             store.details["java_store_error"] = problem
             store.notes.append({
+                "empty": f"{path} {BROKEN_JAVA_STORE['empty']}: the JVM cannot open it",
+                "truncated": f"{path} {BROKEN_JAVA_STORE['truncated']}: the JVM cannot open it",
                 "wrong-password": f"javax.net.ssl.trustStorePassword does not open {path}",
                 "not-a-keystore": f"{path} is not a keystore (JKS/PKCS12): the JVM cannot use a PEM file here",
                 "no-anchors": f"{path} yields no trusted certificate with the password given "
@@ -288,13 +344,13 @@ def java_store(tree: FileView, env: Mapping[str, str], home: str, family: str | 
             }[problem])
         return _dedupe(store)
     for security in (f"{home}/lib/security", f"{home}/jre/lib/security"):
-        if _load_file(tree, f"{security}/jssecacerts", store, passwords):
+        if _load_java_file(tree, f"{security}/jssecacerts", store, passwords):
             store.notes.append(f"{security}/jssecacerts exists and shadows cacerts")
             store.details["configured_by"] = "jssecacerts"
             return _dedupe(store)
     for security in (f"{home}/jre/lib/security", f"{home}/lib/security"):
         path = f"{security}/cacerts"
-        if _load_file(tree, path, store, passwords):
+        if _load_java_file(tree, path, store, passwords):
             real = tree.realpath(path)
             if real and real != path:
                 store.sources[-1] = f"{path} -> {real}"

@@ -183,7 +183,7 @@ def _before_any_path(store, chain, host, model, base) -> Verdict | None:
                        fix=f"# Node {store.details.get('node_version') or ''} predates --use-system-ca: remove it, and\n"
                            "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
                        **base)
-    if store.details.get("java_store_error") in ("wrong-password", "not-a-keystore"):
+    if store.details.get("java_store_error") in ("wrong-password", "not-a-keystore", "empty", "truncated", "corrupt"):
         return _unreadable_java_store(store, chain, base)
     if not store.certificates:
         return _no_roots(store, chain, host, model, base)
@@ -253,6 +253,9 @@ def _unreadable_java_store(store, chain, base) -> Verdict:
         fix = (f"# {path} must be a JKS or PKCS12 keystore, e.g.:\n"
                f"RUN keytool -importcert -noprompt -keystore {path}.p12 -storetype PKCS12 -storepass changeit "
                f"-alias corp-root -file {path}\n# and point -Djavax.net.ssl.trustStore at {path}.p12")
+    elif store.details["java_store_error"] in ("empty", "truncated", "corrupt"):
+        fix = (f"# {path} {store.details['java_store_error']}: rebuild it (Debian: update-ca-certificates -f with "
+               "ca-certificates-java installed), or copy the JDK's own cacerts back")
     else:
         fix = "# Set -Djavax.net.ssl.trustStorePassword to the store's real password (or drop it for a JKS store)."
     return Verdict(trusted=False, reason="truststore-unreadable", certificate=chain[0].summary(),
@@ -264,6 +267,11 @@ def _unreadable_java_store(store, chain, base) -> Verdict:
 
 def _no_roots(store, chain, host, model, base) -> Verdict:
     leaf = chain[0]
+    if store.details.get("too_large"):
+        unread = ", ".join(store.details["too_large"])
+        return Verdict(trusted=False, reason="no-roots", certificate=leaf.summary(),
+                       message=f"{unread} is too large to check: no certificate of {store.name} was read, so "
+                               "whether it trusts this chain is unknown", error_text=None, fix=None, **base)
     texts = NO_ROOTS_TEXT.get(store.runtime, {})
     if store.details.get("java_store_error") == "no-anchors":
         texts = {"java": JAVA_NO_ANCHORS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ...findings import Severity
 from ..registry import check
 from ...trust.model import SMALL_BUNDLE
+from ...trust.stores import too_large_text, unread_size
 from .context import ImageContext, fingerprint_label
 
 
@@ -17,6 +18,8 @@ def ca_not_registered(ctx: ImageContext):
         return
     tool = ctx.facts.update_command or "the trust-store update"
     bundle = ctx.bundle_path or ctx.facts.bundle or "the bundle"
+    if ctx.bundle is None and ctx.bundle_path and unread_size(ctx.view, ctx.bundle_path) is not None:
+        return  # the bundle is there but too large to read (IL704 says so): nothing to compare with
     for anchor in ctx.anchor_files:
         missing = [c for c in anchor.certificates if c.fingerprint_sha256 not in ctx.bundle_fingerprints]
         if not missing:
@@ -50,6 +53,12 @@ GO_FALLBACK_ROOTS = b"golang.org/x/crypto/x509roots/fallback"
 @check("IL704", kind="image")
 def no_ca_bundle(ctx: ImageContext):
     if ctx.family == "windows":
+        return
+    size = unread_size(ctx.view, ctx.bundle_path) if ctx.bundle is None and ctx.bundle_path else None
+    if size is not None:
+        yield ctx.hit("IL704", f"{too_large_text(ctx.bundle_path, size)}; whether TLS clients can verify "
+                      "anything is unknown", ctx.bundle_path, severity=Severity.WARNING, problem="too-large",
+                      size=size)
         return
     count = len(ctx.bundle.certificates) if ctx.bundle else 0
     small = 0 < count < SMALL_BUNDLE and ctx.ships_public_set

@@ -4,6 +4,7 @@ Python requests/certifi (IL706) and Node (IL707). Stores are the effective ones
 requests; Node's compiled-in roots plus NODE_EXTRA_CA_CERTS / --use-system-ca)."""
 from __future__ import annotations
 
+from ...trust.stores import BROKEN_JAVA_STORE
 from ..registry import check
 from .context import ImageContext, fingerprint_label
 
@@ -29,10 +30,18 @@ def _names(certs: list) -> str:
 
 @check("IL705", kind="image")
 def java_ca_missing(ctx: ImageContext):
-    if not ctx.registered_custom_cas:
-        return
     for store in ctx.stores:
         if store.runtime != "java":
+            continue
+        broken = store.details.get("java_store_error")
+        if broken in BROKEN_JAVA_STORE:
+            home = store.details.get("java_home", store.name)
+            path = _store_path(store)
+            yield ctx.hit("IL705", f"the JVM in {home} reads {path}, which {BROKEN_JAVA_STORE[broken]}: every TLS "
+                          "connection fails with \"problem accessing trust store\" before any certificate is checked",
+                          path, java_home=home, problem=broken)
+            continue
+        if not ctx.registered_custom_cas:
             continue
         missing = _missing(ctx, store)
         if not missing:

@@ -5,6 +5,7 @@ from typing import BinaryIO, Callable
 
 from ...findings import ImagelintError
 from ..limits import Limits
+from ..shapes import check_index
 from ..model import REF_NAME, CONTAINERD_NAME, OpenedImage, choose_platform, load_json, resolve_descriptor
 from ..streams import parse_digest, verify_bytes
 from .blobs import BlobStore
@@ -34,8 +35,9 @@ def read_oci_layout(store: BlobStore, tag: str | None, reference: str, platform:
     if not isinstance(layout, dict) or not str(layout.get("imageLayoutVersion", "")).startswith("1."):
         raise ImagelintError(f"{where}: unsupported OCI layout version")
     index = load_json(store.read("index.json", limits.max_metadata_bytes), f"{where}/index.json")
-    manifests = index.get("manifests") if isinstance(index, dict) else None
-    if not isinstance(manifests, list) or not manifests:
+    check_index(index, f"{where}/index.json")
+    manifests = index["manifests"]
+    if not manifests:
         raise ImagelintError(f"{where}: index.json lists no images")
     if tag:
         chosen = [m for m in manifests if isinstance(m, dict) and _tag_matches(m.get("annotations") or {}, tag)]

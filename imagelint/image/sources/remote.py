@@ -448,13 +448,33 @@ class RegistryClient:
                 self.tokens[scope] = self._fetch_token(params, scope, credentials)
             return {"Authorization": f"Bearer {self.tokens[scope]}"}
 
+    def _check_realm(self, realm: str) -> None:
+        """The token realm of a Bearer challenge must be an https URL (http only on loopback, or on
+        the registry's own host when it is an insecure registry): credentials go there."""
+        if not realm:
+            raise ImagelintError(f"registry {self.host} sends a Bearer challenge with an empty token realm: "
+                                 "there is no token server to log in to")
+        try:
+            parsed = urllib.parse.urlsplit(realm)
+            hostname = parsed.hostname
+        except ValueError:
+            parsed, hostname = None, None
+        shown = realm if len(realm) <= 80 else realm[:77] + "..."
+        if parsed is None or parsed.scheme.lower() not in ("https", "http") or not hostname:
+            scheme = parsed.scheme if parsed is not None and parsed.scheme else "no scheme"
+            raise ImagelintError(f"registry {self.host} names a token realm that is not an http(s) URL "
+                                 f"({scheme}: {shown!r}); refusing")
+        if parsed.scheme.lower() == "http" and not is_loopback(parsed.netloc):
+            same_host = hostname == urllib.parse.urlsplit(f"//{self.host}").hostname
+            if not (same_host and self.insecure):
+                where = "on its own host" if same_host else f"on another host ({parsed.netloc})"
+                raise ImagelintError(f"registry {self.host} sends its token realm over plain HTTP {where}; "
+                                     "refusing to send credentials unencrypted")
+
     def _fetch_token(self, params: dict[str, str], scope: str, credentials: tuple[str, str] | None) -> str:
-        realm = params["realm"]
+        realm = params["realm"].strip()
+        self._check_realm(realm)
         parsed = urllib.parse.urlsplit(realm)
-        if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and not (
-                is_loopback(parsed.netloc) or self.insecure)):
-            raise ImagelintError(f"registry {self.host} sends its token realm over plain HTTP "
-                                 f"({parsed.netloc}); refusing")
         query = {"scope": scope}
         if params.get("service"):
             query["service"] = params["service"]

@@ -7,6 +7,7 @@ from ...findings import ImagelintError
 from ..limits import Limits
 from ..model import DOCKER_LAYER, OCI_LAYER, Layer, OpenedImage, diff_ids_of, load_json, summarize_config
 from ..reference import parse_name
+from ..shapes import check_archive_manifest
 from ..streams import digest_of
 from .blobs import TarStore
 from .layout import read_oci_layout
@@ -20,7 +21,8 @@ def read_docker_archive(store: TarStore, selector: str | None, reference: str, p
             return read_oci_layout(store, selector, reference, platform, limits)
         raise ImagelintError(f"{where}: not a docker-archive (no manifest.json)")
     entries = load_json(store.read("manifest.json", limits.max_metadata_bytes), f"{where}: manifest.json")
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+    check_archive_manifest(entries, where)
+    if not entries:
         raise ImagelintError(f"{where}: manifest.json lists no images")
     entry = _choose_archive_entry(entries, selector, where)
 
