@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ def _dockerfile(d: Path, ca: bytes, extra: str = "") -> None:
 def _setup(name: str, d: Path, ca: bytes) -> list[str]:
     """Writes case `name` into `d`; returns the command line."""
     if name == "dockerignore-over-the-pattern-limit":
-        _dockerfile(d, ca)
+        _dockerfile(d, ca, "RUN curl -k https://example.com/tool.tgz -o /tmp/tool.tgz\n")
         (d / ".dockerignore").write_text("".join(f"dir{i}/file{i}\n" for i in range(10_001)))
         return ["lint", "Dockerfile"]
     if name == "json-manifest-100k-deep":
@@ -171,6 +172,8 @@ def test_hostile_input_ends_cleanly(tmp_path, ca, name):
         assert any(n in line for n in (argv[-1].rstrip("/"), "cfg.toml", ".dockerignore", "pyproject.toml")), line
     if name == "config-of-wrong-types":
         assert "select must be an array of strings" in r.stderr
+    if name == "dockerignore-over-the-pattern-limit":  # the Dockerfile itself is still checked
+        assert "the Dockerfile is checked without it" in r.stderr and re.search(r"\bIL\d{3}\b", r.stdout), r.stdout
 
 
 def test_a_large_json_manifest_still_uses_the_fast_loader(tmp_path):
@@ -187,3 +190,13 @@ def test_a_large_json_manifest_still_uses_the_fast_loader(tmp_path):
 
     assert _loader_for(text, "x.json") is yaml.CSafeLoader
     assert _loader_for("a: " + "[" * 30_000 + "]" * 30_000, "x.yaml") is yaml.SafeLoader
+
+
+def test_a_finding_quoting_a_huge_value_stays_short(tmp_path):
+    """A message quotes its input (here a 300,000-character file name): the report must not grow with it."""
+    name = "a" * 300_000
+    (tmp_path / "Dockerfile").write_text(f"FROM debian:12\nCOPY {name}.crt /usr/local/share/ca-certificates/\n")
+    r, _elapsed = run(["lint", "Dockerfile"], tmp_path)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "IL201" in r.stdout and "more characters not shown" in r.stdout
+    assert len(r.stdout) < 20_000, len(r.stdout)

@@ -77,6 +77,15 @@ def registered_ids(kind: str | None = None) -> set[str]:
     return {rid for rid, (k, _) in _CHECKS.items() if kind is None or k == kind}
 
 
+MAX_MESSAGE_CHARS = 2000  # messages quote input (an env value, a path): a 4 MB value must not make 4 MB of output
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}… ({len(message) - MAX_MESSAGE_CHARS:,} more characters not shown)"
+
+
 def to_finding(hit: Hit, path: str, docs: dict[str, RuleDoc] | None = None) -> Finding:
     doc = (docs or load_catalogue())[hit.rule]
     return Finding(
@@ -84,7 +93,7 @@ def to_finding(hit: Hit, path: str, docs: dict[str, RuleDoc] | None = None) -> F
         severity=hit.severity or doc.severity,
         category=doc.category,
         path=path,
-        message=hit.message,
+        message=_bounded(hit.message),
         line=hit.line,
         end_line=hit.end_line,
         column=hit.column,

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..checks.context import CheckContext
 from ..checks.runner import run_checks, to_findings
 from ..config import Config, find_config
+from ..dockerfile.context import unreadable_context
 from ..dockerfile.model import DockerfileModel, build_model
 from ..dockerfile.parse import parse_dockerfile
 from ..findings import Finding, ImagelintError, InputError, Suppression
@@ -157,6 +158,10 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
         inst = model.unknown_instructions[0]
         raise ImagelintError(f"unknown instruction: {inst.original_keyword}", path=path, line=inst.line)
     context_dir = options.context_dir or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
+    problem = unreadable_context(context_dir) if context_dir else None
+    if problem is not None:
+        model.budget_notes.append((0, problem))
+        context_dir = None
     ctx = CheckContext(model, cfg, context_dir)
     run = run_checks("dockerfile", (model, ctx), lambda rule: cfg.enabled(rule, path, options.select, options.ignore))
     internal = [InputError(path, message, internal=True) for message in run.errors]

@@ -120,6 +120,19 @@ def _parse_ignore(path: str, _stamp: int) -> tuple[tuple[bool, re.Pattern], ...]
     return tuple(rules)
 
 
+def unreadable_context(context_dir: str) -> str | None:
+    """Why the build context cannot be read (its .dockerignore over a limit), or None. The caller
+    checks the Dockerfile without the context and says so in one line."""
+    root = _real_root(context_dir)
+    if root is None:
+        return None
+    try:
+        _ignore_rules(root)
+    except ImagelintError as exc:
+        return f"{exc.as_input_error()}; the build context is not read, the Dockerfile is checked without it"
+    return None
+
+
 def ignored(root: str, rel: str) -> bool:
     """Would Docker leave `rel` out of the context? A matching parent directory excludes too."""
     rules = _ignore_rules(root)
