@@ -178,3 +178,23 @@ def test_load_java_trust_store_tells_truncation_from_a_wrong_password():
     assert load_java_trust_store(stores["truncated-jks"], b"changeit")[1] == "truncated"
     assert load_java_trust_store(stores["truncated-p12"], b"changeit")[1] == "truncated"
     assert load_java_trust_store(stores["empty"], b"changeit")[1] == "empty"
+
+
+@pytest.mark.parametrize("cut", ["half", "header"])
+def test_a_truncated_keystore_with_a_private_key_is_truncated_not_a_password_problem(cut):
+    import jks
+    from cryptography.hazmat.primitives import serialization
+
+    from imagelint.certs.load import load_certificates
+
+    ca = pki.make_pki().root
+    key = ca.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+    data = jks.KeyStore.new("jks", [jks.PrivateKeyEntry.new("server", [ca.der], key, "pkcs8"),
+                                    jks.TrustedCertEntry.new("ca", ca.der)]).saves("changeit")
+    whole = load_certificates(data, "keystore.jks", passwords=(None, b"changeit"))
+    assert whole.notes == [] and len(whole.certificates) == 1
+    end = {"half": len(data) // 2, "header": 20}[cut]
+    cut_store = load_certificates(data[:end], "keystore.jks", passwords=(None, b"changeit"))
+    assert "truncated-keystore" in cut_store.notes and "unreadable-keystore" not in cut_store.notes
+    assert "unreadable-keystore" in load_certificates(data, "keystore.jks", passwords=(b"wrong",)).notes

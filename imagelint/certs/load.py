@@ -706,7 +706,7 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
     if not opened:
         certificates = _load_keystore_with_pyjks(data, passwords, container, private_keys)
     if certificates is None:
-        result.notes.append("unreadable-keystore")
+        result.notes.append("truncated-keystore" if _ends_early(data) else "unreadable-keystore")
         return
     index = 0
     for alias, der in sorted(certificates.items()):
@@ -718,6 +718,39 @@ def _load_java_keystore(data: bytes, source: str, passwords: tuple, result: Load
         result.certificates.append(record)
         index += 1
     result.private_keys.extend(private_keys)
+
+
+def _ends_early(data: bytes) -> bool:
+    """A JKS/JCEKS store with key entries that ends before its declared entries or its digest (no
+    password opens it: not a password problem). False when it cannot tell (a JCEKS secret key is a
+    serialised Java object)."""
+    import struct
+
+    try:
+        count = struct.unpack_from(">L", data, 8)[0]
+        pos = 12
+        for _ in range(count):
+            tag, alias_size = struct.unpack_from(">LH", data, pos)
+            pos += 6 + alias_size + 8  # the alias, then the entry's timestamp
+            if tag == 1:  # private key: the protected key, then its certificate chain
+                (key_size,) = struct.unpack_from(">L", data, pos)
+                pos += 4 + key_size
+                (chain,) = struct.unpack_from(">L", data, pos)
+                pos += 4
+            elif tag == 2:  # trusted certificate
+                chain = 1
+            else:
+                return False
+            for _ in range(chain):
+                (type_size,) = struct.unpack_from(">H", data, pos)
+                pos += 2 + type_size
+                (cert_size,) = struct.unpack_from(">L", data, pos)
+                pos += 4 + cert_size
+            if pos > len(data):
+                return True
+    except struct.error:
+        return True
+    return len(data) < pos + 20
 
 
 def _load_keystore_with_pyjks(data: bytes, passwords: tuple, container: str,
