@@ -477,7 +477,7 @@ def test_an_uncompressed_blob_read_in_place_gives_the_streamed_tree(tmp_path, st
     else:
         in_place = kit.write_docker_archive(tmp_path / "plain.tar", kit.Image([plain]))
     with open_image(in_place) as image:
-        probe = image.layers[0].open_in_place(Budget(Limits()))
+        probe = image.layers[0].open_in_place(image.layers[0].opener(), Budget(Limits()))
         assert probe is not None
         probe.close()
         seen: dict[str, int] = {}

@@ -292,8 +292,13 @@ def read_layer(layer: Layer, policy: KeepPolicy = NOTHING, limits: Limits = DEFA
     on_plain = (lambda n: progress(layer.index, "uncompressed", n)) if progress else None
     on_raw = (lambda n: progress(layer.index, "stored", n)) if progress else None
     # An uncompressed blob in a local file is read in place, skipping what nobody reads.
-    stream = layer.open_in_place(shared.budget, on_plain, on_raw) or layer.open(limits, shared.budget, on_plain,
-                                                                                 on_raw)
+    raw = layer.opener()
+    try:
+        stream = layer.open_in_place(raw, shared.budget, on_plain, on_raw) or layer.open(
+            limits, shared.budget, on_plain, on_raw, raw=raw)
+    except BaseException:
+        raw.close()
+        raise
     reader = ForwardReader(stream)
     try:
         try:

@@ -52,32 +52,32 @@ class Layer:
         short = (self.digest or self.diff_id).split(":")[-1][:12]
         return f"layer {self.index} (sha256:{short})"
 
-    def open_raw(self, on_bytes: Callable[[int], None] | None = None) -> BinaryIO:
-        stream = self.opener()
+    def open_raw(self, on_bytes: Callable[[int], None] | None = None, stream: BinaryIO | None = None) -> BinaryIO:
+        """The stored bytes (`stream`, when the caller has opened the blob already), verified."""
+        stream = self.opener() if stream is None else stream
         if self.raw_digest and self.raw_digest != self.diff_id:
             return VerifyingStream(stream, self.raw_digest, self.name, on_bytes)
         return stream
 
     def open(self, limits: Limits = DEFAULT_LIMITS, budget: Budget | None = None,
              on_bytes: Callable[[int], None] | None = None,
-             on_raw_bytes: Callable[[int], None] | None = None) -> BinaryIO:
+             on_raw_bytes: Callable[[int], None] | None = None, raw: BinaryIO | None = None) -> BinaryIO:
         """Uncompressed tar bytes (gzip/zstd sniffed from magic bytes), capped by `limits`,
         verified against the blob digest and the diff ID when the stream is read to its end.
         The callbacks see byte counts as they flow (stored bytes, uncompressed bytes): progress bars."""
-        raw = self.open_raw()
+        raw = self.open_raw(stream=raw)
         plain = decompressed(raw, limits, budget or Budget(limits), self.name, on_bytes, on_raw_bytes)
         return VerifyingStream(plain, self.diff_id, self.name)
 
 
-    def open_in_place(self, budget: Budget, on_bytes: Callable[[int], None] | None = None,
+    def open_in_place(self, raw: BinaryIO, budget: Budget, on_bytes: Callable[[int], None] | None = None,
                       on_raw_bytes: Callable[[int], None] | None = None) -> BinaryIO | None:
-        """For an uncompressed blob in a local file (a docker-archive member, an OCI layout blob):
-        a stream the tar reader can skip through while the whole blob is hashed beside it
-        (InPlaceBlob); None for anything else, which `open` reads."""
-        raw = self.opener()
+        """For an uncompressed blob in a local file (a docker-archive member, an OCI layout blob),
+        `raw` being the opened blob: a stream the tar reader can skip through while the whole blob is
+        hashed beside it (InPlaceBlob). None for anything else, with `raw` untouched, for `open(raw=...)`:
+        a registry blob is fetched once, not opened to look and fetched again."""
         where = file_range(raw)
         if where is None or detect_compression(os.pread(where[0], 4, where[1])) != "none":
-            raw.close()
             return None
         fd, start, end = where
         expected = list(dict.fromkeys(d for d in (self.raw_digest, self.diff_id) if d))
