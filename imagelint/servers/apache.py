@@ -34,7 +34,7 @@ from .common import (
     has_magic,
     is_dir,
     is_file,
-    read_text,
+    read_config_text,
 )
 
 # main configuration -> the compiled-in ServerRoot (HTTPD_ROOT) of that build
@@ -161,9 +161,8 @@ class _Reader:
             return
         if not self.budget.take_file(path):
             return
-        text = read_text(self.view, path)
+        text = read_config_text(self.view, path, self.config)
         if text is None:
-            self.config.notes.append(f"{path}: cannot be read (not a regular file, or too large)")
             return
         self.stack.append(path)
         try:

@@ -126,6 +126,14 @@ def read_text(view: FileView, path: str) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
+def read_config_text(view: FileView, path: str, config: ServerConfig) -> str | None:
+    """A configuration file's text; None, with the one note every reader gives, when it cannot be read."""
+    text = read_text(view, path)
+    if text is None:
+        config.notes.append(f"{path}: cannot be read (not a regular file, or too large)")
+    return text
+
+
 def absolute(path: str, base: str) -> str:
     return norm(path if path.startswith("/") else posixpath.join(base, path))
 

@@ -18,7 +18,7 @@ import posixpath
 from dataclasses import dataclass
 
 from ..fs import FileView
-from .common import Budget, ServerConfig, TLSEndpoint, absolute, is_dir, is_file, read_text
+from .common import Budget, ServerConfig, TLSEndpoint, absolute, is_dir, is_file, read_config_text, read_text
 
 MAIN_CONFIGS = (
     "/etc/haproxy/haproxy.cfg",  # Debian, Alpine, RHEL
@@ -111,9 +111,8 @@ def _expand(text: str, i: int, env: dict[str, str], word: list[str]) -> int:
 def read_haproxy(view: FileView, main: str, cwd: str = "/", env: dict[str, str] | None = None) -> ServerConfig:
     config = ServerConfig("haproxy", main)
     budget = Budget(config)
-    text = read_text(view, main) if budget.take_file(main) else None
+    text = read_config_text(view, main, config) if budget.take_file(main) else None
     if text is None:
-        config.notes.append(f"{main}: cannot be read (not a regular file, or too large)")
         return config
     section = ""
     crt_base = ""

@@ -27,7 +27,7 @@ from .common import (
     glob_view,
     has_magic,
     is_file,
-    read_text,
+    read_config_text,
 )
 
 MAIN_CONFIGS = (
@@ -72,9 +72,8 @@ class _Reader:
             return []
         if not self.budget.take_file(path):
             return []
-        text = read_text(self.view, path)
+        text = read_config_text(self.view, path, self.config)
         if text is None:
-            self.config.notes.append(f"{path}: cannot be read (not a regular file, or too large)")
             return []
         self.stack.append(path)
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..fs import FileView
-from .common import Budget, ServerConfig, TLSEndpoint, absolute, is_file, read_text
+from .common import Budget, ServerConfig, TLSEndpoint, absolute, is_file, read_config_text
 
 # server.xml -> CATALINA_BASE
 MAIN_CONFIGS = {
@@ -77,9 +77,8 @@ def _properties(value: str, base: str, home: str) -> str:
 def read_tomcat(view: FileView, main: str, base: str) -> ServerConfig:
     config = ServerConfig("tomcat", main)
     budget = Budget(config)
-    text = read_text(view, main) if budget.take_file(main) else None
+    text = read_config_text(view, main, config) if budget.take_file(main) else None
     if text is None:
-        config.notes.append(f"{main}: cannot be read (not a regular file, or too large)")
         return config
     try:
         document = parse_xml(text, main)
