@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import bisect
 import json
+import operator
 import re
+from functools import partial
 from ..records import record, field
 
 from ..findings import ImagelintError
@@ -95,8 +97,8 @@ class Instruction:
         base = self.args_offset
         segments = self._segments
         if len(segments) == 1:
-            delta = segments[0][1] - segments[0][0] + base
-            return lambda i: i + delta
+            # A plain shift, in the form the shell builder adds inline (shell.linear).
+            return partial(operator.add, segments[0][1] - segments[0][0] + base)
         starts = self._starts
 
         def mapper(i: int) -> int:

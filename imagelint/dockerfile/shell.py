@@ -7,9 +7,11 @@ the Dockerfile, so findings land on exact columns and fixes can delete exactly o
 from __future__ import annotations
 
 import bisect
+import operator
 import posixpath
 import re
 from ..records import record, field
+from functools import partial
 from typing import Callable, Iterator, Mapping
 
 from . import budget as _budget
@@ -140,7 +142,16 @@ class SourceMap:
 
 
 def linear(base: int) -> Callable[[int], int]:
-    return lambda i: base + i
+    """A plain shift. Built from C parts (partial of operator.add), so the builder can see the shift
+    and add it inline instead of calling a Python function for every word offset."""
+    return partial(operator.add, base)
+
+
+def shift_of(mapper: Callable[[int], int]) -> int | None:
+    """The constant a mapper adds, when it is a plain shift made by `linear`."""
+    if type(mapper) is partial and mapper.func is operator.add and len(mapper.args) == 1 and not mapper.keywords:
+        return mapper.args[0]
+    return None
 
 
 class _OverBudget(Exception):
@@ -159,6 +170,13 @@ class _Builder:
         self.exports: dict[str, ShellWord] = {}
         self.inline_code: list[tuple[str, str, int]] = []
         self.src = smap.text.encode("utf-8")
+        # ASCII text in one piece that is a plain shift (nearly every RUN without continuation lines):
+        # byte offset == char offset, and a source offset is one addition.
+        self._shift: tuple[int, int] | None = None
+        if smap._byte_to_char is None and smap._single is not None:
+            delta = shift_of(smap._single[1])
+            if delta is not None:
+                self._shift = (smap._single[0], delta)
 
     # -- words -------------------------------------------------------------------------------
     def text(self, node) -> str:
@@ -168,6 +186,14 @@ class _Builder:
         return self.byte_span(node.start_byte, node.end_byte)
 
     def byte_span(self, start_byte: int, end_byte: int) -> tuple[int, int]:
+        shift = self._shift
+        if shift is not None:
+            hi, delta = shift
+            s = (start_byte if start_byte < hi else hi) + delta
+            if end_byte <= start_byte:
+                return s, s
+            last = end_byte - 1
+            return s, (last if last < hi else hi) + delta + 1
         smap = self.smap
         if smap._byte_to_char is None and smap._single is not None:
             # ASCII text in one piece (nearly every RUN): byte offset == char offset, one shift.
@@ -196,10 +222,10 @@ class _Builder:
         end_byte = node.end_byte
         raw = self.src[start_byte:end_byte].decode("utf-8", "replace")
         start, end = self.byte_span(start_byte, end_byte)
-        # A command/process substitution or arithmetic needs `$`, a backquote or a parenthesis in the
-        # text; without them skip the subtree walk.
+        # A command/process substitution or arithmetic needs `$(`, `$[`, a backquote, `<(` or `>(` in the
+        # text; without them skip the subtree walk (most words: `$VAR`, `${VAR}`, plain text).
         dynamic = (
-            ("$" in raw or "`" in raw or "(" in raw or ")" in raw)
+            ("(" in raw and ("$(" in raw or "<(" in raw or ">(" in raw) or "`" in raw or "$[" in raw)
             and node.child_count > 0
             and _contains(node, _CODE_CONTAINERS)
         )
@@ -385,9 +411,24 @@ class _Builder:
         self.spend_node()
         assignments: dict[str, ShellWord] = {}
         argv: list[ShellWord] = []
+        src = self.src
+        nodes_left = self.nodes_left
         for child in node.named_children:
             child_type = child.type
-            if child_type == "variable_assignment":
+            if child_type == "word":
+                # A plain word (most arguments): what word() does for it, without its calls.
+                start_byte = child.start_byte
+                end_byte = child.end_byte
+                raw = src[start_byte:end_byte].decode("utf-8", "replace")
+                if not ("$" in raw or "'" in raw or '"' in raw or "\\" in raw or "`" in raw or "(" in raw):
+                    nodes_left[0] -= 1
+                    if nodes_left[0] < 0:
+                        raise _OverBudget
+                    start, end = self.byte_span(start_byte, end_byte)
+                    argv.append(ShellWord(raw, raw, start, end))
+                    continue
+                argv.extend(self.words(child, child_type))
+            elif child_type == "variable_assignment":
                 name_node = child.child_by_field_name("name")
                 value_node = child.child_by_field_name("value")
                 if name_node is not None:
