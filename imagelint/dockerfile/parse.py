@@ -62,6 +62,21 @@ class Word:
     end: int
 
 
+class PiecewiseShift:
+    """Offsets in a joined logical line -> source offsets: each continuation line has its own shift.
+    The shell builder reads `starts` and `shifts` to map word offsets inline."""
+
+    __slots__ = ("starts", "shifts")
+
+    def __init__(self, starts: list[int], shifts: list[int]):
+        self.starts = starts  # where each segment starts, ascending
+        self.shifts = shifts  # what to add to an offset inside it
+
+    def __call__(self, i: int) -> int:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return i + self.shifts[k if k > 0 else 0]
+
+
 @record(slots=True)
 class Instruction:
     keyword: str  # upper case, e.g. "RUN"
@@ -99,15 +114,8 @@ class Instruction:
         if len(segments) == 1:
             # A plain shift, in the form the shell builder adds inline (shell.linear).
             return partial(operator.add, segments[0][1] - segments[0][0] + base)
-        starts = self._starts
-
-        def mapper(i: int) -> int:
-            logical = base + i
-            k = bisect.bisect_right(starts, logical) - 1
-            lstart, sstart = segments[k if k > 0 else 0]
-            return sstart + logical - lstart
-
-        return mapper
+        return PiecewiseShift([lstart - base for lstart, _ in segments],
+                              [sstart - lstart + base for lstart, sstart in segments])
 
     def flag(self, name: str) -> Flag | None:
         for flag in self.flags:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping
 from . import budget as _budget
 from .envmap import Overlay
 from .expand import expand
+from .parse import PiecewiseShift
 
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox-sh"}
 # Wrappers that run their operand as the real command: (name, how many option words they take).
@@ -173,10 +174,14 @@ class _Builder:
         # ASCII text in one piece that is a plain shift (nearly every RUN without continuation lines):
         # byte offset == char offset, and a source offset is one addition.
         self._shift: tuple[int, int] | None = None
+        self._piecewise: tuple[int, list[int], list[int]] | None = None  # the same across continuation lines
         if smap._byte_to_char is None and smap._single is not None:
-            delta = shift_of(smap._single[1])
+            hi, mapper = smap._single
+            delta = shift_of(mapper)
             if delta is not None:
-                self._shift = (smap._single[0], delta)
+                self._shift = (hi, delta)
+            elif type(mapper) is PiecewiseShift:
+                self._piecewise = (hi, mapper.starts, mapper.shifts)
 
     # -- words -------------------------------------------------------------------------------
     def text(self, node) -> str:
@@ -194,6 +199,17 @@ class _Builder:
                 return s, s
             last = end_byte - 1
             return s, (last if last < hi else hi) + delta + 1
+        piecewise = self._piecewise
+        if piecewise is not None:
+            hi, starts, shifts = piecewise
+            first = start_byte if start_byte < hi else hi
+            k = bisect.bisect_right(starts, first) - 1
+            s = first + shifts[k if k > 0 else 0]
+            if end_byte <= start_byte:
+                return s, s
+            last = end_byte - 1 if end_byte - 1 < hi else hi
+            k = bisect.bisect_right(starts, last) - 1
+            return s, last + shifts[k if k > 0 else 0] + 1
         smap = self.smap
         if smap._byte_to_char is None and smap._single is not None:
             # ASCII text in one piece (nearly every RUN): byte offset == char offset, one shift.
