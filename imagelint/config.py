@@ -18,6 +18,7 @@ Keys (all optional):
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from pathlib import Path
 
@@ -194,12 +195,39 @@ def load_config_file(path: Path) -> Config:
 
 
 _cache: dict[Path, Config] = {}
+_real_dirs: dict[str, str] = {}
+
+
+def _real_directory(path: str) -> str:
+    """The resolved directory a path is in (the path itself when it is one), as Path.resolve gives it.
+    Many files share parent directories: a parent resolved once costs one lstat per new file."""
+    absolute = os.path.abspath(path)
+    if not os.path.isdir(absolute):
+        absolute = os.path.dirname(absolute)
+    if ".." in path.split(os.sep):  # abspath folds "x/.." before links are resolved: leave it to realpath
+        return os.path.realpath(absolute)
+    return _real(absolute)
+
+
+def _real(directory: str) -> str:
+    known = _real_dirs.get(directory)
+    if known is not None:
+        return known
+    parent, name = os.path.split(directory)
+    if not name or parent == directory:
+        real = os.path.realpath(directory)
+    elif os.path.islink(directory):
+        real = os.path.realpath(directory)
+    else:
+        real = os.path.join(_real(parent), name)
+    if len(_real_dirs) < 100_000:
+        _real_dirs[directory] = real
+    return real
 
 
 def find_config(start: Path) -> Config:
     """The nearest .imagelint.toml or pyproject.toml with [tool.imagelint], walking up from start."""
-    directory = start if start.is_dir() else start.parent
-    directory = directory.resolve()
+    directory = Path(_real_directory(os.fspath(start)))
     visited = []
     for candidate_dir in (directory, *directory.parents):
         if candidate_dir in _cache:

@@ -61,14 +61,18 @@ def _load(kind: str) -> None:
     _loaded.add(kind)
 
 
+_by_kind: dict[str, tuple[int, list[CheckFn]]] = {}  # kind -> (registrations seen, checks)
+
+
 def checks_for(kind: str) -> list[CheckFn]:
-    """Every distinct check function of a kind ("dockerfile", "image" or "manifest")."""
+    """Every distinct check function of a kind ("dockerfile", "image" or "manifest"), in registration order."""
     _load(kind)
-    seen: list[CheckFn] = []
-    for k, fn in _CHECKS.values():
-        if k == kind and fn not in seen:
-            seen.append(fn)
-    return seen
+    cached = _by_kind.get(kind)
+    if cached is not None and cached[0] == len(_CHECKS):
+        return cached[1]
+    checks = list(dict.fromkeys(fn for k, fn in _CHECKS.values() if k == kind))
+    _by_kind[kind] = (len(_CHECKS), checks)
+    return checks
 
 
 def registered_ids(kind: str | None = None) -> set[str]:

@@ -25,9 +25,17 @@ def run_checks(kind: str, args: tuple, enabled: Callable[[str], bool]) -> CheckR
     """Every enabled check of `kind`, called as check(*args)."""
     run = CheckRun()
     seen: set[tuple] = set()
+    answers: dict[str, bool] = {}  # `enabled` matches prefixes and path globs: ask once per rule
+
+    def on(rule: str) -> bool:
+        answer = answers.get(rule)
+        if answer is None:
+            answer = answers[rule] = enabled(rule)
+        return answer
+
     for check in checks_for(kind):
         ids = getattr(check, "rule_ids", ())
-        if ids and not any(enabled(rid) for rid in ids):
+        if ids and not any(on(rid) for rid in ids):
             continue  # skip the work of rules nobody asked for
         try:
             found = list(check(*args))
@@ -38,7 +46,7 @@ def run_checks(kind: str, args: tuple, enabled: Callable[[str], bool]) -> CheckR
                               "(please report this)")
             continue
         for hit in found:
-            if not enabled(hit.rule):
+            if not on(hit.rule):
                 continue
             key = (hit.rule, hit.line, hit.column, hit.message, hit.properties.get("image_path"))
             if key not in seen:

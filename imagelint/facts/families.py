@@ -127,21 +127,43 @@ def _glob_matcher(pattern: str):
     return match
 
 
+@lru_cache(maxsize=1)
+def _image_entries() -> list[tuple[dict, tuple[tuple[str, ...], tuple[str, ...]]]]:
+    """The [[image]] entries, each with the literal heads and tails of its repo patterns."""
+    out = []
+    for entry in trust_facts()["image"]:
+        heads, tails = [], []
+        for pat in entry.get("repo") or ():
+            if "?" in pat or "[" in pat:
+                heads.append(""), tails.append("")
+                continue
+            parts = pat.split("*")
+            heads.append(parts[0])
+            tails.append(parts[-1] if len(parts) > 1 else parts[0])
+        out.append((entry, (tuple(heads), tuple(tails))))
+    return out
+
+
 @lru_cache(maxsize=512)
 def base_image_facts(repository_path: str, repository: str, tag: str) -> dict:
     """The first [[image]] entry matching a base image, or {} when unknown.
 
     `repository_path` is the repository with its registry unless that is Docker Hub
     ("gcr.io/distroless/static", "python"); `repository` is without the registry."""
-    for entry in trust_facts()["image"]:
+    for entry, ends in _image_entries():
         repos = entry.get("repo")
         tags = entry.get("tag")
         if repos is None and tags is None:
             continue
-        if repos is not None and not any(
-            glob_match(repository_path, pat) or glob_match(repository, pat) for pat in repos
-        ):
-            continue
+        if repos is not None:
+            heads, tails = ends
+            # A pattern can only match a name that starts with its text before the first wildcard and
+            # ends with its text after the last: one C call rejects most entries for most names.
+            if not ((repository_path.startswith(heads) and repository_path.endswith(tails))
+                    or (repository.startswith(heads) and repository.endswith(tails))):
+                continue
+            if not any(glob_match(repository_path, pat) or glob_match(repository, pat) for pat in repos):
+                continue
         if tags is not None and not any(glob_match(tag, pat) for pat in tags):
             continue
         return dict(entry)

@@ -62,6 +62,10 @@ def runs_opaque_script(stage: Stage) -> bool:
 
 def installed_packages(stage: Stage) -> list[tuple[Command, str]]:
     """(command, package) for every package an OS package manager installs in the chain."""
+    return memoized(stage, "installed_packages", lambda: _installed_packages(stage))
+
+
+def _installed_packages(stage: Stage) -> list[tuple[Command, str]]:
     out = []
     for _s, _run, cmd in stage.inherited_commands():
         if cmd.name not in PACKAGE_MANAGER_FAMILY:
@@ -160,6 +164,11 @@ def java_version_from_tag(repo: str, tag: str) -> int | None:
 
 
 def stage_jvm(stage: Stage) -> Jvm | None:
+    """The JVM the stage runs, when one kind is knowable (checks only read it: computed once)."""
+    return memoized(stage, "jvm", lambda: _stage_jvm(stage))
+
+
+def _stage_jvm(stage: Stage) -> Jvm | None:
     repo, tag = base_tag(stage)
     image_kind = stage.image.get("jvm")
     image_jvm = None
