@@ -21,6 +21,7 @@ import fnmatch
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .findings import ImagelintError, Severity
 from .records import field, fields, record
@@ -110,6 +111,30 @@ class Config:
                     return False
         return True
 
+    def selection(self, path: str | None = None, select: list[str] | None = None,
+                  ignore: list[str] | None = None) -> Callable[[str], bool]:
+        """`enabled` for one file as a function of the rule alone. Without per-path ignores the
+        answer does not depend on the file, so a run over many files matches each rule once."""
+        if path is not None and self.per_path_ignores:
+            return lambda rule: self.enabled(rule, path, select, ignore)
+        key = (tuple(select or ()), tuple(ignore or ()))
+        memo = _selections.get(id(self))
+        if memo is None or memo[0] is not self:
+            if len(_selections) >= 64:
+                _selections.clear()  # configurations made per call (stdin, tests) must not pile up
+            memo = _selections[id(self)] = (self, {})
+        answers = memo[1].get(key)
+        if answers is None:
+            answers = memo[1][key] = {}
+
+        def enabled(rule: str) -> bool:
+            answer = answers.get(rule)
+            if answer is None:
+                answer = answers[rule] = self.enabled(rule, None, select, ignore)
+            return answer
+
+        return enabled
+
     def _relative(self, path: str) -> str:
         if self.source is None:
             return path
@@ -195,6 +220,7 @@ def load_config_file(path: Path) -> Config:
 
 
 _cache: dict[Path, Config] = {}
+_selections: dict[int, tuple[Config, dict]] = {}  # id -> (the config, kept alive so the id stays its own; answers)
 _real_dirs: dict[str, str] = {}
 
 

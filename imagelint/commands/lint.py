@@ -163,7 +163,7 @@ def lint_text(text: str, path: str, options: LintOptions, config: Config | None 
         model.budget_notes.append((0, problem))
         context_dir = None
     ctx = CheckContext(model, cfg, context_dir)
-    run = run_checks("dockerfile", (model, ctx), lambda rule: cfg.enabled(rule, path, options.select, options.ignore))
+    run = run_checks("dockerfile", (model, ctx), cfg.selection(path, options.select, options.ignore))
     internal = [InputError(path, message, internal=True) for message in run.errors]
     findings = to_findings(run.hits, lambda hit: path, cfg.severity)
     suppressor = Suppressor(parsed)

@@ -63,8 +63,10 @@ def read_regular_file(path: str, max_bytes: int, shown: str | None = None) -> by
             raise NotRegularFile(f"{kind_of(st.st_mode)}, not a regular file", path=shown)
         chunks = []
         left = max_bytes + 1
+        want = st.st_size + 1  # the size as it is now, and one byte more to see it grow: a 1 MB read buffer per small file costs more than the read
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
+            chunk = os.read(fd, min(left, want))
+            want = 1 << 20
             if not chunk:
                 break
             chunks.append(chunk)
