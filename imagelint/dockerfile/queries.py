@@ -117,23 +117,32 @@ def env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
 
 def _env_assignments(model: DockerfileModel) -> Iterator[EnvAssignment]:
     for stage in model.stages:
-        for setting in stage.env_settings:
-            yield EnvAssignment(setting.name, setting.value, setting.kind, stage, setting.inst, setting.start, setting.end)
-        for run in stage.runs:
-            for name, word in run.script.exports.items():
-                start = word.start - len(name) - 1 if word.raw else word.start
-                inert = not any(c.start >= word.end and c.name not in INERT_COMMANDS for c in run.commands)
-                yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end,
-                                    inert=inert)
-            for cmd in run.commands:
-                for name, word in cmd.assignments.items():
-                    yield EnvAssignment(name, word.value if word.known else None, "RUN", stage, run.inst,
-                                        word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
-        for run in runtime_steps(stage):
-            for cmd in run.commands:
-                for name, word in cmd.assignments.items():
-                    yield EnvAssignment(name, word.value if word.known else None, run.inst.keyword, stage, run.inst,
-                                        word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
+        yield from stage_env_assignments(stage)
+
+
+def stage_env_assignments(stage: Stage) -> list[EnvAssignment]:
+    """The assignments of one stage, not of its chain: walked once, for the model and for every chain it is in."""
+    return memoized(stage, "env_assignments", lambda: list(_stage_env_assignments(stage)))
+
+
+def _stage_env_assignments(stage: Stage) -> Iterator[EnvAssignment]:
+    for setting in stage.env_settings:
+        yield EnvAssignment(setting.name, setting.value, setting.kind, stage, setting.inst, setting.start, setting.end)
+    for run in stage.runs:
+        for name, word in run.script.exports.items():
+            start = word.start - len(name) - 1 if word.raw else word.start
+            inert = not any(c.start >= word.end and c.name not in INERT_COMMANDS for c in run.commands)
+            yield EnvAssignment(name, word.value if word.known else None, "export", stage, run.inst, start, word.end,
+                                inert=inert)
+        for cmd in run.commands:
+            for name, word in cmd.assignments.items():
+                yield EnvAssignment(name, word.value if word.known else None, "RUN", stage, run.inst,
+                                    word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
+    for run in runtime_steps(stage):
+        for cmd in run.commands:
+            for name, word in cmd.assignments.items():
+                yield EnvAssignment(name, word.value if word.known else None, run.inst.keyword, stage, run.inst,
+                                    word.start - len(name) - 1 if word.raw else word.start, word.end, cmd)
 
 
 def anchor_target(stage: Stage, op: FileOp) -> list[str]:

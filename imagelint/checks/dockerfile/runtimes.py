@@ -15,7 +15,7 @@ from ...dockerfile.shell import Command, ShellWord
 from ...findings import Severity
 from ...fixes import builders as fixes
 from ..registry import check
-from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, env_assignments, stage_facts
+from ...dockerfile.queries import INSTALL_VERBS, PACKAGE_MANAGER_FAMILY, anchor_target, stage_env_assignments, stage_facts
 from ...dockerfile.context import context_file_for, read_context_file
 
 SYSTEM_BIN_DIRS = ("/bin/", "/usr/", "/sbin/")
@@ -91,16 +91,7 @@ def env_values(stage: Stage, names: set[str]) -> list:
 
 def _assignments_of(stage: Stage):
     return memoized(stage, "assignments_of_chain",
-                    lambda: list(env_assignments(_ChainOnly(stage))))  # type: ignore[arg-type]
-
-
-class _ChainOnly:
-    """env_assignments() walks a whole model; a stage chain only needs its own stages."""
-
-    __slots__ = ("stages",)
-
-    def __init__(self, stage: Stage):
-        self.stages = list(reversed(stage.chain()))
+                    lambda: [a for s in reversed(stage.chain()) for a in stage_env_assignments(s)])
 
 
 def command_text_words(stage: Stage) -> list[str]:
